@@ -1,0 +1,139 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from marketing.team.v1 import team_pb2 as _team_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class WorkflowStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_STATUS_UNSPECIFIED: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_RUNNING: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_COMPLETED: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_PARTIAL: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_FAILED: _ClassVar[WorkflowStatus]
+
+class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEAM_RUN_STATUS_UNSPECIFIED: _ClassVar[TeamRunStatus]
+    TEAM_RUN_STATUS_SUCCEEDED: _ClassVar[TeamRunStatus]
+    TEAM_RUN_STATUS_FAILED: _ClassVar[TeamRunStatus]
+    TEAM_RUN_STATUS_CIRCUIT_OPEN: _ClassVar[TeamRunStatus]
+WORKFLOW_STATUS_UNSPECIFIED: WorkflowStatus
+WORKFLOW_STATUS_RUNNING: WorkflowStatus
+WORKFLOW_STATUS_COMPLETED: WorkflowStatus
+WORKFLOW_STATUS_PARTIAL: WorkflowStatus
+WORKFLOW_STATUS_FAILED: WorkflowStatus
+TEAM_RUN_STATUS_UNSPECIFIED: TeamRunStatus
+TEAM_RUN_STATUS_SUCCEEDED: TeamRunStatus
+TEAM_RUN_STATUS_FAILED: TeamRunStatus
+TEAM_RUN_STATUS_CIRCUIT_OPEN: TeamRunStatus
+
+class RoutingStep(_message.Message):
+    __slots__ = ("index", "team", "next", "reasoning", "decision_source")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    REASONING_FIELD_NUMBER: _ClassVar[int]
+    DECISION_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    team: str
+    next: str
+    reasoning: str
+    decision_source: _team_pb2.DecisionSource
+    def __init__(self, index: _Optional[int] = ..., team: _Optional[str] = ..., next: _Optional[str] = ..., reasoning: _Optional[str] = ..., decision_source: _Optional[_Union[_team_pb2.DecisionSource, str]] = ...) -> None: ...
+
+class TeamRun(_message.Message):
+    __slots__ = ("team", "status", "summary", "error", "error_code", "attempts", "steps", "duration")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    status: TeamRunStatus
+    summary: str
+    error: str
+    error_code: str
+    attempts: int
+    steps: _containers.RepeatedCompositeFieldContainer[_team_pb2.AgentStep]
+    duration: _duration_pb2.Duration
+    def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class Workflow(_message.Message):
+    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_STEPS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_RUNS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_TEAMS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    task: str
+    status: WorkflowStatus
+    routing_steps: _containers.RepeatedCompositeFieldContainer[RoutingStep]
+    team_runs: _containers.RepeatedCompositeFieldContainer[TeamRun]
+    artifacts: _containers.RepeatedCompositeFieldContainer[_team_pb2.Artifact]
+    failed_teams: _containers.RepeatedScalarFieldContainer[str]
+    summary: str
+    create_time: _timestamp_pb2.Timestamp
+    complete_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RunTaskRequest(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    def __init__(self, task: _Optional[str] = ...) -> None: ...
+
+class RunTaskResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class StreamTaskRequest(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    def __init__(self, task: _Optional[str] = ...) -> None: ...
+
+class TeamStarted(_message.Message):
+    __slots__ = ("team",)
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    def __init__(self, team: _Optional[str] = ...) -> None: ...
+
+class StreamTaskResponse(_message.Message):
+    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_STEP_FIELD_NUMBER: _ClassVar[int]
+    TEAM_STARTED_FIELD_NUMBER: _ClassVar[int]
+    AGENT_STEP_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    sequence: int
+    routing_step: RoutingStep
+    team_started: TeamStarted
+    agent_step: _team_pb2.AgentStep
+    artifact: _team_pb2.Artifact
+    team_finished: TeamRun
+    done: Workflow
+    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,155 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ArtifactKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ARTIFACT_KIND_UNSPECIFIED: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_SEARCH_RESULTS: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_RESEARCH_BRIEF: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_ARTICLE: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_SEO_REPORT: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_SOCIAL_POST: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_POSTING_SCHEDULE: _ClassVar[ArtifactKind]
+
+class AgentStepKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_STEP_KIND_UNSPECIFIED: _ClassVar[AgentStepKind]
+    AGENT_STEP_KIND_ROUTING: _ClassVar[AgentStepKind]
+    AGENT_STEP_KIND_WORK: _ClassVar[AgentStepKind]
+
+class DecisionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECISION_SOURCE_UNSPECIFIED: _ClassVar[DecisionSource]
+    DECISION_SOURCE_MODEL: _ClassVar[DecisionSource]
+    DECISION_SOURCE_KEYWORD_FALLBACK: _ClassVar[DecisionSource]
+    DECISION_SOURCE_STEP_LIMIT: _ClassVar[DecisionSource]
+ARTIFACT_KIND_UNSPECIFIED: ArtifactKind
+ARTIFACT_KIND_SEARCH_RESULTS: ArtifactKind
+ARTIFACT_KIND_RESEARCH_BRIEF: ArtifactKind
+ARTIFACT_KIND_ARTICLE: ArtifactKind
+ARTIFACT_KIND_SEO_REPORT: ArtifactKind
+ARTIFACT_KIND_SOCIAL_POST: ArtifactKind
+ARTIFACT_KIND_POSTING_SCHEDULE: ArtifactKind
+AGENT_STEP_KIND_UNSPECIFIED: AgentStepKind
+AGENT_STEP_KIND_ROUTING: AgentStepKind
+AGENT_STEP_KIND_WORK: AgentStepKind
+DECISION_SOURCE_UNSPECIFIED: DecisionSource
+DECISION_SOURCE_MODEL: DecisionSource
+DECISION_SOURCE_KEYWORD_FALLBACK: DecisionSource
+DECISION_SOURCE_STEP_LIMIT: DecisionSource
+
+class Artifact(_message.Message):
+    __slots__ = ("id", "team", "agent", "kind", "title", "content", "mime_type", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    team: str
+    agent: str
+    kind: ArtifactKind
+    title: str
+    content: str
+    mime_type: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., content: _Optional[str] = ..., mime_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AgentStep(_message.Message):
+    __slots__ = ("index", "team", "agent", "kind", "next", "reasoning", "decision_source", "summary", "artifact_ids", "error", "duration")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    REASONING_FIELD_NUMBER: _ClassVar[int]
+    DECISION_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    team: str
+    agent: str
+    kind: AgentStepKind
+    next: str
+    reasoning: str
+    decision_source: DecisionSource
+    summary: str
+    artifact_ids: _containers.RepeatedScalarFieldContainer[str]
+    error: str
+    duration: _duration_pb2.Duration
+    def __init__(self, index: _Optional[int] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[AgentStepKind, str]] = ..., next: _Optional[str] = ..., reasoning: _Optional[str] = ..., decision_source: _Optional[_Union[DecisionSource, str]] = ..., summary: _Optional[str] = ..., artifact_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class Brief(_message.Message):
+    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    task: str
+    upstream_artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
+    instructions: str
+    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ...) -> None: ...
+
+class BriefResult(_message.Message):
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
+    steps: _containers.RepeatedCompositeFieldContainer[AgentStep]
+    summary: str
+    duration: _duration_pb2.Duration
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RunBriefRequest(_message.Message):
+    __slots__ = ("brief",)
+    BRIEF_FIELD_NUMBER: _ClassVar[int]
+    brief: Brief
+    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ...) -> None: ...
+
+class RunBriefResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: BriefResult
+    def __init__(self, result: _Optional[_Union[BriefResult, _Mapping]] = ...) -> None: ...
+
+class StreamBriefRequest(_message.Message):
+    __slots__ = ("brief",)
+    BRIEF_FIELD_NUMBER: _ClassVar[int]
+    brief: Brief
+    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ...) -> None: ...
+
+class StreamBriefResponse(_message.Message):
+    __slots__ = ("step", "artifact", "result")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    step: AgentStep
+    artifact: Artifact
+    result: BriefResult
+    def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ...) -> None: ...
