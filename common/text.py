@@ -66,3 +66,31 @@ def clip(text: str, limit: int, ellipsis: str = "…") -> str:
 def join_nonempty(parts: Iterable[str], sep: str = "\n\n") -> str:
     """Join the parts that are not blank."""
     return sep.join(p for p in parts if p and p.strip())
+
+
+# Words that say what kind of marketing work is wanted rather than what it is about.
+MARKETING_WORDS: frozenset[str] = frozenset(
+    """
+    launch launching campaign campaigns marketing market research analyse analyze analysis competitor competitors
+    competition write writing article articles blog post posts content copy seo social media linkedin twitter
+    tweet tweets x instagram facebook tiktok schedule scheduling hashtag hashtags promote promotion announce
+    announcement newsletter email audience audiences strategy plan brief report trend trends insight insights
+    data find our their team teams company product products go-to-market gtm series thread threads page pages
+    landing week weeks month months today tomorrow
+    """.split()
+)
+
+
+def topic_terms(text: str, limit: int = 4) -> list[str]:
+    """What a task is about: its content terms minus marketing and platform words, in order of appearance."""
+    seen: list[str] = []
+    for term in content_terms(text):
+        if term not in MARKETING_WORDS and term not in seen:
+            seen.append(term)
+    return seen[:limit]
+
+
+def topic_title(text: str, limit: int = 4) -> str:
+    """A title-case topic ("Open-Source Vector Database"), or an empty string."""
+    words = topic_terms(text, limit)
+    return " ".join("-".join(p[:1].upper() + p[1:] for p in w.split("-")) for w in words)

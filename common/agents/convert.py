@@ -1,0 +1,117 @@
+"""Conversions between the graphs' plain records and the marketing.team.v1 protobuf messages."""
+
+from __future__ import annotations
+
+from google.protobuf import duration_pb2
+from marketing.team.v1 import team_pb2
+
+from common.agents.state import ArtifactData, BriefData, StepData
+
+_STEP_KINDS = {"routing": team_pb2.AGENT_STEP_KIND_ROUTING, "work": team_pb2.AGENT_STEP_KIND_WORK}
+_SOURCES = {
+    "model": team_pb2.DECISION_SOURCE_MODEL,
+    "keyword_fallback": team_pb2.DECISION_SOURCE_KEYWORD_FALLBACK,
+    "step_limit": team_pb2.DECISION_SOURCE_STEP_LIMIT,
+}
+
+
+def duration_ms(milliseconds: int) -> duration_pb2.Duration:
+    """A Duration from milliseconds."""
+    value = duration_pb2.Duration()
+    value.FromMilliseconds(int(milliseconds))
+    return value
+
+
+def artifact_kind(kind: str) -> int:
+    """ArtifactKind value of a lower-case kind name (``research_brief``); UNSPECIFIED when unknown."""
+    try:
+        return team_pb2.ArtifactKind.Value(f"ARTIFACT_KIND_{kind.upper()}")
+    except ValueError:
+        return team_pb2.ARTIFACT_KIND_UNSPECIFIED
+
+
+def artifact_kind_name(kind: int) -> str:
+    """Lower-case kind name of an ArtifactKind value (``unspecified`` for unknown values)."""
+    try:
+        return team_pb2.ArtifactKind.Name(kind).removeprefix("ARTIFACT_KIND_").lower()
+    except ValueError:
+        return "unspecified"
+
+
+def decision_source(source: str) -> int:
+    """DecisionSource value of a routing source name."""
+    return _SOURCES.get(source, team_pb2.DECISION_SOURCE_UNSPECIFIED)
+
+
+def artifact_to_proto(artifact: ArtifactData) -> team_pb2.Artifact:
+    """Artifact record to protobuf."""
+    return team_pb2.Artifact(
+        id=artifact["id"],
+        team=artifact["team"],
+        agent=artifact["agent"],
+        kind=artifact_kind(artifact["kind"]),
+        title=artifact["title"],
+        content=artifact["content"],
+        mime_type=artifact["mime_type"],
+        metadata=artifact["metadata"],
+    )
+
+
+def artifact_from_proto(artifact: team_pb2.Artifact) -> ArtifactData:
+    """Protobuf artifact to record."""
+    return ArtifactData(
+        id=artifact.id,
+        team=artifact.team,
+        agent=artifact.agent,
+        kind=artifact_kind_name(artifact.kind),
+        title=artifact.title,
+        content=artifact.content,
+        mime_type=artifact.mime_type or "text/markdown",
+        metadata=dict(artifact.metadata),
+    )
+
+
+def step_to_proto(step: StepData) -> team_pb2.AgentStep:
+    """Step record to protobuf."""
+    return team_pb2.AgentStep(
+        index=step["index"],
+        team=step["team"],
+        agent=step["agent"],
+        kind=_STEP_KINDS.get(step["kind"], team_pb2.AGENT_STEP_KIND_UNSPECIFIED),
+        next=step["next"],
+        reasoning=step["reasoning"],
+        decision_source=decision_source(step["decision_source"]),
+        summary=step["summary"],
+        artifact_ids=step["artifact_ids"],
+        error=step["error"],
+        duration=duration_ms(step["duration_ms"]),
+    )
+
+
+def brief_from_proto(brief: team_pb2.Brief) -> BriefData:
+    """Protobuf brief to record."""
+    return BriefData(
+        workflow_id=brief.workflow_id,
+        task=brief.task,
+        instructions=brief.instructions,
+        upstream=[artifact_from_proto(a) for a in brief.upstream_artifacts],
+    )
+
+
+def step_from_proto(step: team_pb2.AgentStep) -> StepData:
+    """Protobuf step to record."""
+    kinds = {v: k for k, v in _STEP_KINDS.items()}
+    sources = {v: k for k, v in _SOURCES.items()}
+    return StepData(
+        index=step.index,
+        team=step.team,
+        agent=step.agent,
+        kind=kinds.get(step.kind, ""),
+        next=step.next,
+        reasoning=step.reasoning,
+        decision_source=sources.get(step.decision_source, ""),
+        summary=step.summary,
+        artifact_ids=list(step.artifact_ids),
+        error=step.error,
+        duration_ms=step.duration.ToMilliseconds(),
+    )

@@ -1,0 +1,62 @@
+"""Plain-data records that flow through the graphs (JSON-friendly, so checkpointers can store them)."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class ArtifactData(TypedDict):
+    """A team's artifact. ``kind`` is the lower-case ArtifactKind suffix, e.g. ``research_brief``."""
+
+    id: str
+    team: str
+    agent: str
+    kind: str
+    title: str
+    content: str
+    mime_type: str
+    metadata: dict[str, str]
+
+
+class StepData(TypedDict):
+    """One routing or work step inside a team. ``kind`` is ``routing`` or ``work``."""
+
+    index: int
+    team: str
+    agent: str
+    kind: str
+    next: str
+    reasoning: str
+    decision_source: str
+    summary: str
+    artifact_ids: list[str]
+    error: str
+    duration_ms: int
+
+
+class BriefData(TypedDict):
+    """The curated input of a team: the task and the upstream artifacts, never other agents' history."""
+
+    workflow_id: str
+    task: str
+    instructions: str
+    upstream: list[ArtifactData]
+
+
+def new_step(team: str, agent: str, kind: str, index: int, **fields: object) -> StepData:
+    """A step record with every field present."""
+    step: StepData = {
+        "index": index,
+        "team": team,
+        "agent": agent,
+        "kind": kind,
+        "next": "",
+        "reasoning": "",
+        "decision_source": "",
+        "summary": "",
+        "artifact_ids": [],
+        "error": "",
+        "duration_ms": 0,
+    }
+    step.update(fields)  # type: ignore[typeddict-item]
+    return step

@@ -1,0 +1,186 @@
+"""A team's LangGraph subgraph: a team lead routing among worker agents until it finishes."""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from common.agents.brief import render_brief
+from common.agents.state import ArtifactData, BriefData, StepData, new_step
+from common.agents.worker import Worker, WorkerOutput, run_worker
+from common.config import Settings
+from common.llm.factory import ModelRole, build_chat_model
+from common.logging import get_logger
+from common.routing import (
+    FINISH,
+    CompletedStep,
+    KeywordRouter,
+    KeywordRoutingBehaviour,
+    RouteOption,
+    Router,
+    RoutingContext,
+)
+from common.text import clip
+
+log = get_logger(__name__)
+
+TEAM_LEAD = "team_lead"
+
+
+class TeamState(TypedDict, total=False):
+    """State of one team run."""
+
+    brief: BriefData
+    artifacts: Annotated[list[ArtifactData], operator.add]
+    steps: Annotated[list[StepData], operator.add]
+    completed: Annotated[list[dict[str, str]], operator.add]
+    next: str
+    routing_count: int
+
+
+@dataclass(frozen=True)
+class TeamDefinition:
+    """What makes a team: its name, its lead's instructions and its workers, in the order work flows."""
+
+    name: str
+    lead_instructions: str
+    workers: tuple[Worker, ...]
+
+    def keyword_router(self) -> KeywordRouter:
+        """Keyword routing over the workers (the fallback, and the offline model's behaviour)."""
+        return KeywordRouter([RouteOption(w.name, w.description, w.keywords) for w in self.workers])
+
+
+def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateGraph:
+    """Compile the team's subgraph with models from the factory.
+
+    Args:
+        team: The team's definition.
+        settings: Process settings (model provider, step cap, tool rounds).
+    """
+    keyword_router = team.keyword_router()
+    router = Router(
+        build_chat_model(settings, ModelRole.ROUTER, KeywordRoutingBehaviour(keyword_router)),
+        keyword_router,
+        team.lead_instructions,
+    )
+    models = {w.name: build_chat_model(settings, ModelRole.WORKER, w.offline) for w in team.workers}
+
+    async def team_lead(state: TeamState) -> dict[str, Any]:
+        started = time.monotonic()
+        count = state.get("routing_count", 0)
+        done = {c["name"] for c in state.get("completed", [])}
+        if count >= settings.team_max_steps:
+            next_name, reasoning, source = FINISH, f"step cap of {settings.team_max_steps} reached", "step_limit"
+        else:
+            context = RoutingContext(
+                task=state["brief"]["task"],
+                completed=tuple(CompletedStep(c["name"], c["outcome"]) for c in state.get("completed", [])),
+                options=tuple(RouteOption(w.name, w.description) for w in team.workers if w.name not in done),
+            )
+            decision = await router.decide(context)
+            next_name, reasoning, source = decision.next, decision.reasoning, decision.source.value
+        step = new_step(
+            team.name,
+            TEAM_LEAD,
+            "routing",
+            len(state.get("steps", [])) + 1,
+            next=next_name,
+            reasoning=reasoning,
+            decision_source=source,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        get_stream_writer()({"step": step})
+        return {"next": next_name, "steps": [step], "routing_count": count + 1}
+
+    def worker_node(worker: Worker) -> Any:
+        async def run(state: TeamState) -> dict[str, Any]:
+            started = time.monotonic()
+            brief = state["brief"]
+            visible = [*brief["upstream"], *state.get("artifacts", [])]
+            prompt = render_brief(brief["task"], brief["instructions"], visible)
+            index = len(state.get("steps", [])) + 1
+            try:
+                output = await run_worker(
+                    worker, models[worker.name], prompt, visible, settings.worker_max_tool_rounds
+                )
+                artifacts = _number(team.name, worker, output, len(state.get("artifacts", [])))
+            except Exception as exc:  # noqa: BLE001 - a failed worker is recorded; the lead routes on
+                log.warning("agent_failed", team=team.name, agent=worker.name, error=str(exc))
+                error = clip(f"{type(exc).__name__}: {exc}", 500)
+                step = new_step(
+                    team.name, worker.name, "work", index, error=error,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                )  # fmt: skip
+                get_stream_writer()({"step": step})
+                return {"steps": [step], "completed": [{"name": worker.name, "outcome": f"failed: {error}"}]}
+            summary = _summary(worker, output, artifacts)
+            step = new_step(
+                team.name,
+                worker.name,
+                "work",
+                index,
+                summary=summary,
+                artifact_ids=[a["id"] for a in artifacts],
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            log.info("agent_completed", team=team.name, agent=worker.name, duration_ms=step["duration_ms"])
+            writer = get_stream_writer()
+            for artifact in artifacts:
+                writer({"artifact": artifact})
+            writer({"step": step})
+            return {"artifacts": artifacts, "steps": [step], "completed": [{"name": worker.name, "outcome": summary}]}
+
+        return run
+
+    graph = StateGraph(TeamState)
+    graph.add_node(TEAM_LEAD, team_lead)
+    for worker in team.workers:
+        graph.add_node(worker.name, worker_node(worker))
+        graph.add_edge(worker.name, TEAM_LEAD)
+    graph.add_edge(START, TEAM_LEAD)
+    graph.add_conditional_edges(
+        TEAM_LEAD,
+        lambda state: END if state["next"] == FINISH else state["next"],
+        {**{w.name: w.name for w in team.workers}, END: END},
+    )
+    return graph.compile(name=f"{team.name}_team")
+
+
+def _number(team: str, worker: Worker, output: WorkerOutput, already: int) -> list[ArtifactData]:
+    artifacts: list[ArtifactData] = []
+    for offset, draft in enumerate(worker.build_artifacts(output), start=1):
+        metadata = {str(k): str(v) for k, v in draft.metadata.items()}
+        if output.model_name:
+            metadata.setdefault("model", output.model_name)
+        artifacts.append(
+            ArtifactData(
+                id=f"{team}-{already + offset}",
+                team=team,
+                agent=worker.name,
+                kind=draft.kind,
+                title=draft.title,
+                content=draft.content,
+                mime_type=draft.mime_type,
+                metadata=metadata,
+            )
+        )
+    return artifacts
+
+
+def _summary(worker: Worker, output: WorkerOutput, artifacts: Sequence[ArtifactData]) -> str:
+    titles = "; ".join(a["title"] for a in artifacts)
+    return clip(f"{worker.name} produced {len(artifacts)} artifact(s): {titles}" if artifacts else output.text, 300)
+
+
+def initial_state(brief: BriefData) -> TeamState:
+    """The state a team run starts from."""
+    return {"brief": brief, "artifacts": [], "steps": [], "completed": [], "next": "", "routing_count": 0}
+

@@ -1,0 +1,163 @@
+"""A worker agent: a chat model with tools, run in a bounded tool-calling loop, whose output becomes artifacts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool
+
+from common.agents.state import ArtifactData
+from common.llm.offline import OfflineBehaviour
+from common.logging import get_logger
+from common.text import clip
+
+log = get_logger(__name__)
+
+_ARTIFACTS_IN_SCOPE: ContextVar[tuple[ArtifactData, ...]] = ContextVar("artifacts_in_scope", default=())
+
+
+@contextmanager
+def artifact_scope(artifacts: Sequence[ArtifactData]) -> Iterator[None]:
+    """Make the run's artifacts visible to tools (so a model passes an id, not a whole article)."""
+    token = _ARTIFACTS_IN_SCOPE.set(tuple(artifacts))
+    try:
+        yield
+    finally:
+        _ARTIFACTS_IN_SCOPE.reset(token)
+
+
+def find_artifact(artifact_id: str) -> ArtifactData:
+    """An artifact in the current worker's scope.
+
+    Raises:
+        ValueError: No artifact has that id (the model gets this message and may retry).
+    """
+    for artifact in _ARTIFACTS_IN_SCOPE.get():
+        if artifact["id"] == artifact_id:
+            return artifact
+    known = ", ".join(a["id"] for a in _ARTIFACTS_IN_SCOPE.get()) or "none"
+    raise ValueError(f"no artifact with id {artifact_id!r}; known ids: {known}")
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """One tool call and what it returned (or the error it raised)."""
+
+    name: str
+    args: dict[str, Any]
+    value: Any
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class WorkerOutput:
+    """What a worker's run produced: the model's final text and every tool result."""
+
+    text: str
+    tool_results: tuple[ToolResult, ...]
+    model_name: str
+
+    def results_of(self, tool_name: str) -> list[Any]:
+        """Successful results of one tool, in call order."""
+        return [r.value for r in self.tool_results if r.name == tool_name and not r.error]
+
+
+@dataclass(frozen=True)
+class ArtifactDraft:
+    """An artifact before the team numbers it."""
+
+    kind: str
+    title: str
+    content: str
+    mime_type: str = "text/markdown"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A worker agent of a team.
+
+    Attributes:
+        name: Node name, unique in its team.
+        description: What it does; the team lead's model sees it.
+        instructions: The worker's system prompt.
+        tools: Tools bound to its model.
+        offline: What the offline model does for this worker.
+        build_artifacts: Turns the run's output into artifacts.
+        keywords: Task words that make keyword routing pick it; empty means always.
+    """
+
+    name: str
+    description: str
+    instructions: str
+    tools: tuple[BaseTool, ...]
+    offline: OfflineBehaviour
+    build_artifacts: Callable[[WorkerOutput], list[ArtifactDraft]]
+    keywords: tuple[str, ...] = ()
+
+
+class WorkerError(RuntimeError):
+    """A worker could not finish its step."""
+
+
+async def run_worker(
+    worker: Worker,
+    model: BaseChatModel,
+    brief_text: str,
+    artifacts: Sequence[ArtifactData],
+    max_tool_rounds: int,
+) -> WorkerOutput:
+    """Run one worker on a brief.
+
+    The model may call tools for up to ``max_tool_rounds`` rounds; tool errors go back to the model as tool
+    messages so it can correct itself. The final answer is requested without tools. Tools can look up the
+    given artifacts with ``find_artifact``.
+    """
+    with artifact_scope(artifacts):
+        return await _run(worker, model, brief_text, max_tool_rounds)
+
+
+async def _run(worker: Worker, model: BaseChatModel, brief_text: str, max_tool_rounds: int) -> WorkerOutput:
+    messages: list[BaseMessage] = [SystemMessage(worker.instructions), HumanMessage(brief_text)]
+    by_name = {tool.name: tool for tool in worker.tools}
+    results: list[ToolResult] = []
+    with_tools = model.bind_tools(list(worker.tools)) if worker.tools else model
+    answer: AIMessage | None = None
+    for _ in range(max_tool_rounds):
+        answer = await with_tools.ainvoke(messages)
+        messages.append(answer)
+        if not answer.tool_calls:
+            break
+        for call in answer.tool_calls:
+            result = await _call_tool(by_name.get(call["name"]), call["name"], call["args"])
+            results.append(result)
+            content = json.dumps(result.value, default=str) if not result.error else f"error: {result.error}"
+            messages.append(ToolMessage(content, tool_call_id=call["id"] or call["name"], name=call["name"]))
+    else:
+        final = model.bind_tools(list(worker.tools), tool_choice="none") if worker.tools else model
+        answer = await final.ainvoke(messages)
+    assert answer is not None
+    text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
+    model_name = str(answer.response_metadata.get("model_name") or answer.response_metadata.get("model") or "")
+    return WorkerOutput(text=text.strip(), tool_results=tuple(results), model_name=model_name)
+
+
+async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> ToolResult:
+    if tool is None:
+        return ToolResult(name, args, None, f"there is no tool named {name!r}")
+    try:
+        return ToolResult(name, args, await tool.ainvoke(args))
+    except Exception as exc:  # noqa: BLE001 - the model gets the error and may retry with other arguments
+        log.info("tool_failed", tool=name, error=clip(str(exc), 300))
+        return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
+
+
+def _text_of(blocks: Sequence[Any]) -> str:
+    return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in blocks)

@@ -1,0 +1,135 @@
+"""Every setting of every service, read from the environment in one place and validated at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.errors import ConfigError
+
+
+class LlmProvider(StrEnum):
+    """Which chat model backs the agents."""
+
+    OFFLINE = "offline"
+    OPENAI = "openai"
+
+
+class LogFormat(StrEnum):
+    """How log lines are rendered."""
+
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    """Configuration of the four services. Each field is read from the upper-case variable of the same name."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # Network: where each service listens and where the supervisor finds the teams.
+    bind_host: str = "0.0.0.0"
+    supervisor_port: int = Field(50051, ge=1, le=65535)
+    research_port: int = Field(50052, ge=1, le=65535)
+    content_port: int = Field(50053, ge=1, le=65535)
+    social_port: int = Field(50054, ge=1, le=65535)
+    supervisor_addr: str = "localhost:50051"
+    research_addr: str = "localhost:50052"
+    content_addr: str = "localhost:50053"
+    social_addr: str = "localhost:50054"
+    grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    shutdown_grace_s: float = Field(10.0, ge=0, le=300)
+
+    # Supervisor behaviour.
+    task_timeout_s: float = Field(300.0, gt=0, le=3600)
+    team_call_timeout_s: float = Field(120.0, gt=0, le=3600)
+    team_call_max_attempts: int = Field(3, ge=1, le=10)
+    team_retry_backoff_s: float = Field(0.2, ge=0, le=30)
+    supervisor_max_steps: int = Field(8, ge=1, le=50)
+    breaker_fail_max: int = Field(3, ge=1, le=100)
+    breaker_reset_timeout_s: float = Field(30.0, gt=0, le=3600)
+
+    # Teams.
+    team_max_steps: int = Field(8, ge=2, le=50)
+    worker_max_tool_rounds: int = Field(3, ge=1, le=10)
+    knowledge_dir: Path | None = None
+
+    # Chat model.
+    llm_provider: LlmProvider = LlmProvider.OFFLINE
+    llm_model: str = "gpt-4o-mini"
+    llm_router_model: str | None = None
+    llm_timeout_s: float = Field(60.0, gt=0, le=600)
+    llm_temperature: float = Field(0.2, ge=0, le=2)
+    openai_api_key: str | None = Field(None, repr=False)
+    openai_base_url: str | None = None
+
+    # Logging.
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.JSON
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("supervisor_addr", "research_addr", "content_addr", "social_addr", "bind_host")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("knowledge_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    def team_addr(self, team: str) -> str:
+        """Address of a team service by team name."""
+        return {"research": self.research_addr, "content": self.content_addr, "social": self.social_addr}[team]
+
+    def port_of(self, service: str) -> int:
+        """Listening port of a service by name."""
+        return {
+            "supervisor": self.supervisor_port,
+            "research": self.research_port,
+            "content": self.content_port,
+            "social": self.social_port,
+        }[service]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings.
+
+    Args:
+        **overrides: Values that take precedence over the environment (tests use this).
+
+    Raises:
+        ConfigError: A variable has a bad value; the message names the variable.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "?"
+            problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    if settings.llm_provider is LlmProvider.OPENAI and not (settings.openai_api_key or settings.openai_base_url):
+        raise ConfigError("invalid configuration: LLM_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()

@@ -1,0 +1,105 @@
+"""Errors shared by the services, and their mapping to gRPC status codes with rich details."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+
+class ConfigError(RuntimeError):
+    """The environment holds an invalid setting; raised at start-up."""
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One invalid request field."""
+
+    field: str
+    description: str
+
+
+class ServiceError(Exception):
+    """An error a handler raises to answer with a specific gRPC status."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list[any_pb2.Any]:
+        """Rich error details (google.rpc.*) packed for the status trailer."""
+        return []
+
+    def to_status(self) -> status_pb2.Status:
+        """The google.rpc.Status carried in the grpc-status-details-bin trailer."""
+        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        status.details.extend(self.details())
+        return status
+
+
+class InvalidArgument(ServiceError):
+    """The request is malformed; carries a google.rpc.BadRequest naming each bad field."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, violations: Sequence[FieldViolation]) -> None:
+        self.violations = list(violations)
+        summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+        super().__init__(f"invalid request: {summary}")
+
+    def details(self) -> list[any_pb2.Any]:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in self.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad_request)
+        return [packed]
+
+
+class ResourceExhausted(ServiceError):
+    """The server is at capacity; carries a google.rpc.RetryInfo."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def details(self) -> list[any_pb2.Any]:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(self.retry_after_s * 1000))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        return [packed]
+
+
+class TeamCallError(Exception):
+    """A call to a team service failed; ``code`` is the gRPC status code name."""
+
+    def __init__(self, team: str, code: str, message: str, attempts: int) -> None:
+        super().__init__(f"{team} team call failed ({code}): {message}")
+        self.team = team
+        self.code = code
+        self.message = message
+        self.attempts = attempts
+
+
+class CircuitOpenError(TeamCallError):
+    """The team's circuit breaker is open, so it was not called."""
+
+    def __init__(self, team: str) -> None:
+        super().__init__(team, "UNAVAILABLE", f"circuit breaker for {team} is open; not calling it", 0)
+
+
+class ModelOutputError(Exception):
+    """A chat model answered with something the caller cannot use."""
+
+

@@ -1,0 +1,116 @@
+"""Circuit breakers for asyncio code, built on pybreaker.
+
+pybreaker 1.4.1 has no asyncio API, so calls are guarded with ``breaker.calling()`` around the awaited work.
+pybreaker lets every concurrent call through in half-open state; ``AsyncCircuitBreaker`` enforces a single trial
+call and makes the others fail fast. Cancellation and early generator close are neither a failure nor proof of
+health: they leave the failure count alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pybreaker
+
+from common.logging import get_logger
+
+log = get_logger(__name__)
+
+STATE_CLOSED = pybreaker.STATE_CLOSED
+STATE_OPEN = pybreaker.STATE_OPEN
+STATE_HALF_OPEN = pybreaker.STATE_HALF_OPEN
+
+
+class BreakerOpen(Exception):
+    """The breaker refused the call without running it."""
+
+
+class _LogStateChanges(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        log.warning(
+            "breaker_state_changed",
+            breaker=cb.name,
+            old_state=getattr(old_state, "name", None),
+            new_state=new_state.name,
+            fail_counter=cb.fail_counter,
+        )
+
+
+class AsyncCircuitBreaker:
+    """A pybreaker circuit breaker usable around awaited calls, with a single half-open trial."""
+
+    def __init__(
+        self,
+        name: str,
+        fail_max: int,
+        reset_timeout_s: float,
+        is_caller_error: Callable[[BaseException], bool] = lambda _: False,
+    ) -> None:
+        """
+        Args:
+            name: Name for logs and metrics.
+            fail_max: Consecutive failures that open the breaker.
+            reset_timeout_s: How long the breaker stays open before one trial call.
+            is_caller_error: Errors that say nothing about the callee's health (they do not count).
+        """
+        self.name = name
+        self._breaker = pybreaker.CircuitBreaker(
+            fail_max=fail_max,
+            reset_timeout=reset_timeout_s,
+            exclude=[is_caller_error],
+            listeners=[_LogStateChanges()],
+            name=name,
+            throw_new_error_on_trip=False,
+        )
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open``."""
+        return self._breaker.current_state
+
+    @property
+    def fail_counter(self) -> int:
+        """Consecutive failures counted so far."""
+        return self._breaker.fail_counter
+
+    def _open_and_waiting(self) -> bool:
+        opened_at = self._breaker._state_storage.opened_at
+        if opened_at is None:
+            return False
+        return datetime.now(UTC) < opened_at + timedelta(seconds=self._breaker.reset_timeout)
+
+    @asynccontextmanager
+    async def guard(self) -> AsyncIterator[None]:
+        """Run the body under the breaker.
+
+        Raises:
+            BreakerOpen: The breaker is open, or a half-open trial call is already in flight.
+        """
+        state = self.state
+        trial = state == STATE_HALF_OPEN or (state == STATE_OPEN and not self._open_and_waiting())
+        if state == STATE_OPEN and not trial:
+            raise BreakerOpen(f"circuit breaker {self.name} is open")
+        if trial:
+            if self._trial_in_flight:
+                raise BreakerOpen(f"circuit breaker {self.name} is half-open and its trial call is in flight")
+            self._trial_in_flight = True
+        interrupted: BaseException | None = None
+        try:
+            try:
+                with self._breaker.calling():
+                    try:
+                        yield
+                    except (asyncio.CancelledError, GeneratorExit) as exc:
+                        interrupted = exc
+            except pybreaker.CircuitBreakerError as exc:
+                raise BreakerOpen(str(exc)) from None
+        finally:
+            if trial:
+                self._trial_in_flight = False
+        if interrupted is not None:
+            raise interrupted

@@ -1,0 +1,215 @@
+"""One async gRPC server bootstrap for every service: health, reflection, interceptors, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from common.config import Settings
+from common.errors import ServiceError
+from common.logging import get_logger
+from common.telemetry import server_interceptors
+
+log = get_logger(__name__)
+
+Registrar = Callable[[grpc.aio.Server], None]
+
+
+@dataclass(frozen=True)
+class ServiceRegistration:
+    """A servicer to add to the server, with its fully qualified service name."""
+
+    name: str
+    register: Registrar
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Turns exceptions escaping a handler into proper gRPC statuses.
+
+    ``ServiceError`` becomes its own code with rich details (``google.rpc.BadRequest`` and friends); anything
+    else becomes ``INTERNAL`` with a generic message, logged with its traceback, never ``UNKNOWN``.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
+    if isinstance(exc, ServiceError):
+        status = rpc_status.to_status(exc.to_status())
+        log.info("rpc_rejected", method=method, code=exc.code.name, error=exc.message)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    log.exception("rpc_failed", method=method, error=str(exc))
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+
+
+def _wrap_unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await behaviour(request, context)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every escaping error gets a status
+            await _abort(context, exc, method)
+
+    return handler
+
+
+def _wrap_stream(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every escaping error gets a status
+            await _abort(context, exc, method)
+
+    return handler
+
+
+def server_options(settings: Settings) -> list[tuple[str, Any]]:
+    """Channel arguments shared by servers: explicit message limits and keepalive policy."""
+    return [
+        ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+        ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+
+
+@dataclass
+class RunningServer:
+    """A started server, its bound port and its health servicer."""
+
+    name: str
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: tuple[str, ...]
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+
+    async def stop(self, grace: float) -> None:
+        """Graceful shutdown: report NOT_SERVING, stop accepting, drain in-flight calls for ``grace`` seconds."""
+        await self.health.enter_graceful_shutdown()
+        log.info("server_stopping", service=self.name, grace_s=grace)
+        await self.server.stop(grace)
+        for callback in self.on_stop:
+            await callback()
+        log.info("server_stopped", service=self.name)
+
+
+async def start_server(
+    name: str,
+    registrations: Sequence[ServiceRegistration],
+    settings: Settings,
+    port: int,
+    host: str | None = None,
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> RunningServer:
+    """Build, bind and start a grpc.aio server with health, reflection and the shared interceptors.
+
+    Args:
+        name: Service name for logs ("supervisor", "research", ...).
+        registrations: The servicers this process serves.
+        settings: Process settings.
+        port: Port to bind; 0 picks a free one (tests).
+        host: Interface to bind; defaults to ``BIND_HOST``.
+        on_stop: Callbacks awaited after the server has drained.
+    """
+    server = grpc.aio.server(
+        interceptors=[*server_interceptors(), ErrorMappingInterceptor()],
+        options=server_options(settings),
+    )
+    for registration in registrations:
+        registration.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    service_names = tuple(r.name for r in registrations)
+    reflection.enable_server_reflection(
+        (*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    bound = server.add_insecure_port(f"{host or settings.bind_host}:{port}")
+    if bound == 0:
+        raise RuntimeError(f"{name}: could not bind {host or settings.bind_host}:{port}")
+    await server.start()
+    for service_name in ("", *service_names):
+        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("server_started", service=name, port=bound, services=list(service_names))
+    return RunningServer(name, server, bound, health_servicer, service_names, tuple(on_stop))
+
+
+async def serve_until_signal(running: RunningServer, grace: float) -> None:
+    """Wait for SIGTERM or SIGINT, then shut the server down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server_done = asyncio.ensure_future(running.server.wait_for_termination())
+    stop_requested = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({server_done, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+    if stop_requested.done():
+        await running.stop(grace)
+    server_done.cancel()
+    stop_requested.cancel()
+
+
+Builder = Callable[[Settings], Awaitable[tuple[list[ServiceRegistration], list[Callable[[], Awaitable[None]]]]]]
+
+
+def run_service(name: str, build: Builder) -> None:
+    """Entry point of a service process: settings, logs, tracing, serve until SIGTERM/SIGINT.
+
+    A bad setting exits with status 2 and a message naming the variable.
+    """
+    import sys
+
+    from common.config import get_settings
+    from common.errors import ConfigError
+    from common.logging import configure_logging
+    from common.telemetry import setup_tracing, shutdown_tracing
+
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(name, settings.log_level, settings.log_format)
+    setup_tracing(name)
+
+    async def main() -> None:
+        registrations, on_stop = await build(settings)
+        running = await start_server(name, registrations, settings, settings.port_of(name), on_stop=on_stop)
+        await serve_until_signal(running, settings.shutdown_grace_s)
+        shutdown_tracing()
+
+    asyncio.run(main())

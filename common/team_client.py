@@ -1,0 +1,114 @@
+"""The supervisor's client for one team: the TeamService stub behind that team's circuit breaker.
+
+Every call has a deadline; ``UNAVAILABLE`` before the first response is retried with backoff, within the deadline,
+a bounded number of times; no other code is retried. Only infrastructure failures count against the breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from marketing.team.v1 import team_pb2, team_pb2_grpc
+
+from common.config import Settings
+from common.errors import CircuitOpenError, TeamCallError
+from common.logging import get_logger
+from common.resilience import AsyncCircuitBreaker, BreakerOpen
+from common.telemetry import client_interceptors
+
+log = get_logger(__name__)
+
+INFRASTRUCTURE_CODES = frozenset(
+    {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL", "UNKNOWN"}
+)
+
+
+def is_caller_error(exc: BaseException) -> bool:
+    """True for failures caused by the request itself, which say nothing about the team's health."""
+    return isinstance(exc, TeamCallError) and exc.code not in INFRASTRUCTURE_CODES
+
+
+def channel_options(settings: Settings) -> list[tuple[str, int]]:
+    """Channel arguments: explicit message limits and keepalive."""
+    return [
+        ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+        ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.enable_retries", 0),
+    ]
+
+
+class TeamClient:
+    """Calls one team's ``marketing.team.v1.TeamService``."""
+
+    def __init__(self, team: str, address: str, settings: Settings) -> None:
+        self.team = team
+        self.address = address
+        self.max_attempts = settings.team_call_max_attempts
+        self.backoff_s = settings.team_retry_backoff_s
+        self.breaker = AsyncCircuitBreaker(
+            name=team,
+            fail_max=settings.breaker_fail_max,
+            reset_timeout_s=settings.breaker_reset_timeout_s,
+            is_caller_error=is_caller_error,
+        )
+        self._channel = grpc.aio.insecure_channel(
+            address, options=channel_options(settings), interceptors=client_interceptors()
+        )
+        self._stub = team_pb2_grpc.TeamServiceStub(self._channel)
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    async def stream_brief(
+        self, brief: team_pb2.Brief, timeout_s: float
+    ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
+        """Run a brief on the team and stream its events.
+
+        Args:
+            brief: The curated brief.
+            timeout_s: Time budget for the whole call, retries included.
+
+        Raises:
+            CircuitOpenError: The breaker is open; the team was not called.
+            TeamCallError: The call failed; ``code`` names the gRPC status.
+        """
+        deadline = time.monotonic() + timeout_s
+        try:
+            async with self.breaker.guard():
+                async for event in self._attempts(brief, deadline):
+                    yield event
+        except BreakerOpen:
+            raise CircuitOpenError(self.team) from None
+
+    async def _attempts(
+        self, brief: team_pb2.Brief, deadline: float
+    ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
+        request = team_pb2.StreamBriefRequest(brief=brief)
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TeamCallError(self.team, "DEADLINE_EXCEEDED", "no time left for the call", attempt - 1)
+            received = False
+            try:
+                async for event in self._stub.StreamBrief(request, timeout=remaining, wait_for_ready=False):
+                    received = True
+                    yield event
+                return
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code().name
+                delay = self.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                retryable = code == "UNAVAILABLE" and not received and attempt < self.max_attempts
+                if retryable and time.monotonic() + delay < deadline:
+                    log.info("team_call_retry", team=self.team, attempt=attempt, code=code, delay_s=round(delay, 3))
+                    await asyncio.sleep(delay)
+                    continue
+                raise TeamCallError(self.team, code, exc.details() or code, attempt) from None

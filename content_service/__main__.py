@@ -1,0 +1,31 @@
+"""Entry point: ``python -m content_service``."""
+
+from __future__ import annotations
+
+from marketing.content.v1 import content_pb2, content_pb2_grpc
+
+from common.agents.team_entry import Teardown, team_registrations
+from common.config import Settings
+from common.server import ServiceRegistration, run_service
+from content_service.graph import content_team
+from content_service.servicer import ContentServicer
+
+SERVICE_NAME = content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
+
+
+async def build(settings: Settings) -> tuple[list[ServiceRegistration], Teardown]:
+    """The content team's servicers."""
+    servicer = ContentServicer()
+    own = ServiceRegistration(
+        SERVICE_NAME, lambda server: content_pb2_grpc.add_ContentServiceServicer_to_server(servicer, server)
+    )
+    return team_registrations(content_team(), settings, own), []
+
+
+def main() -> None:
+    """Run the content service until SIGTERM or SIGINT."""
+    run_service("content", build)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,376 @@
+"""On-page SEO analysis of a markdown article: readability, keyword density, heading structure, checks.
+
+Everything is computed locally and deterministically. Readability uses the Flesch formulas with the same
+English constants as ``textstat``, but syllables come from ``pyphen``'s bundled en_US hyphenation dictionary
+(textstat's own fallback method): textstat 0.7.13 looks English words up in NLTK's ``cmudict`` corpus, which
+is not installed and which it would try to download at call time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pyphen
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from common.text import extract_keywords
+
+TITLE_MIN_CHARS = 30
+TITLE_MAX_CHARS = 60
+META_MIN_CHARS = 120
+META_MAX_CHARS = 160
+DENSITY_MIN_PERCENT = 0.5
+DENSITY_MAX_PERCENT = 2.5
+MIN_WORDS = 300
+"""Below this many words a page is flagged as thin content."""
+LONG_TEXT_WORDS = 300
+"""Texts with more words than this need at least ``MIN_H2_FOR_LONG_TEXT`` H2 headings."""
+MIN_H2_FOR_LONG_TEXT = 2
+MIN_READING_EASE = 50.0
+DEFAULT_KEYWORD_COUNT = 3
+
+# Flesch constants for English (as in textstat's "en" configuration).
+_FRE_BASE = 206.835
+_FRE_SENTENCE_LENGTH = 1.015
+_FRE_SYLLABLES_PER_WORD = 84.6
+_FK_SENTENCE_LENGTH = 0.39
+_FK_SYLLABLES_PER_WORD = 11.8
+_FK_BASE = 15.59
+
+PENALTIES: dict[str, int] = {
+    "title_missing": 15,
+    "title_length": 5,
+    "meta_missing": 10,
+    "meta_length": 5,
+    "h1_count": 10,
+    "h2_count": 5,
+    "heading_skip": 5,
+    "keyword_density": 10,
+    "keyword_not_in_title": 10,
+    "hard_to_read": 10,
+    "thin_content": 15,
+}
+"""Points deducted from 100 for each failed check (see :func:`analyze_seo`)."""
+
+_WORD = re.compile(r"\w+(?:['’.\-]\w+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+_META_LINE = re.compile(r"^\s*meta[ \t]+description\s*:\s*(.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class KeywordDensity:
+    """How often a keyword phrase occurs in the body."""
+
+    keyword: str
+    occurrences: int
+    density_percent: float
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A markdown heading: level 1-6 and its plain inline text."""
+
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SeoReport:
+    """Result of :func:`analyze_seo`."""
+
+    word_count: int
+    sentence_count: int
+    flesch_reading_ease: float
+    flesch_kincaid_grade: float
+    title: str
+    title_length: int
+    meta_description: str
+    meta_description_length: int
+    keyword_densities: tuple[KeywordDensity, ...]
+    headings: tuple[Heading, ...]
+    issues: tuple[str, ...]
+    score: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly representation (tuples become lists of plain dicts)."""
+        return {
+            "word_count": self.word_count,
+            "sentence_count": self.sentence_count,
+            "flesch_reading_ease": self.flesch_reading_ease,
+            "flesch_kincaid_grade": self.flesch_kincaid_grade,
+            "title": self.title,
+            "title_length": self.title_length,
+            "meta_description": self.meta_description,
+            "meta_description_length": self.meta_description_length,
+            "keyword_densities": [
+                {"keyword": k.keyword, "occurrences": k.occurrences, "density_percent": k.density_percent}
+                for k in self.keyword_densities
+            ],
+            "headings": [{"level": h.level, "text": h.text} for h in self.headings],
+            "issues": list(self.issues),
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class _ParsedMarkdown:
+    blocks: tuple[str, ...]
+    headings: tuple[Heading, ...]
+    meta_description: str
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table")
+
+
+@lru_cache(maxsize=1)
+def _hyphenator() -> pyphen.Pyphen:
+    return pyphen.Pyphen(lang="en_US")
+
+
+def _inline_text(token: Token) -> str:
+    """Plain text of an inline token: emphasis and links unwrapped, images as alt text, soft breaks kept."""
+    parts: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline", "image"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append("\n")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+    return "".join(parts)
+
+
+def _parse(text: str) -> _ParsedMarkdown:
+    """Split markdown into plain-text blocks (no code, no meta line), headings and the meta description."""
+    blocks: list[str] = []
+    headings: list[Heading] = []
+    meta = ""
+    heading_level: int | None = None
+    for token in _markdown().parse(text):
+        if token.type == "heading_open":
+            heading_level = int(token.tag[1:])
+        elif token.type == "heading_close":
+            heading_level = None
+        elif token.type == "inline":
+            plain = _inline_text(token)
+            if heading_level is not None:
+                heading_text = " ".join(plain.split())
+                headings.append(Heading(level=heading_level, text=heading_text))
+                blocks.append(heading_text)
+                continue
+            kept: list[str] = []
+            for line in plain.split("\n"):
+                match = _META_LINE.match(line)
+                if match:
+                    if not meta:
+                        meta = " ".join(match.group(1).split())
+                    continue
+                kept.append(line)
+            block = " ".join(" ".join(kept).split())
+            if block:
+                blocks.append(block)
+        # fence, code_block and html_block tokens carry no inline children and are skipped here.
+    return _ParsedMarkdown(blocks=tuple(blocks), headings=tuple(headings), meta_description=meta)
+
+
+def _count_sentences(block: str) -> int:
+    """Sentences in one block; a block with words but no terminal punctuation is one sentence."""
+    return sum(1 for part in _SENTENCE_END.split(block) if _WORD.search(part))
+
+
+def _count_syllables(word: str) -> int:
+    return len(_hyphenator().positions(word.lower())) + 1
+
+
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    phrase = r"\s+".join(re.escape(part) for part in keyword.split())
+    return re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE)
+
+
+def _normalize_keywords(keywords: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for keyword in keywords:
+        norm = " ".join(keyword.split()).lower()
+        if norm and norm not in seen:
+            seen.add(norm)
+            result.append(norm)
+    return result
+
+
+def _heading_skips(headings: Sequence[Heading]) -> list[tuple[Heading, Heading]]:
+    return [(prev, cur) for prev, cur in itertools.pairwise(headings) if cur.level > prev.level + 1]
+
+
+def analyze_seo(
+    text: str,
+    keywords: Sequence[str] = (),
+    title: str = "",
+    meta_description: str = "",
+) -> SeoReport:
+    """Analyse a markdown article for on-page SEO.
+
+    The body is the plain text of all headings, paragraphs, list items, quotes and tables; fenced/indented
+    code, raw HTML blocks and a ``Meta description: ...`` line (bold/italic allowed) are excluded. Words are
+    runs of letters/digits (inner ``'``, ``-``, ``.`` kept, so "open-source" is one word). Sentences end at
+    ``.``, ``!``, ``?`` or ``…`` followed by whitespace; every block (e.g. a heading) ends a sentence.
+
+    Score: 100 minus the :data:`PENALTIES` of every failed check, floored at 0. Checks: title missing (15)
+    or outside 30-60 chars (5); meta description missing (10) or outside 120-160 chars (5); not exactly
+    one H1 (10); fewer than two H2 in a text over 300 words (5); skipped heading levels (5); primary keyword
+    density outside 0.5-2.5 % (10); primary keyword absent from the title (10); Flesch reading ease below 50
+    (10); fewer than 300 words (15).
+
+    Args:
+        text: Markdown article.
+        keywords: Target keyword phrases, primary first; if empty, the top 3 terms of the body are used.
+        title: Page title; defaults to the first H1.
+        meta_description: Meta description; defaults to the body's ``Meta description:`` line.
+
+    Returns:
+        The figures and the list of human-readable issues.
+    """
+    parsed = _parse(text)
+    body = "\n".join(parsed.blocks)
+    words = _WORD.findall(body)
+    word_count = len(words)
+    sentence_count = sum(_count_sentences(block) for block in parsed.blocks)
+
+    reading_ease = grade = 0.0
+    if word_count and sentence_count:
+        words_per_sentence = word_count / sentence_count
+        syllables_per_word = sum(_count_syllables(w) for w in words) / word_count
+        reading_ease = round(
+            _FRE_BASE
+            - _FRE_SENTENCE_LENGTH * words_per_sentence
+            - _FRE_SYLLABLES_PER_WORD * syllables_per_word,
+            1,
+        )
+        grade = round(
+            _FK_SENTENCE_LENGTH * words_per_sentence + _FK_SYLLABLES_PER_WORD * syllables_per_word - _FK_BASE,
+            1,
+        )
+
+    headings = parsed.headings
+    title = " ".join(title.split()) or next((h.text for h in headings if h.level == 1), "")
+    meta = " ".join(meta_description.split()) or parsed.meta_description
+
+    keyword_list = _normalize_keywords(keywords) or extract_keywords(body, DEFAULT_KEYWORD_COUNT)
+    densities = []
+    for keyword in keyword_list:
+        occurrences = len(_keyword_pattern(keyword).findall(body))
+        density = round(occurrences / word_count * 100, 2) if word_count else 0.0
+        densities.append(KeywordDensity(keyword=keyword, occurrences=occurrences, density_percent=density))
+
+    failed: list[tuple[str, str]] = []
+    if not title:
+        failed.append(
+            (
+                "title_missing",
+                f"Title is missing; add one of {TITLE_MIN_CHARS} to {TITLE_MAX_CHARS} characters.",
+            )
+        )
+    elif not TITLE_MIN_CHARS <= len(title) <= TITLE_MAX_CHARS:
+        failed.append(
+            (
+                "title_length",
+                f"Title is {len(title)} characters; keep it between {TITLE_MIN_CHARS} and {TITLE_MAX_CHARS}.",
+            )
+        )
+    if not meta:
+        failed.append(
+            (
+                "meta_missing",
+                f"Meta description is missing; add one of {META_MIN_CHARS} to {META_MAX_CHARS} characters.",
+            )
+        )
+    elif not META_MIN_CHARS <= len(meta) <= META_MAX_CHARS:
+        failed.append(
+            (
+                "meta_length",
+                f"Meta description is {len(meta)} characters; "
+                f"keep it between {META_MIN_CHARS} and {META_MAX_CHARS}.",
+            )
+        )
+
+    h1_count = sum(1 for h in headings if h.level == 1)
+    if h1_count == 0:
+        failed.append(("h1_count", "There is no H1 heading; use exactly one."))
+    elif h1_count > 1:
+        failed.append(("h1_count", f"There are {h1_count} H1 headings; use exactly one."))
+    h2_count = sum(1 for h in headings if h.level == 2)
+    if word_count > LONG_TEXT_WORDS and h2_count < MIN_H2_FOR_LONG_TEXT:
+        found = "There is 1 H2 heading" if h2_count == 1 else f"There are {h2_count} H2 headings"
+        failed.append(
+            (
+                "h2_count",
+                f"{found} for {word_count} words; add at least {MIN_H2_FOR_LONG_TEXT} to structure the text.",
+            )
+        )
+    skips = _heading_skips(headings)
+    if skips:
+        prev, cur = skips[0]
+        more = f" ({len(skips) - 1} more)" if len(skips) > 1 else ""
+        failed.append(
+            (
+                "heading_skip",
+                f'Heading levels are skipped: H{prev.level} "{prev.text}" is followed by H{cur.level} '
+                f'"{cur.text}"{more}; go down one level at a time.',
+            )
+        )
+
+    if densities and word_count:
+        primary = densities[0]
+        if primary.occurrences == 0:
+            failed.append(
+                ("keyword_density", f'Primary keyword "{primary.keyword}" does not appear in the text.')
+            )
+        elif not DENSITY_MIN_PERCENT <= primary.density_percent <= DENSITY_MAX_PERCENT:
+            failed.append(
+                (
+                    "keyword_density",
+                    f'Primary keyword "{primary.keyword}" density is {primary.density_percent}%; '
+                    f"keep it between {DENSITY_MIN_PERCENT}% and {DENSITY_MAX_PERCENT}%.",
+                )
+            )
+        if title and not _keyword_pattern(primary.keyword).search(title):
+            failed.append(
+                ("keyword_not_in_title", f'Primary keyword "{primary.keyword}" is not in the title.')
+            )
+
+    if word_count and reading_ease < MIN_READING_EASE:
+        failed.append(
+            (
+                "hard_to_read",
+                f"Flesch reading ease is {reading_ease} (hard to read); aim for {MIN_READING_EASE:g} or more "
+                "with shorter sentences and simpler words.",
+            )
+        )
+    if word_count < MIN_WORDS:
+        failed.append(
+            ("thin_content", f"Only {word_count} words (thin content); aim for at least {MIN_WORDS}.")
+        )
+
+    score = max(0, 100 - sum(PENALTIES[check] for check, _ in failed))
+    return SeoReport(
+        word_count=word_count,
+        sentence_count=sentence_count,
+        flesch_reading_ease=reading_ease,
+        flesch_kincaid_grade=grade,
+        title=title,
+        title_length=len(title),
+        meta_description=meta,
+        meta_description_length=len(meta),
+        keyword_densities=tuple(densities),
+        headings=headings,
+        issues=tuple(message for _, message in failed),
+        score=score,
+    )

@@ -1,0 +1,39 @@
+"""Entry point: ``python -m research_service``."""
+
+from __future__ import annotations
+
+from marketing.research.v1 import research_pb2, research_pb2_grpc
+
+from common.agents.team_entry import Teardown, team_registrations
+from common.config import Settings
+from common.server import ServiceRegistration, run_service
+from research_service.graph import research_team
+from research_service.knowledge_base import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase
+from research_service.servicer import ResearchServicer
+
+SERVICE_NAME = research_pb2.DESCRIPTOR.services_by_name["ResearchService"].full_name
+
+
+def load_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The shipped sample documents plus ``KNOWLEDGE_DIR`` when set."""
+    directories = [DEFAULT_KNOWLEDGE_DIR, *([settings.knowledge_dir] if settings.knowledge_dir else [])]
+    return KnowledgeBase.load(directories)
+
+
+async def build(settings: Settings) -> tuple[list[ServiceRegistration], Teardown]:
+    """The research team's servicers."""
+    knowledge_base = load_knowledge_base(settings)
+    servicer = ResearchServicer(knowledge_base)
+    own = ServiceRegistration(
+        SERVICE_NAME, lambda server: research_pb2_grpc.add_ResearchServiceServicer_to_server(servicer, server)
+    )
+    return team_registrations(research_team(knowledge_base), settings, own), []
+
+
+def main() -> None:
+    """Run the research service until SIGTERM or SIGINT."""
+    run_service("research", build)
+
+
+if __name__ == "__main__":
+    main()
