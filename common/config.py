@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     llm_provider: LlmProvider = LlmProvider.OFFLINE
     llm_model: str = "gpt-4o-mini"
     llm_router_model: str | None = None
+    offline_llm_latency_ms: int = Field(0, ge=0, le=60_000)
     llm_timeout_s: float = Field(60.0, gt=0, le=600)
     llm_temperature: float = Field(0.2, ge=0, le=2)
     openai_api_key: str | None = Field(None, repr=False)

@@ -65,14 +65,14 @@ def _findings(brief: ParsedBrief) -> list[str]:
 def _render_article(messages: Sequence[BaseMessage]) -> str:
     brief = brief_from_messages(messages)
     topic = topic_title(brief.task, 3) or "Your Product"
-    keyword = " ".join(target_keywords(brief.task, 2)) or "marketing"
+    keyword = " ".join(topic_terms(brief.task, 3)) or "marketing"
     findings = _findings(brief)
     title = next(
         t for t in (f"{topic}: A Practical Guide for Marketing Teams", f"{topic}: A Practical Guide", topic)
         if len(t) <= 60 or t == topic
     )
     meta = clip(
-        f"What marketing teams need to know about {topic}: key findings, a step-by-step plan and the "
+        f"What marketing teams need to know about {keyword}: key findings, a step-by-step plan and the "
         "mistakes to avoid.",
         158,
     )

@@ -14,7 +14,7 @@ from common.agents.brief import brief_from_messages
 from common.agents.team_graph import TeamDefinition
 from common.agents.worker import ArtifactDraft, Worker, WorkerOutput
 from common.llm.offline import TemplateBehaviour, tool_results
-from common.text import clip, extract_keywords
+from common.text import clip, extract_keywords, topic_title
 from research_service.knowledge_base import KnowledgeBase
 
 TEAM = "research"
@@ -130,7 +130,7 @@ def _first_sentences(text: str, count: int = 2) -> str:
 def _render_brief(messages: Sequence[BaseMessage]) -> str:
     brief = brief_from_messages(messages)
     passages = [p for name, value in tool_results(messages) if name == "read_sources" for p in value or []]
-    topic = ", ".join(extract_keywords(brief.task, 4)) or "the task"
+    topic = topic_title(brief.task, 4) or "the task"
     sources: dict[str, tuple[int, dict[str, Any]]] = {}
     for passage in passages:
         sources.setdefault(passage["document_id"], (len(sources) + 1, passage))
@@ -142,7 +142,7 @@ def _render_brief(messages: Sequence[BaseMessage]) -> str:
     else:
         lines.append("- The knowledge base holds nothing on this topic; findings need a web search.")
     lines += ["", "## Implications for the campaign"]
-    lines.append(f"- Anchor the message on {topic}; lead with the findings above and cite them.")
+    lines.append(f"- Anchor the message on {topic.lower()}; lead with the findings above and cite them.")
     lines.append("- Reuse the sources below in the content team's article.")
     lines += ["", "## Sources"]
     lines += [f"[{n}] {p['title']} ({p['source']})" for n, p in sources.values()] or ["(none)"]

@@ -121,7 +121,7 @@ def normalize_term(term: str) -> str:
 
 
 def analyze(text: str) -> list[str]:
-    """Normalised index terms of a text; hyphenated tokens also yield their parts ("open-source" -> open, source)."""
+    """Normalised index terms of a text; hyphenated tokens also yield their parts ("open-source" -> open)."""
     terms: list[str] = []
     for token in content_terms(text):
         terms.append(normalize_term(token))
@@ -278,8 +278,9 @@ class KnowledgeBase:
     def load(cls, directories: Sequence[Path]) -> KnowledgeBase:
         """Read every ``*.md`` and ``*.txt`` file under the directories, recursively.
 
-        Unreadable, non-UTF-8, oversized (> 2 MB) files and files with broken front matter are skipped with a
-        warning. Ids are path slugs relative to their directory; on a collision the directory index is prefixed.
+        Unreadable, non-UTF-8, oversized (> 2 MB) files and files with broken front matter are skipped with
+        a warning. Ids are path slugs relative to their directory; on a collision the directory index is
+        prefixed.
 
         Args:
             directories: Directories to scan, in priority order.

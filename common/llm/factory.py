@@ -26,7 +26,7 @@ def build_chat_model(settings: Settings, role: ModelRole, offline_behaviour: Off
         offline_behaviour: What the offline model does in this role (ignored by real providers).
     """
     if settings.llm_provider is LlmProvider.OFFLINE:
-        return OfflineChatModel(behaviour=offline_behaviour)
+        return OfflineChatModel(behaviour=offline_behaviour, latency_ms=settings.offline_llm_latency_ms)
     from langchain_openai import ChatOpenAI
 
     model = settings.llm_router_model if role is ModelRole.ROUTER and settings.llm_router_model else settings.llm_model

@@ -1,0 +1,42 @@
+"""``python -m common.healthcheck [--wait SECONDS] NAME_OR_ADDRESS...``: exit 0 when every server is SERVING.
+
+A name (``supervisor``, ``research``, ``content``, ``social``) means localhost on that service's configured port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from common.config import get_settings
+from common.launcher import SERVICES, check_health
+
+
+def _address(target: str) -> str:
+    if target in SERVICES:
+        return f"127.0.0.1:{get_settings().port_of(target)}"
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check (and optionally wait for) the health of servers."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("targets", nargs="+", help="service names or host:port addresses")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to keep retrying")
+    parser.add_argument("--service", default="", help="health service name to check (default: the server)")
+    args = parser.parse_args(argv)
+    deadline = time.monotonic() + args.wait
+    failed: dict[str, str] = {}
+    for target in args.targets:
+        address = _address(target)
+        while (status := check_health(address, args.service)) != "SERVING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f"{target} ({address}): {status}")
+        if status != "SERVING":
+            failed[target] = status
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

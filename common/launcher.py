@@ -1,0 +1,150 @@
+"""Start service processes on loopback, wait until they report SERVING, stop them (demo, ``make up``, tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+SERVICES = ("research", "content", "social", "supervisor")
+PORT_VARIABLES = {
+    "supervisor": "SUPERVISOR_PORT",
+    "research": "RESEARCH_PORT",
+    "content": "CONTENT_PORT",
+    "social": "SOCIAL_PORT",
+}
+DEFAULT_PORTS = {"supervisor": 50051, "research": 50052, "content": 50053, "social": 50054}
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_health(address: str, service: str = "", timeout_s: float = 1.0) -> str:
+    """The serving status name of a server (``SERVING``, ``NOT_SERVING``, ...) or the gRPC error code name."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
+            )
+        except grpc.RpcError as exc:
+            return exc.code().name
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+@dataclass
+class ServiceProcess:
+    """A running service process."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        """Loopback address of the service."""
+        return f"127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the service's log."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class ServiceLauncher:
+    """Runs the four services as separate processes on 127.0.0.1.
+
+    Attributes:
+        log_dir: Where each service writes ``<name>.log``.
+        ports: Port per service; defaults to the standard ports.
+        env: Extra environment for every service.
+    """
+
+    log_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    env: Mapping[str, str] = field(default_factory=dict)
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        """The environment every service process gets: ports, team addresses, loopback binding."""
+        env = {**os.environ, "BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1", **self.env}
+        for name, port in self.ports.items():
+            env[PORT_VARIABLES[name]] = str(port)
+            env[f"{name.upper()}_ADDR"] = f"127.0.0.1:{port}"
+        return env
+
+    def start(self, name: str) -> ServiceProcess:
+        """Start one service process (``python -m <name>_service``)."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"{name}_service"],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+        self.processes[name] = ServiceProcess(name, self.ports[name], process, log_path)
+        return self.processes[name]
+
+    def wait_serving(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
+        """Block until every named service answers SERVING.
+
+        Raises:
+            RuntimeError: A process exited or did not become healthy in time (with its log's tail).
+        """
+        deadline = time.monotonic() + timeout_s
+        pending = list(names)
+        while pending:
+            name = pending[0]
+            service = self.processes[name]
+            if service.process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {service.process.returncode}; log:\n{service.log_tail()}"
+                )
+            if check_health(service.address, timeout_s=0.5) == "SERVING":
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} is not SERVING after {timeout_s}s; log:\n{service.log_tail()}")
+            time.sleep(0.1)
+
+    def start_all(self, names: Sequence[str] = SERVICES, timeout_s: float = 30.0) -> None:
+        """Start services and wait until all of them serve."""
+        for name in names:
+            self.start(name)
+        self.wait_serving(names, timeout_s)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int | None:
+        """Signal a service and wait for it to exit (SIGKILL after the timeout); returns its exit code."""
+        service = self.processes.pop(name, None)
+        if service is None or service.process.poll() is not None:
+            return service.process.returncode if service else None
+        service.process.send_signal(sig)
+        try:
+            return service.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            return service.process.wait()
+
+    def stop_all(self) -> None:
+        """Stop every service, supervisor first."""
+        for name in sorted(self.processes, key=lambda n: n != "supervisor"):
+            self.stop(name)

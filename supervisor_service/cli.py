@@ -1,0 +1,133 @@
+"""A small command-line client for the supervisor.
+
+    python -m supervisor_service.cli run "Research the vector database market"
+    python -m supervisor_service.cli stream "Launch campaign for ..." --addr localhost:50051
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+import grpc
+from google.protobuf import json_format
+from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
+from marketing.team.v1 import team_pb2
+
+from common.agents.convert import artifact_kind_name
+
+_SOURCE = {
+    team_pb2.DECISION_SOURCE_MODEL: "model",
+    team_pb2.DECISION_SOURCE_KEYWORD_FALLBACK: "keyword fallback",
+    team_pb2.DECISION_SOURCE_STEP_LIMIT: "step limit",
+}
+
+
+def _status(workflow: supervisor_pb2.Workflow) -> str:
+    return supervisor_pb2.WorkflowStatus.Name(workflow.status).removeprefix("WORKFLOW_STATUS_")
+
+
+def render_routing_step(step: supervisor_pb2.RoutingStep) -> str:
+    """One line per supervisor decision."""
+    return f"[router] step {step.index}: -> {step.next} ({_SOURCE.get(step.decision_source, '?')}): {step.reasoning}"
+
+
+def render_artifact(artifact: team_pb2.Artifact, max_lines: int = 40) -> str:
+    """An artifact with its header, content indented and cut after ``max_lines`` lines."""
+    lines = artifact.content.splitlines()
+    shown = lines[:max_lines] + ([f"... ({len(lines) - max_lines} more lines)"] if len(lines) > max_lines else [])
+    header = f"--- {artifact.id} [{artifact.team}/{artifact.agent}] {artifact_kind_name(artifact.kind)}: {artifact.title}"
+    return header + "\n" + textwrap.indent("\n".join(shown), "    ")
+
+
+def render_workflow(workflow: supervisor_pb2.Workflow, max_lines: int = 40) -> str:
+    """A readable account of a finished workflow: status, routing, team runs and every artifact."""
+    out = [
+        f"workflow {workflow.id}: {_status(workflow)}",
+        f"task: {workflow.task}",
+        f"summary: {workflow.summary}",
+        "",
+        "routing:",
+    ]
+    out += [f"  {render_routing_step(step)}" for step in workflow.routing_steps]
+    out += ["", "teams:"]
+    for run in workflow.team_runs:
+        status = supervisor_pb2.TeamRunStatus.Name(run.status).removeprefix("TEAM_RUN_STATUS_")
+        out.append(f"  {run.team}: {status} in {run.duration.ToMilliseconds()} ms, {len(run.steps)} agent steps")
+        if run.error:
+            out.append(f"    error ({run.error_code}): {run.error}")
+        for step in run.steps:
+            if step.kind == team_pb2.AGENT_STEP_KIND_ROUTING:
+                out.append(f"    {step.index}. team_lead -> {step.next}")
+            else:
+                out.append(f"    {step.index}. {step.agent}: {step.error or step.summary}")
+    if workflow.failed_teams:
+        out.append(f"  failed teams: {', '.join(workflow.failed_teams)}")
+    out += ["", f"artifacts ({len(workflow.artifacts)}):"]
+    out += [render_artifact(a, max_lines) for a in workflow.artifacts]
+    return "\n".join(out)
+
+
+def render_event(event: supervisor_pb2.StreamTaskResponse) -> str | None:
+    """One line per streamed event (None for the final ``done`` event)."""
+    kind = event.WhichOneof("event")
+    if kind == "routing_step":
+        return render_routing_step(event.routing_step)
+    if kind == "team_started":
+        return f"[{event.team_started.team}] started"
+    if kind == "agent_step":
+        step = event.agent_step
+        if step.kind == team_pb2.AGENT_STEP_KIND_ROUTING:
+            return f"[{step.team}] team_lead -> {step.next}: {step.reasoning}"
+        return f"[{step.team}] {step.agent}: {step.error or step.summary}"
+    if kind == "artifact":
+        artifact = event.artifact
+        return f"[{artifact.team}] artifact {artifact.id} ({artifact_kind_name(artifact.kind)}): {artifact.title}"
+    if kind == "team_finished":
+        run = event.team_finished
+        status = supervisor_pb2.TeamRunStatus.Name(run.status).removeprefix("TEAM_RUN_STATUS_")
+        return f"[{run.team}] finished: {status}" + (f" ({run.error_code}: {run.error})" if run.error else "")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a task and print the workflow; exit 0 for COMPLETED, 3 for PARTIAL, 4 for FAILED, 1 on RPC error."""
+    parser = argparse.ArgumentParser(description="Send a marketing task to the supervisor.")
+    parser.add_argument("mode", choices=["run", "stream"], help="unary RunTask or streaming StreamTask")
+    parser.add_argument("task", help="the marketing task")
+    parser.add_argument("--addr", default="localhost:50051", help="supervisor address")
+    parser.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
+    parser.add_argument("--json", action="store_true", help="print the workflow as JSON")
+    parser.add_argument("--max-lines", type=int, default=40, help="lines shown per artifact")
+    args = parser.parse_args(argv)
+    with grpc.insecure_channel(args.addr) as channel:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        try:
+            if args.mode == "run":
+                workflow = stub.RunTask(supervisor_pb2.RunTaskRequest(task=args.task), timeout=args.timeout).workflow
+            else:
+                workflow = None
+                for event in stub.StreamTask(supervisor_pb2.StreamTaskRequest(task=args.task), timeout=args.timeout):
+                    line = render_event(event)
+                    if line and not args.json:
+                        print(line, flush=True)
+                    if event.HasField("done"):
+                        workflow = event.done
+        except grpc.RpcError as exc:
+            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    if workflow is None:
+        print("error: the stream ended without a workflow", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json_format.MessageToJson(workflow))
+    else:
+        print("\n" + render_workflow(workflow, args.max_lines))
+    return {supervisor_pb2.WORKFLOW_STATUS_COMPLETED: 0, supervisor_pb2.WORKFLOW_STATUS_PARTIAL: 3}.get(
+        workflow.status, 4
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""``make demo``: start the four services on loopback, run a sample campaign, print it, stop the services."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from common.launcher import ServiceLauncher
+from supervisor_service import cli
+
+SAMPLE_TASK = (
+    "Launch campaign for our open-source vector database: research the market and competitors, write a blog "
+    "article, and prepare posts for LinkedIn and X."
+)
+LOG_DIR = Path(".run/demo")
+
+
+def main() -> int:
+    """Run the demo; exit 0 only when the workflow completed with artifacts from all three teams."""
+    task = " ".join(sys.argv[1:]) or SAMPLE_TASK
+    launcher = ServiceLauncher(log_dir=LOG_DIR)
+    print(f"starting research, content, social and supervisor on 127.0.0.1:50051-50054 (logs in {LOG_DIR}/)")
+    try:
+        launcher.start_all()
+        print(f"sending task: {task}\n", flush=True)
+        code = cli.main(["stream", task, "--addr", launcher.processes["supervisor"].address, "--max-lines", "25"])
+    except RuntimeError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        print("is something else using ports 50051-50054? `make down` stops services started by `make up`.")
+        return 1
+    finally:
+        launcher.stop_all()
+        print("\nservices stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

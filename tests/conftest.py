@@ -1,0 +1,120 @@
+"""Shared fixtures: settings, in-process gRPC servers on loopback, and helpers to reach them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+import pytest
+from grpc_status import rpc_status
+
+from common.config import Settings, load_settings
+from common.server import RunningServer, ServiceRegistration, start_server
+from common.team_client import TeamClient
+from supervisor_service.graph import TEAMS, build_supervisor_graph
+from supervisor_service.servicer import SupervisorServicer
+
+Builder = Callable[[Settings], Awaitable[tuple[list[ServiceRegistration], list[Any]]]]
+
+
+def test_settings(**overrides: Any) -> Settings:
+    """Settings for tests: offline model, short timeouts, small breaker thresholds."""
+    values: dict[str, Any] = {
+        "llm_provider": "offline",
+        "bind_host": "127.0.0.1",
+        "team_call_timeout_s": 20.0,
+        "task_timeout_s": 30.0,
+        "team_retry_backoff_s": 0.05,
+        "breaker_fail_max": 2,
+        "breaker_reset_timeout_s": 30.0,
+        "shutdown_grace_s": 1.0,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings shared by the in-process servers."""
+    return test_settings()
+
+
+async def start_service(name: str, build: Builder, settings: Settings) -> RunningServer:
+    """Start one service in this process on a free loopback port."""
+    registrations, on_stop = await build(settings)
+    return await start_server(name, registrations, settings, port=0, host="127.0.0.1", on_stop=on_stop)
+
+
+@pytest.fixture(scope="session")
+async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningServer]]:
+    """The three team services, in-process, each on its own loopback port."""
+    from content_service.__main__ import build as build_content
+    from research_service.__main__ import build as build_research
+    from social_service.__main__ import build as build_social
+
+    servers = {
+        "research": await start_service("research", build_research, settings),
+        "content": await start_service("content", build_content, settings),
+        "social": await start_service("social", build_social, settings),
+    }
+    yield servers
+    for server in servers.values():
+        await server.stop(0)
+
+
+async def start_supervisor(settings: Settings, addresses: Mapping[str, str]) -> tuple[RunningServer, dict]:
+    """An in-process supervisor wired to the given team addresses; returns the server and its team clients."""
+    from marketing.supervisor.v1 import supervisor_pb2_grpc
+
+    from supervisor_service.__main__ import SERVICE_NAME
+
+    clients = {team: TeamClient(team, addresses[team], settings) for team in TEAMS}
+    servicer = SupervisorServicer(build_supervisor_graph(settings, clients), settings)
+    registration = ServiceRegistration(
+        SERVICE_NAME, lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server)
+    )
+    close = [client.close for client in clients.values()]
+    server = await start_server("supervisor", [registration], settings, port=0, host="127.0.0.1", on_stop=close)
+    return server, clients
+
+
+@pytest.fixture(scope="session")
+async def supervisor(settings: Settings, team_servers: dict[str, RunningServer]) -> AsyncIterator[RunningServer]:
+    """An in-process supervisor wired to the in-process teams."""
+    server, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()})
+    yield server
+    await server.stop(0)
+
+
+@pytest.fixture
+async def channel_to() -> AsyncIterator[Callable[[RunningServer], grpc.aio.Channel]]:
+    """Opens aio channels to running servers and closes them after the test."""
+    channels: list[grpc.aio.Channel] = []
+
+    def open_channel(server: RunningServer) -> grpc.aio.Channel:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        channels.append(channel)
+        return channel
+
+    yield open_channel
+    for channel in channels:
+        await channel.close()
+
+
+def bad_request_fields(error: grpc.RpcError) -> dict[str, str]:
+    """The google.rpc.BadRequest field violations carried by an INVALID_ARGUMENT error."""
+    from google.rpc import error_details_pb2
+
+    status = rpc_status.from_call(error)
+    assert status is not None, "the error carries no google.rpc.Status details"
+    fields: dict[str, str] = {}
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            fields.update({v.field: v.description for v in bad_request.field_violations})
+    return fields
