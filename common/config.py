@@ -96,7 +96,9 @@ class Settings(BaseSettings):
 
     def team_addr(self, team: str) -> str:
         """Address of a team service by team name."""
-        return {"research": self.research_addr, "content": self.content_addr, "social": self.social_addr}[team]
+        return {"research": self.research_addr, "content": self.content_addr, "social": self.social_addr}[
+            team
+        ]
 
     def port_of(self, service: str) -> int:
         """Listening port of a service by name."""
@@ -125,8 +127,12 @@ def load_settings(**overrides: object) -> Settings:
             name = str(error["loc"][0]).upper() if error["loc"] else "?"
             problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
-    if settings.llm_provider is LlmProvider.OPENAI and not (settings.openai_api_key or settings.openai_base_url):
-        raise ConfigError("invalid configuration: LLM_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+    if settings.llm_provider is LlmProvider.OPENAI and not (
+        settings.openai_api_key or settings.openai_base_url
+    ):
+        raise ConfigError(
+            "invalid configuration: LLM_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL"
+        )
     return settings
 
 

@@ -101,5 +101,3 @@ class CircuitOpenError(TeamCallError):
 
 class ModelOutputError(Exception):
     """A chat model answered with something the caller cannot use."""
-
-

@@ -95,7 +95,9 @@ class RoutingContext:
         if task is None or completed is None or options is None:
             return None
         steps = tuple(CompletedStep(name, outcome) for name, outcome in _bullets(completed))
-        opts = tuple(RouteOption(name, description) for name, description in _bullets(options) if name != FINISH)
+        opts = tuple(
+            RouteOption(name, description) for name, description in _bullets(options) if name != FINISH
+        )
         return cls(task=task, completed=steps, options=opts)
 
 
@@ -208,13 +210,17 @@ class Router:
                 raise ModelOutputError(f"answer {answer!r} is not one of {allowed}")
             if answer.next == FINISH and not context.completed and context.options:
                 raise ModelOutputError("the model finished before any step ran")
-            reasoning = clip(str(answer.reasoning or "").strip(), MAX_REASONING_CHARS) or "(no reasoning given)"
+            reasoning = (
+                clip(str(answer.reasoning or "").strip(), MAX_REASONING_CHARS) or "(no reasoning given)"
+            )
             return RouteDecision(answer.next, reasoning, DecisionSource.MODEL)
-        except Exception as exc:  # noqa: BLE001 - any model failure falls back to keyword routing
+        except Exception as exc:
             fallback = self.keyword_router.route(
                 context.task, {s.name for s in context.completed}, {o.name for o in context.options}
             )
-            log.warning("router_fallback", error=f"{type(exc).__name__}: {clip(str(exc), 300)}", next=fallback.next)
+            log.warning(
+                "router_fallback", error=f"{type(exc).__name__}: {clip(str(exc), 300)}", next=fallback.next
+            )
             return RouteDecision(
                 fallback.next,
                 f"{fallback.reasoning} (keyword fallback: model answer unusable, {type(exc).__name__})",
@@ -239,7 +245,9 @@ class KeywordRoutingBehaviour:
             (c for m in reversed(messages) if (c := RoutingContext.parse(str(m.content))) is not None), None
         )
         if context is None:
-            return OfflineReply(tool_calls=[(tool["name"], {"next": FINISH, "reasoning": "no routing context"})])
+            return OfflineReply(
+                tool_calls=[(tool["name"], {"next": FINISH, "reasoning": "no routing context"})]
+            )
         decision = self.keyword_router.route(
             context.task, {s.name for s in context.completed}, [a for a in allowed if a != FINISH]
         )

@@ -77,7 +77,7 @@ def _wrap_unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Any
             return await behaviour(request, context)
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise
-        except Exception as exc:  # noqa: BLE001 - every escaping error gets a status
+        except Exception as exc:
             await _abort(context, exc, method)
 
     return handler
@@ -90,7 +90,7 @@ def _wrap_stream(behaviour: Callable[..., Any], method: str) -> Callable[..., An
                 yield response
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise
-        except Exception as exc:  # noqa: BLE001 - every escaping error gets a status
+        except Exception as exc:
             await _abort(context, exc, method)
 
     return handler
@@ -183,7 +183,9 @@ async def serve_until_signal(running: RunningServer, grace: float) -> None:
     stop_requested.cancel()
 
 
-Builder = Callable[[Settings], Awaitable[tuple[list[ServiceRegistration], list[Callable[[], Awaitable[None]]]]]]
+Builder = Callable[
+    [Settings], Awaitable[tuple[list[ServiceRegistration], list[Callable[[], Awaitable[None]]]]]
+]
 
 
 def run_service(name: str, build: Builder) -> None:

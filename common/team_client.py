@@ -108,7 +108,9 @@ class TeamClient:
                 delay = self.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
                 retryable = code == "UNAVAILABLE" and not received and attempt < self.max_attempts
                 if retryable and time.monotonic() + delay < deadline:
-                    log.info("team_call_retry", team=self.team, attempt=attempt, code=code, delay_s=round(delay, 3))
+                    log.info(
+                        "team_call_retry", team=self.team, attempt=attempt, code=code, delay_s=round(delay, 3)
+                    )
                     await asyncio.sleep(delay)
                     continue
                 raise TeamCallError(self.team, code, exc.details() or code, attempt) from None

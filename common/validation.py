@@ -18,7 +18,9 @@ def check_text(field: str, value: str, *, max_chars: int, required: bool = True)
     if len(value) > max_chars:
         problems.append(FieldViolation(field, f"must be at most {max_chars} characters (got {len(value)})"))
     if _CONTROL.search(value):
-        problems.append(FieldViolation(field, "must not contain control characters other than tab and newline"))
+        problems.append(
+            FieldViolation(field, "must not contain control characters other than tab and newline")
+        )
     return problems
 
 

@@ -68,7 +68,8 @@ def _render_article(messages: Sequence[BaseMessage]) -> str:
     keyword = " ".join(topic_terms(brief.task, 3)) or "marketing"
     findings = _findings(brief)
     title = next(
-        t for t in (f"{topic}: A Practical Guide for Marketing Teams", f"{topic}: A Practical Guide", topic)
+        t
+        for t in (f"{topic}: A Practical Guide for Marketing Teams", f"{topic}: A Practical Guide", topic)
         if len(t) <= 60 or t == topic
     )
     meta = clip(
@@ -145,8 +146,9 @@ def _render_seo(messages: Sequence[BaseMessage]) -> str:
         return "There was no article to analyse."
     report = reports[-1]
     advice = [f"- {issue}" for issue in report["issues"]] or ["- No issues found: publish as is."]
-    return f"SEO score {report['score']}/100 for {report['artifact_id']}.\n\n## Recommendations\n" + "\n".join(
-        advice
+    return (
+        f"SEO score {report['score']}/100 for {report['artifact_id']}.\n\n## Recommendations\n"
+        + "\n".join(advice)
     )
 
 

@@ -25,7 +25,9 @@ def report_to_proto(report: SeoReport) -> content_pb2.SeoReport:
         meta_description=report.meta_description,
         meta_description_length=report.meta_description_length,
         keyword_densities=[
-            content_pb2.KeywordDensity(keyword=k.keyword, occurrences=k.occurrences, density_percent=k.density_percent)
+            content_pb2.KeywordDensity(
+                keyword=k.keyword, occurrences=k.occurrences, density_percent=k.density_percent
+            )
             for k in report.keyword_densities
         ],
         headings=[content_pb2.Heading(level=h.level, text=h.text) for h in report.headings],

@@ -69,11 +69,18 @@ def search_query(task: str) -> str:
 
 
 def _plan_search(messages: Sequence[BaseMessage], tools: set[str]) -> list[tuple[str, dict[str, Any]]]:
-    return [("search_knowledge_base", {"query": search_query(brief_from_messages(messages).task), "max_results": 5})]
+    return [
+        (
+            "search_knowledge_base",
+            {"query": search_query(brief_from_messages(messages).task), "max_results": 5},
+        )
+    ]
 
 
 def _render_search(messages: Sequence[BaseMessage]) -> str:
-    hits = [h for name, value in tool_results(messages) if name == "search_knowledge_base" for h in value or []]
+    hits = [
+        h for name, value in tool_results(messages) if name == "search_knowledge_base" for h in value or []
+    ]
     if not hits:
         return "No document in the knowledge base matches the task."
     return f"Found {len(hits)} relevant source(s): " + "; ".join(h["title"] for h in hits) + "."

@@ -28,7 +28,11 @@ class ResearchServicer(research_pb2_grpc.ResearchServiceServicer):
         return research_pb2.SearchKnowledgeBaseResponse(
             results=[
                 research_pb2.SearchResult(
-                    document_id=h.document_id, title=h.title, source=h.source, snippet=h.snippet, score=h.score
+                    document_id=h.document_id,
+                    title=h.title,
+                    source=h.source,
+                    snippet=h.snippet,
+                    score=h.score,
                 )
                 for h in hits
             ]

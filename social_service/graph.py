@@ -28,7 +28,9 @@ class DraftPostArgs(BaseModel):
 
     platform: PlatformName = Field(description="Target platform")
     text: str = Field(min_length=1, max_length=10_000, description="Post body, without hashtags")
-    hashtags: list[str] = Field(default_factory=list, max_length=30, description="Hashtags, with or without #")
+    hashtags: list[str] = Field(
+        default_factory=list, max_length=30, description="Hashtags, with or without #"
+    )
 
 
 class ScheduleArgs(BaseModel):
@@ -48,7 +50,9 @@ def social_tools() -> tuple[BaseTool, BaseTool]:
     async def schedule(
         platforms: list[PlatformName], posts_per_platform: int = 1, timezone: str = "UTC"
     ) -> list[dict[str, Any]]:
-        slots = propose_posting_times([Platform(p) for p in platforms], datetime.now(UTC), posts_per_platform, timezone)
+        slots = propose_posting_times(
+            [Platform(p) for p in platforms], datetime.now(UTC), posts_per_platform, timezone
+        )
         return [slot.to_dict() for slot in slots]
 
     return (
@@ -100,7 +104,11 @@ def _plan_posts(messages: Sequence[BaseMessage], tools: set[str]) -> list[tuple[
     calls = []
     for platform in target_platforms(brief):
         if platform is Platform.X:
-            body = f"New: {headline}. {point}" if point else f"New: {headline}. The plan, step by step, for your team."
+            body = (
+                f"New: {headline}. {point}"
+                if point
+                else f"New: {headline}. The plan, step by step, for your team."
+            )
         else:
             body = "\n\n".join(
                 part
@@ -118,7 +126,9 @@ def _plan_posts(messages: Sequence[BaseMessage], tools: set[str]) -> list[tuple[
 
 def _render_posts(messages: Sequence[BaseMessage]) -> str:
     posts = [v for name, v in tool_results(messages) if name == "draft_post" and isinstance(v, dict)]
-    return f"Drafted {len(posts)} post(s): " + ", ".join(f"{p['platform']} ({p['length']}/{p['limit']})" for p in posts)
+    return f"Drafted {len(posts)} post(s): " + ", ".join(
+        f"{p['platform']} ({p['length']}/{p['limit']})" for p in posts
+    )
 
 
 def _post_artifacts(output: WorkerOutput) -> list[ArtifactDraft]:

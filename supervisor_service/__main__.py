@@ -20,7 +20,8 @@ async def build(settings: Settings) -> tuple[list[ServiceRegistration], list[Cal
     clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in TEAMS}
     servicer = SupervisorServicer(build_supervisor_graph(settings, clients), settings)
     registration = ServiceRegistration(
-        SERVICE_NAME, lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server)
+        SERVICE_NAME,
+        lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
     )
     return [registration], [client.close for client in clients.values()]
 

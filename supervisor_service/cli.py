@@ -1,7 +1,7 @@
 """A small command-line client for the supervisor.
 
-    python -m supervisor_service.cli run "Research the vector database market"
-    python -m supervisor_service.cli stream "Launch campaign for ..." --addr localhost:50051
+python -m supervisor_service.cli run "Research the vector database market"
+python -m supervisor_service.cli stream "Launch campaign for ..." --addr localhost:50051
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def render_routing_step(step: supervisor_pb2.RoutingStep) -> str:
 def render_artifact(artifact: team_pb2.Artifact, max_lines: int = 40) -> str:
     """An artifact with its header, content indented and cut after ``max_lines`` lines."""
     lines = artifact.content.splitlines()
-    shown = lines[:max_lines] + ([f"... ({len(lines) - max_lines} more lines)"] if len(lines) > max_lines else [])
+    shown = lines[:max_lines] + (
+        [f"... ({len(lines) - max_lines} more lines)"] if len(lines) > max_lines else []
+    )
     header = f"--- {artifact.id} [{artifact.team}/{artifact.agent}] {artifact_kind_name(artifact.kind)}: {artifact.title}"
     return header + "\n" + textwrap.indent("\n".join(shown), "    ")
 
@@ -54,7 +56,9 @@ def render_workflow(workflow: supervisor_pb2.Workflow, max_lines: int = 40) -> s
     out += ["", "teams:"]
     for run in workflow.team_runs:
         status = supervisor_pb2.TeamRunStatus.Name(run.status).removeprefix("TEAM_RUN_STATUS_")
-        out.append(f"  {run.team}: {status} in {run.duration.ToMilliseconds()} ms, {len(run.steps)} agent steps")
+        out.append(
+            f"  {run.team}: {status} in {run.duration.ToMilliseconds()} ms, {len(run.steps)} agent steps"
+        )
         if run.error:
             out.append(f"    error ({run.error_code}): {run.error}")
         for step in run.steps:
@@ -105,10 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         try:
             if args.mode == "run":
-                workflow = stub.RunTask(supervisor_pb2.RunTaskRequest(task=args.task), timeout=args.timeout).workflow
+                workflow = stub.RunTask(
+                    supervisor_pb2.RunTaskRequest(task=args.task), timeout=args.timeout
+                ).workflow
             else:
                 workflow = None
-                for event in stub.StreamTask(supervisor_pb2.StreamTaskRequest(task=args.task), timeout=args.timeout):
+                for event in stub.StreamTask(
+                    supervisor_pb2.StreamTaskRequest(task=args.task), timeout=args.timeout
+                ):
                     line = render_event(event)
                     if line and not args.json:
                         print(line, flush=True)

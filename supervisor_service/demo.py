@@ -23,7 +23,9 @@ def main() -> int:
     try:
         launcher.start_all()
         print(f"sending task: {task}\n", flush=True)
-        code = cli.main(["stream", task, "--addr", launcher.processes["supervisor"].address, "--max-lines", "25"])
+        code = cli.main(
+            ["stream", task, "--addr", launcher.processes["supervisor"].address, "--max-lines", "25"]
+        )
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         print("is something else using ports 50051-50054? `make down` stops services started by `make up`.")

@@ -176,7 +176,10 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
                 steps = [step_from_proto(s) for s in result.steps]
                 errors = [s["error"] for s in steps if s["error"]]
                 if not artifacts and errors:
-                    run |= {"status": "failed", "error": "every worker failed: " + clip("; ".join(errors), 500)}
+                    run |= {
+                        "status": "failed",
+                        "error": "every worker failed: " + clip("; ".join(errors), 500),
+                    }
                 else:
                     run |= {"status": "succeeded", "summary": clip(result.summary, 1000)}
             except CircuitOpenError as exc:

@@ -74,7 +74,11 @@ def workflow_status(runs: list[Mapping[str, Any]]) -> int:
 def workflow_summary(status: int, runs: list[Mapping[str, Any]], artifact_count: int) -> str:
     """One readable sentence about the outcome."""
     ok = [r["team"] for r in runs if r["status"] == "succeeded"]
-    failed = [f"{r['team']} ({r['error_code'] or r['status']}: {r['error']})" for r in runs if r["status"] != "succeeded"]
+    failed = [
+        f"{r['team']} ({r['error_code'] or r['status']}: {r['error']})"
+        for r in runs
+        if r["status"] != "succeeded"
+    ]
     name = supervisor_pb2.WorkflowStatus.Name(status).removeprefix("WORKFLOW_STATUS_").lower()
     text = f"{name}: {artifact_count} artifact(s)"
     if ok:

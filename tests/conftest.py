@@ -75,15 +75,20 @@ async def start_supervisor(settings: Settings, addresses: Mapping[str, str]) -> 
     clients = {team: TeamClient(team, addresses[team], settings) for team in TEAMS}
     servicer = SupervisorServicer(build_supervisor_graph(settings, clients), settings)
     registration = ServiceRegistration(
-        SERVICE_NAME, lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server)
+        SERVICE_NAME,
+        lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
     )
     close = [client.close for client in clients.values()]
-    server = await start_server("supervisor", [registration], settings, port=0, host="127.0.0.1", on_stop=close)
+    server = await start_server(
+        "supervisor", [registration], settings, port=0, host="127.0.0.1", on_stop=close
+    )
     return server, clients
 
 
 @pytest.fixture(scope="session")
-async def supervisor(settings: Settings, team_servers: dict[str, RunningServer]) -> AsyncIterator[RunningServer]:
+async def supervisor(
+    settings: Settings, team_servers: dict[str, RunningServer]
+) -> AsyncIterator[RunningServer]:
     """An in-process supervisor wired to the in-process teams."""
     server, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()})
     yield server

@@ -77,7 +77,8 @@ def parse_brief(text: str) -> ParsedBrief | None:
     if not task or not instructions:
         return None
     artifacts = [
-        {key: html.unescape(value) for key, value in match.groupdict().items()} for match in _ARTIFACT.finditer(text)
+        {key: html.unescape(value) for key, value in match.groupdict().items()}
+        for match in _ARTIFACT.finditer(text)
     ]
     return ParsedBrief(html.unescape(task.group(1)), html.unescape(instructions.group(1)), artifacts)
 

@@ -78,7 +78,11 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
         count = state.get("routing_count", 0)
         done = {c["name"] for c in state.get("completed", [])}
         if count >= settings.team_max_steps:
-            next_name, reasoning, source = FINISH, f"step cap of {settings.team_max_steps} reached", "step_limit"
+            next_name, reasoning, source = (
+                FINISH,
+                f"step cap of {settings.team_max_steps} reached",
+                "step_limit",
+            )
         else:
             context = RoutingContext(
                 task=state["brief"]["task"],
@@ -112,7 +116,7 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
                     worker, models[worker.name], prompt, visible, settings.worker_max_tool_rounds
                 )
                 artifacts = _number(team.name, worker, output, len(state.get("artifacts", [])))
-            except Exception as exc:  # noqa: BLE001 - a failed worker is recorded; the lead routes on
+            except Exception as exc:
                 log.warning("agent_failed", team=team.name, agent=worker.name, error=str(exc))
                 error = clip(f"{type(exc).__name__}: {exc}", 500)
                 step = new_step(
@@ -136,7 +140,11 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
             for artifact in artifacts:
                 writer({"artifact": artifact})
             writer({"step": step})
-            return {"artifacts": artifacts, "steps": [step], "completed": [{"name": worker.name, "outcome": summary}]}
+            return {
+                "artifacts": artifacts,
+                "steps": [step],
+                "completed": [{"name": worker.name, "outcome": summary}],
+            }
 
         return run
 
@@ -177,10 +185,11 @@ def _number(team: str, worker: Worker, output: WorkerOutput, already: int) -> li
 
 def _summary(worker: Worker, output: WorkerOutput, artifacts: Sequence[ArtifactData]) -> str:
     titles = "; ".join(a["title"] for a in artifacts)
-    return clip(f"{worker.name} produced {len(artifacts)} artifact(s): {titles}" if artifacts else output.text, 300)
+    return clip(
+        f"{worker.name} produced {len(artifacts)} artifact(s): {titles}" if artifacts else output.text, 300
+    )
 
 
 def initial_state(brief: BriefData) -> TeamState:
     """The state a team run starts from."""
     return {"brief": brief, "artifacts": [], "steps": [], "completed": [], "next": "", "routing_count": 0}
-

@@ -32,12 +32,15 @@ def validate_brief(request: team_pb2.RunBriefRequest | team_pb2.StreamBriefReque
     problems += check_text("brief.workflow_id", brief.workflow_id, max_chars=128, required=False)
     problems += check_text("brief.instructions", brief.instructions, max_chars=MAX_TASK_CHARS, required=False)
     if len(brief.upstream_artifacts) > MAX_UPSTREAM_ARTIFACTS:
-        problems.append(FieldViolation("brief.upstream_artifacts", f"at most {MAX_UPSTREAM_ARTIFACTS} artifacts"))
+        problems.append(
+            FieldViolation("brief.upstream_artifacts", f"at most {MAX_UPSTREAM_ARTIFACTS} artifacts")
+        )
     for index, artifact in enumerate(brief.upstream_artifacts):
         if len(artifact.content) > MAX_ARTIFACT_CONTENT_CHARS:
             problems.append(
                 FieldViolation(
-                    f"brief.upstream_artifacts[{index}].content", f"at most {MAX_ARTIFACT_CONTENT_CHARS} characters"
+                    f"brief.upstream_artifacts[{index}].content",
+                    f"at most {MAX_ARTIFACT_CONTENT_CHARS} characters",
                 )
             )
     raise_if_invalid(problems)

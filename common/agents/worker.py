@@ -145,7 +145,9 @@ async def _run(worker: Worker, model: BaseChatModel, brief_text: str, max_tool_r
         answer = await final.ainvoke(messages)
     assert answer is not None
     text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
-    model_name = str(answer.response_metadata.get("model_name") or answer.response_metadata.get("model") or "")
+    model_name = str(
+        answer.response_metadata.get("model_name") or answer.response_metadata.get("model") or ""
+    )
     return WorkerOutput(text=text.strip(), tool_results=tuple(results), model_name=model_name)
 
 
@@ -154,7 +156,7 @@ async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> 
         return ToolResult(name, args, None, f"there is no tool named {name!r}")
     try:
         return ToolResult(name, args, await tool.ainvoke(args))
-    except Exception as exc:  # noqa: BLE001 - the model gets the error and may retry with other arguments
+    except Exception as exc:
         log.info("tool_failed", tool=name, error=clip(str(exc), 300))
         return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
 

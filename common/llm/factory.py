@@ -17,7 +17,9 @@ class ModelRole(StrEnum):
     WORKER = "worker"
 
 
-def build_chat_model(settings: Settings, role: ModelRole, offline_behaviour: OfflineBehaviour) -> BaseChatModel:
+def build_chat_model(
+    settings: Settings, role: ModelRole, offline_behaviour: OfflineBehaviour
+) -> BaseChatModel:
     """A chat model for one role.
 
     Args:
@@ -29,7 +31,11 @@ def build_chat_model(settings: Settings, role: ModelRole, offline_behaviour: Off
         return OfflineChatModel(behaviour=offline_behaviour, latency_ms=settings.offline_llm_latency_ms)
     from langchain_openai import ChatOpenAI
 
-    model = settings.llm_router_model if role is ModelRole.ROUTER and settings.llm_router_model else settings.llm_model
+    model = (
+        settings.llm_router_model
+        if role is ModelRole.ROUTER and settings.llm_router_model
+        else settings.llm_model
+    )
     return ChatOpenAI(
         model=model,
         api_key=settings.openai_api_key or "not-needed",

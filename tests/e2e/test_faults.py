@@ -98,7 +98,9 @@ def test_sigterm_drains_an_in_flight_team_call(slow_stack: ServiceLauncher) -> N
             if event.HasField("done"):
                 done = event.done
     assert signalled and done is not None
-    assert done.status == supervisor_pb2.WORKFLOW_STATUS_COMPLETED, "the in-flight call finished during the drain"
+    assert done.status == supervisor_pb2.WORKFLOW_STATUS_COMPLETED, (
+        "the in-flight call finished during the drain"
+    )
     assert research.process.wait(15) == 0
     assert check_health(research.address) == "UNAVAILABLE"
     log = Path(research.log_path).read_text()

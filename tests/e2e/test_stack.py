@@ -30,7 +30,10 @@ def test_grpcurl_lists_every_service_with_health_and_reflection(stack: ServiceLa
 
 def test_grpcurl_describes_the_run_task_request(stack: ServiceLauncher) -> None:
     result = grpcurl(
-        "-plaintext", stack.processes["supervisor"].address, "describe", "marketing.supervisor.v1.RunTaskRequest"
+        "-plaintext",
+        stack.processes["supervisor"].address,
+        "describe",
+        "marketing.supervisor.v1.RunTaskRequest",
     )
     assert result.returncode == 0, result.stderr
     assert "string task = 1;" in result.stdout
@@ -82,7 +85,9 @@ def test_grpcurl_shows_bad_request_details_and_unknown_methods(stack: ServiceLau
 def test_stream_task_over_separate_processes(stack: ServiceLauncher) -> None:
     with grpc.insecure_channel(stack.processes["supervisor"].address) as channel:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
-        request = supervisor_pb2.StreamTaskRequest(task="Write a blog article about retrieval-augmented generation")
+        request = supervisor_pb2.StreamTaskRequest(
+            task="Write a blog article about retrieval-augmented generation"
+        )
         events = list(stub.StreamTask(request, timeout=60))
     assert events[-1].HasField("done")
     workflow = events[-1].done

@@ -33,7 +33,9 @@ class RecordingChatModel(OfflineChatModel):
 
 
 @pytest.fixture
-async def recorded_run(monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict[str, Any]], supervisor_pb2.Workflow]:
+async def recorded_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[dict[str, Any]], supervisor_pb2.Workflow]:
     journal: list[dict[str, Any]] = []
     real_factory = team_graph.build_chat_model
 
@@ -93,7 +95,9 @@ async def test_workers_get_the_task_and_curated_artifacts(recorded_run) -> None:
     for brief in worker_briefs:
         for artifact in brief.artifacts:
             assert artifact["id"] in produced, "a brief only carries artifacts that teams produced"
-            assert artifact["content"] in produced[artifact["id"]].content or artifact["content"].endswith("…")
+            assert artifact["content"] in produced[artifact["id"]].content or artifact["content"].endswith(
+                "…"
+            )
         assert "<completed_steps>" not in str(brief), "no routing history in a worker's brief"
     social_briefs = [b for b in worker_briefs if any(a["team"] == "content" for a in b.artifacts)]
     assert social_briefs, "the social team received the content team's artifacts"

@@ -19,9 +19,9 @@ CAMPAIGN = (
 )
 
 
-async def run_task(channel: grpc.aio.Channel, task: str, timeout: float = 30) -> supervisor_pb2.Workflow:
+async def run_task(channel: grpc.aio.Channel, task: str, deadline_s: float = 30) -> supervisor_pb2.Workflow:
     stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
-    return (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=task), timeout=timeout)).workflow
+    return (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=task), timeout=deadline_s)).workflow
 
 
 async def test_campaign_travels_through_all_three_teams(supervisor, channel_to) -> None:
@@ -41,7 +41,9 @@ async def test_campaign_travels_through_all_three_teams(supervisor, channel_to) 
 
 
 async def test_research_only_task_touches_no_other_team(supervisor, channel_to) -> None:
-    workflow = await run_task(channel_to(supervisor), "Research the vector database market and its competitors")
+    workflow = await run_task(
+        channel_to(supervisor), "Research the vector database market and its competitors"
+    )
     assert workflow.status == supervisor_pb2.WORKFLOW_STATUS_COMPLETED
     assert [r.team for r in workflow.team_runs] == ["research"]
     assert {a.team for a in workflow.artifacts} == {"research"}
@@ -62,15 +64,24 @@ async def test_stream_task_event_order(supervisor, channel_to) -> None:
     assert streamed == [a.id for a in events[-1].done.artifacts]
     # every team event sits between its team's start and finish
     for team in started:
-        begin = next(i for i, e in enumerate(events) if e.HasField("team_started") and e.team_started.team == team)
-        end = next(i for i, e in enumerate(events) if e.HasField("team_finished") and e.team_finished.team == team)
+        begin = next(
+            i for i, e in enumerate(events) if e.HasField("team_started") and e.team_started.team == team
+        )
+        end = next(
+            i for i, e in enumerate(events) if e.HasField("team_finished") and e.team_finished.team == team
+        )
         inside = [e for e in events[begin:end] if e.HasField("artifact")]
         assert inside and all(e.artifact.team == team for e in inside)
 
 
 @pytest.mark.parametrize(
     ("task", "description"),
-    [("", "empty"), ("   \n\t ", "whitespace"), ("a" * 20_001, "at most 20000"), ("launch\x07 now", "control")],
+    [
+        ("", "empty"),
+        ("   \n\t ", "whitespace"),
+        ("a" * 20_001, "at most 20000"),
+        ("launch\x07 now", "control"),
+    ],
 )
 async def test_bad_tasks_are_rejected_with_field_details(supervisor, channel_to, task, description) -> None:
     stub = supervisor_pb2_grpc.SupervisorServiceStub(channel_to(supervisor))
@@ -156,13 +167,15 @@ async def test_caller_errors_do_not_open_the_breaker(team_servers, channel_to) -
         await fake_server.stop(0)
 
 
-async def test_a_team_that_is_down_gives_a_partial_result_within_the_deadline(team_servers, channel_to) -> None:
+async def test_a_team_that_is_down_gives_a_partial_result_within_the_deadline(
+    team_servers, channel_to
+) -> None:
     settings = test_settings()
     addresses = {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()}
     addresses["social"] = f"127.0.0.1:{free_port()}"  # nothing listens there
     server, _ = await start_supervisor(settings, addresses)
     try:
-        workflow = await run_task(channel_to(server), CAMPAIGN, timeout=10)
+        workflow = await run_task(channel_to(server), CAMPAIGN, deadline_s=10)
         assert workflow.status == supervisor_pb2.WORKFLOW_STATUS_PARTIAL
         assert list(workflow.failed_teams) == ["social"]
         assert workflow.team_runs[-1].error_code == "UNAVAILABLE"
@@ -180,7 +193,7 @@ async def test_a_hanging_team_is_bounded_by_the_callers_deadline(team_servers, c
     server, _ = await start_supervisor(settings, addresses)
     try:
         started = time.monotonic()
-        workflow = await run_task(channel_to(server), CAMPAIGN, timeout=4)
+        workflow = await run_task(channel_to(server), CAMPAIGN, deadline_s=4)
         assert time.monotonic() - started < 4
         assert workflow.status == supervisor_pb2.WORKFLOW_STATUS_PARTIAL
         assert workflow.team_runs[-1].team == "social"

@@ -66,7 +66,9 @@ async def test_social_team_drafts_only_the_named_platform_within_limits(team_ser
 async def test_social_team_defaults_to_both_platforms_and_fits_x(team_servers, channel_to) -> None:
     long_task = "Promote our release: " + "an extraordinarily long announcement sentence " * 30
     result = await run_brief(channel_to(team_servers["social"]), long_task)
-    posts = {a.metadata["platform"]: a for a in result.artifacts if a.kind == team_pb2.ARTIFACT_KIND_SOCIAL_POST}
+    posts = {
+        a.metadata["platform"]: a for a in result.artifacts if a.kind == team_pb2.ARTIFACT_KIND_SOCIAL_POST
+    }
     assert set(posts) == {"x", "linkedin"}
     assert post_length(posts["x"].content, Platform.X) <= 280
 
@@ -131,7 +133,9 @@ async def test_analyze_seo_rpc_computes_figures(team_servers, channel_to) -> Non
 async def test_draft_post_rpc_respects_x_limit(team_servers, channel_to) -> None:
     stub = social_pb2_grpc.SocialServiceStub(channel_to(team_servers["social"]))
     response = await stub.DraftPost(
-        social_pb2.DraftPostRequest(platform=social_pb2.PLATFORM_X, text="word " * 200, hashtags=["AI", "#ml"])
+        social_pb2.DraftPostRequest(
+            platform=social_pb2.PLATFORM_X, text="word " * 200, hashtags=["AI", "#ml"]
+        )
     )
     assert response.post.length <= 280 == response.post.limit
     assert response.post.truncated
@@ -149,5 +153,7 @@ async def test_health_reports_each_service(team_servers, channel_to) -> None:
         response = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         assert response.status == health_pb2.HealthCheckResponse.SERVING
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.Check(health_pb2.HealthCheckRequest(service="marketing.social.v1.SocialService"), timeout=5)
+        await stub.Check(
+            health_pb2.HealthCheckRequest(service="marketing.social.v1.SocialService"), timeout=5
+        )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
