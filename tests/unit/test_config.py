@@ -1,0 +1,129 @@
+"""Unit tests for common.config.load_settings (get_settings is cached, so it is not used here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common.config import LlmProvider, LogFormat, Settings, load_settings
+from common.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No setting leaks in from the developer's or CI's environment."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert [settings.port_of(s) for s in ("supervisor", "research", "content", "social")] == [
+        50051,
+        50052,
+        50053,
+        50054,
+    ]
+    assert settings.llm_provider is LlmProvider.OFFLINE
+    assert settings.log_level == "INFO"
+    assert settings.log_format is LogFormat.JSON
+    assert settings.knowledge_dir is None
+    assert settings.team_addr("research") == "localhost:50052"
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SUPERVISOR_PORT", "6001")
+    monkeypatch.setenv("social_addr", "  social.internal:7000  ")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("LOG_FORMAT", "console")
+    monkeypatch.setenv("BREAKER_FAIL_MAX", "7")
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.supervisor_port == 6001
+    assert settings.team_addr("social") == "social.internal:7000"
+    assert settings.log_level == "DEBUG"
+    assert settings.log_format is LogFormat.CONSOLE
+    assert settings.breaker_fail_max == 7
+    assert settings.knowledge_dir == tmp_path
+
+
+def test_keyword_overrides_beat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERVISOR_PORT", "6001")
+    assert load_settings(supervisor_port=6002).supervisor_port == 6002
+    assert load_settings(research_port=6003).research_port == 6003
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "0", "-1", ""])
+def test_bad_port_is_rejected_naming_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SUPERVISOR_PORT", value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "SUPERVISOR_PORT" in str(info.value)
+    assert "RESEARCH_PORT" not in str(info.value)
+
+
+def test_every_bad_variable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERVISOR_PORT", "abc")
+    monkeypatch.setenv("TEAM_MAX_STEPS", "1")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "SUPERVISOR_PORT" in str(info.value)
+    assert "TEAM_MAX_STEPS" in str(info.value)
+
+
+def test_unknown_log_level_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "verbose")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "LOG_LEVEL" in str(info.value)
+
+
+def test_blank_address_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESEARCH_ADDR", "   ")
+    with pytest.raises(ConfigError, match="RESEARCH_ADDR"):
+        load_settings()
+
+
+def test_openai_without_credentials_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "OPENAI_API_KEY" in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "value"), [("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", "http://llm:8000/v1")])
+def test_openai_with_key_or_base_url_is_accepted(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    monkeypatch.setenv(name, value)
+    assert load_settings().llm_provider is LlmProvider.OPENAI
+
+
+def test_api_key_is_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    assert "sk-very-secret" not in repr(load_settings())
+
+
+def test_unknown_provider_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "anthropic")
+    with pytest.raises(ConfigError, match="LLM_PROVIDER"):
+        load_settings()
+
+
+def test_missing_knowledge_dir_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "KNOWLEDGE_DIR" in str(info.value)
+
+
+def test_knowledge_dir_that_is_a_file_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    file = tmp_path / "notes.md"
+    file.write_text("# notes\n")
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(file))
+    with pytest.raises(ConfigError, match="KNOWLEDGE_DIR"):
+        load_settings()
