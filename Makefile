@@ -47,18 +47,19 @@ test: $(STAMP) ## Run unit, integration and end-to-end tests
 demo: $(STAMP) ## Start the four services, run a sample campaign, print it, stop them
 	$(BIN)/python -m supervisor_service.demo
 
-up: $(STAMP) ## Start the four services in the background (logs in .run/); RESEARCH_REPLICAS etc. not yet supported
+up: $(STAMP) ## Start the four services in the background on 127.0.0.1 (logs and pids in .run/)
 	@mkdir -p $(RUN_DIR)
 	@for svc in $(SERVICES); do \
 		if [ -f $(RUN_DIR)/$$svc.pid ] && kill -0 $$(cat $(RUN_DIR)/$$svc.pid) 2>/dev/null; then \
 			echo "$$svc already running (pid $$(cat $(RUN_DIR)/$$svc.pid))"; continue; fi; \
-		nohup $(BIN)/python -m $${svc}_service > $(RUN_DIR)/$$svc.log 2>&1 & echo $$! > $(RUN_DIR)/$$svc.pid; \
+		BIND_HOST=$${BIND_HOST:-127.0.0.1} nohup $(BIN)/python -m $${svc}_service > $(RUN_DIR)/$$svc.log 2>&1 & \
+		echo $$! > $(RUN_DIR)/$$svc.pid; \
 		echo "started $$svc (pid $$!, log $(RUN_DIR)/$$svc.log)"; \
 	done
 	@$(BIN)/python -m common.healthcheck --wait 30 research content social supervisor
 
-down: ## Stop the services started by `make up` (SIGTERM, graceful drain)
-	@for svc in $(SERVICES); do \
+down: ## Stop the services started by `make up` (SIGTERM, graceful drain; supervisor first)
+	@for svc in supervisor research content social; do \
 		if [ -f $(RUN_DIR)/$$svc.pid ]; then \
 			pid=$$(cat $(RUN_DIR)/$$svc.pid); \
 			if kill -0 $$pid 2>/dev/null; then kill -TERM $$pid; echo "stopping $$svc (pid $$pid)"; \

@@ -61,8 +61,20 @@ class Document:
     path: Path
 
 
+class _Scored:
+    """Shared ``to_dict`` of scored results."""
+
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form, score rounded to 4 decimals."""
+        data = asdict(self)  # type: ignore[call-overload]
+        data["score"] = round(self.score, 4)
+        return data
+
+
 @dataclass(frozen=True)
-class SearchHit:
+class SearchHit(_Scored):
     """A document matching a query, with its best passage as snippet."""
 
     document_id: str
@@ -71,15 +83,9 @@ class SearchHit:
     snippet: str
     score: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form, score rounded to 4 decimals."""
-        data = asdict(self)
-        data["score"] = round(self.score, 4)
-        return data
-
 
 @dataclass(frozen=True)
-class Passage:
+class Passage(_Scored):
     """A paragraph-sized piece of a document with its score for a query."""
 
     document_id: str
@@ -87,12 +93,6 @@ class Passage:
     source: str
     text: str
     score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form, score rounded to 4 decimals."""
-        data = asdict(self)
-        data["score"] = round(self.score, 4)
-        return data
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ class CallerError(Exception):
 
 def make_breaker() -> AsyncCircuitBreaker:
     return AsyncCircuitBreaker(
-        "test", fail_max=FAIL_MAX, reset_timeout_s=RESET_S, is_caller_error=lambda e: isinstance(e, CallerError)
+        "test",
+        fail_max=FAIL_MAX,
+        reset_timeout_s=RESET_S,
+        is_caller_error=lambda e: isinstance(e, CallerError),
     )
 
 

@@ -95,8 +95,12 @@ def test_openai_without_credentials_is_rejected(monkeypatch: pytest.MonkeyPatch)
     assert "OPENAI_API_KEY" in str(info.value)
 
 
-@pytest.mark.parametrize(("name", "value"), [("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", "http://llm:8000/v1")])
-def test_openai_with_key_or_base_url_is_accepted(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"), [("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", "http://llm:8000/v1")]
+)
+def test_openai_with_key_or_base_url_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv("LLM_PROVIDER", "openai")
     monkeypatch.setenv(name, value)
     assert load_settings().llm_provider is LlmProvider.OPENAI

@@ -38,7 +38,11 @@ def count_words(text: str) -> int:
 
 
 def plan(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, dict[str, Any]]]:
-    return [("lookup", {"query": "vector databases"}), ("not_bound", {"x": 1}), ("count_words", {"text": "a b"})]
+    return [
+        ("lookup", {"query": "vector databases"}),
+        ("not_bound", {"x": 1}),
+        ("count_words", {"text": "a b"}),
+    ]
 
 
 def render(messages: Sequence[BaseMessage]) -> str:
@@ -132,7 +136,12 @@ async def test_structured_output_ainvoke() -> None:
 
 
 async def test_structured_output_astream_last_chunk_is_the_model() -> None:
-    chunks = [c async for c in OfflineChatModel(behaviour=StructuredBehaviour()).with_structured_output(Pick).astream("x")]
+    chunks = [
+        c
+        async for c in OfflineChatModel(behaviour=StructuredBehaviour())
+        .with_structured_output(Pick)
+        .astream("x")
+    ]
     assert chunks
     assert chunks[-1] == Pick(team="content", score=7)
 
