@@ -1,14 +1,13 @@
 """Circuit breakers for asyncio code, built on pybreaker.
 
-pybreaker 1.4.1 has no asyncio API, so calls are guarded with ``breaker.calling()`` around the awaited work.
-pybreaker lets every concurrent call through in half-open state; ``AsyncCircuitBreaker`` enforces a single trial
-call and makes the others fail fast. Cancellation and early generator close are neither a failure nor proof of
-health: they leave the failure count alone.
+pybreaker 1.4.1 has no asyncio API (``breaker.call(async_fn)`` would count every call as a success), so the
+awaited work runs outside it and its outcome is replayed into pybreaker's state machine afterwards. pybreaker lets
+every concurrent call through in half-open state; ``AsyncCircuitBreaker`` enforces a single trial call and makes the
+others fail fast. Cancellation is neither a failure nor proof of health: it leaves the breaker as it was.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -67,6 +66,7 @@ class AsyncCircuitBreaker:
             throw_new_error_on_trip=False,
         )
         self._trial_in_flight = False
+        self._is_caller_error = is_caller_error
 
     @property
     def state(self) -> str:
@@ -88,6 +88,11 @@ class AsyncCircuitBreaker:
     async def guard(self) -> AsyncIterator[None]:
         """Run the body under the breaker.
 
+        The body runs outside pybreaker; its outcome is then replayed into pybreaker, so only real outcomes
+        move the state: a failure counts, a success resets the count (and closes a half-open breaker),
+        cancellation leaves everything as it was, and a caller error counts only as the proof of life of a
+        half-open trial.
+
         Raises:
             BreakerOpen: The breaker is open, or a half-open trial call is already in flight.
         """
@@ -99,18 +104,29 @@ class AsyncCircuitBreaker:
             if self._trial_in_flight:
                 raise BreakerOpen(f"circuit breaker {self.name} is half-open and its trial call is in flight")
             self._trial_in_flight = True
-        interrupted: BaseException | None = None
+            if state == STATE_OPEN:
+                self._breaker.half_open()
         try:
-            try:
-                with self._breaker.calling():
-                    try:
-                        yield
-                    except (asyncio.CancelledError, GeneratorExit) as exc:
-                        interrupted = exc
-            except pybreaker.CircuitBreakerError as exc:
-                raise BreakerOpen(str(exc)) from None
+            yield
+        except Exception as exc:
+            if trial or not self._is_caller_error(exc):
+                self._record(exc)
+            raise
+        else:
+            self._record(None)
         finally:
             if trial:
                 self._trial_in_flight = False
-        if interrupted is not None:
-            raise interrupted
+
+    def _record(self, error: Exception | None) -> None:
+        def outcome() -> None:
+            if error is not None:
+                raise error
+
+        try:
+            self._breaker.call(outcome)
+        except pybreaker.CircuitBreakerError:
+            pass  # other calls opened the breaker meanwhile; this call's own outcome stands
+        except Exception as raised:
+            if raised is not error:
+                raise

@@ -32,13 +32,22 @@ def is_caller_error(exc: BaseException) -> bool:
     return isinstance(exc, TeamCallError) and exc.code not in INFRASTRUCTURE_CODES
 
 
+# Reconnect quickly to a team that comes back: gRPC's default backoff grows to two minutes, longer than a breaker's
+# reset timeout, so a half-open trial would fail on a stale channel even though the team is serving again.
+INITIAL_RECONNECT_BACKOFF_MS = 100
+MAX_RECONNECT_BACKOFF_MS = 1_000
+
+
 def channel_options(settings: Settings) -> list[tuple[str, int]]:
-    """Channel arguments: explicit message limits and keepalive."""
+    """Channel arguments: explicit message limits, keepalive, fast reconnect; retries are ours, not the channel's."""
     return [
         ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
         ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.initial_reconnect_backoff_ms", INITIAL_RECONNECT_BACKOFF_MS),
+        ("grpc.min_reconnect_backoff_ms", INITIAL_RECONNECT_BACKOFF_MS),
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
         ("grpc.enable_retries", 0),
     ]
 
@@ -86,6 +95,17 @@ class TeamClient:
                     yield event
         except BreakerOpen:
             raise CircuitOpenError(self.team) from None
+
+    async def _backoff(self, delay_s: float) -> None:
+        """Wait before a retry: the full delay when the channel is connected (the server said UNAVAILABLE),
+        otherwise until the channel reconnects or the delay passes, whichever comes first."""
+        if self._channel.get_state() == grpc.ChannelConnectivity.READY:
+            await asyncio.sleep(delay_s)
+            return
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), delay_s)
+        except TimeoutError:
+            pass
 
     async def _attempts(
         self, brief: team_pb2.Brief, deadline: float

@@ -166,11 +166,6 @@ async def test_cancellation_is_reraised_and_not_a_failure() -> None:
     assert breaker.state == STATE_CLOSED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AsyncCircuitBreaker.guard swallows CancelledError inside breaker.calling(), so pybreaker records "
-    "a success and resets the failure count (docstring: cancellation leaves the count alone)",
-)
 async def test_cancellation_leaves_failure_count_unchanged() -> None:
     breaker, counter = make_breaker(), Counter()
     await fail(breaker, counter)
@@ -179,11 +174,6 @@ async def test_cancellation_leaves_failure_count_unchanged() -> None:
     assert breaker.fail_counter == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cancelled half-open trial counts as a success in pybreaker and closes the breaker "
-    "(cancellation is not proof of health)",
-)
 async def test_cancelled_trial_does_not_close_the_breaker() -> None:
     breaker = make_breaker()
     await trip(breaker)
@@ -202,3 +192,14 @@ async def test_trial_slot_is_released_after_cancelled_trial() -> None:
     await asyncio.sleep(RESET_S + 0.05)
     await succeed(breaker, counter)
     assert counter.entered == 1
+
+
+async def test_caller_errors_neither_count_nor_reset_the_count() -> None:
+    breaker, counter = make_breaker(), Counter()
+    await fail(breaker, counter)
+    with pytest.raises(CallerError):
+        async with breaker.guard():
+            raise CallerError
+    assert breaker.fail_counter == 1
+    await fail(breaker, counter)
+    assert breaker.state == STATE_OPEN

@@ -337,4 +337,3 @@ def test_shipped_ranking(shipped: KnowledgeBase, query: str, expected: str) -> N
     hits = shipped.search(query)
     assert hits, query
     assert hits[0].document_id == expected
-
