@@ -43,7 +43,9 @@ class RouteOption:
     Attributes:
         name: The option's name (a team or a worker).
         description: What it does; shown to the model.
-        keywords: Task words that make keyword routing pick it; empty means it is always needed.
+        keywords: Task words that make keyword routing pick it; empty means it is always needed. ``word*``
+            matches any word starting with ``word``; a plain word matches itself or its plural; a keyword with a
+            space matches that phrase.
     """
 
     name: str
@@ -140,7 +142,7 @@ class KeywordRouter:
             if not option.keywords:
                 found[option.name] = []
                 continue
-            hits = [k for k in option.keywords if _keyword_in(k, tokens, text)]
+            hits = [k.rstrip("*") for k in option.keywords if _keyword_in(k, tokens, text)]
             if hits:
                 found[option.name] = hits
         return found
@@ -170,9 +172,10 @@ class KeywordRouter:
 def _keyword_in(keyword: str, tokens: list[str], text: str) -> bool:
     if " " in keyword:
         return re.search(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])", text) is not None
-    if len(keyword) <= 3:
-        return keyword in tokens
-    return any(token.startswith(keyword) for token in tokens)
+    if keyword.endswith("*"):
+        stem = keyword[:-1]
+        return any(token.startswith(stem) for token in tokens)
+    return any(token in (keyword, f"{keyword}s", f"{keyword}es") for token in tokens)
 
 
 def route_schema(options: Sequence[str]) -> type[BaseModel]:

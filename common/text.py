@@ -57,8 +57,9 @@ def clip(text: str, limit: int, ellipsis: str = "…") -> str:
     if limit <= len(ellipsis):
         return text[:limit]
     cut = text[: limit - len(ellipsis)]
+    at_word_end = text[len(cut)] == " "
     space = cut.rfind(" ")
-    if space >= len(cut) * 0.6:
+    if not at_word_end and space >= len(cut) * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-") + ellipsis
 

@@ -19,7 +19,9 @@ def check_text(field: str, value: str, *, max_chars: int, required: bool = True)
         problems.append(FieldViolation(field, f"must be at most {max_chars} characters (got {len(value)})"))
     if _CONTROL.search(value):
         problems.append(
-            FieldViolation(field, "must not contain control characters other than tab and newline")
+            FieldViolation(
+                field, "must not contain control characters (tab, newline and carriage return are allowed)"
+            )
         )
     return problems
 

@@ -39,27 +39,27 @@ TEAM_OPTIONS: tuple[RouteOption, ...] = (
         "research",
         "market, audience and competitor research, trends, data and sources, summarised as a cited brief",
         (
-            "research", "analy", "market", "competitor", "competition", "trend", "audience", "persona",
-            "insight", "data", "statistic", "github", "study", "survey", "landscape", "compare", "comparison",
-            "investigat", "benchmark", "source", "campaign", "launch", "go-to-market", "gtm",
+            "research*", "analy*", "market", "competit*", "trend*", "audience*", "persona*", "insight*",
+            "data", "statistic*", "github", "study", "studies", "survey*", "landscape", "compar*",
+            "investigat*", "benchmark*", "source*", "campaign*", "launch*", "go-to-market", "gtm",
         ),
     ),
     RouteOption(
         "content",
         "long-form writing (articles, blog posts, newsletters, landing pages) with an SEO analysis",
         (
-            "write", "writing", "article", "blog", "content", "copy", "seo", "newsletter", "email",
-            "landing page", "whitepaper", "case study", "guide", "ebook", "headline", "press release",
-            "story", "campaign", "launch", "go-to-market", "gtm",
+            "write", "writing", "article*", "blog*", "content", "copy", "copywriting", "seo", "newsletter*",
+            "email*", "landing page", "whitepaper*", "case study", "guide*", "ebook*", "headline*",
+            "press release", "story", "stories", "campaign*", "launch*", "go-to-market", "gtm",
         ),
     ),
     RouteOption(
         "social",
         "social media posts fitted to each platform (X, LinkedIn) and a posting schedule",
         (
-            "social", "tweet", "twitter", "x", "x.com", "linkedin", "instagram", "facebook", "tiktok",
-            "thread", "hashtag", "schedule", "posting", "promote", "promotion", "announce", "campaign",
-            "launch", "go-to-market", "gtm",
+            "social", "tweet*", "twitter", "x", "x.com", "linkedin", "instagram", "facebook", "tiktok",
+            "thread*", "hashtag*", "schedul*", "posting", "promot*", "announc*", "campaign*", "launch*",
+            "go-to-market", "gtm",
         ),
     ),
 )  # fmt: skip

@@ -418,3 +418,17 @@ def test_keyword_behaviour_without_routing_context_finishes() -> None:
     }
     reply = KeywordRoutingBehaviour(keyword_router()).respond([HumanMessage("not a routing prompt")], [tool])
     assert reply.tool_calls == [("RouteDecision", {"next": FINISH, "reasoning": "no routing context"})]
+
+
+@pytest.mark.parametrize(
+    ("task", "needed"),
+    [
+        ("Write a blog article about our database", ["content"]),  # "data" no longer matches "database"
+        ("Summarise the data from our survey", ["research"]),
+        ("We are announcing version 2 next week", ["social"]),  # "announc*" is a prefix
+        ("Researching buyers of developer tools", ["research"]),
+        ("Two newsletters for our users", ["content"]),  # plural of a plain keyword
+    ],
+)
+def test_keyword_forms(task: str, needed: list[str]) -> None:
+    assert KeywordRouter(TEAM_OPTIONS, default=("content",)).needed(task) == needed

@@ -137,3 +137,8 @@ def test_topic_title_empty_when_only_marketing_words() -> None:
 def test_join_nonempty() -> None:
     assert join_nonempty(["a", "", "  ", "b"]) == "a\n\nb"
     assert join_nonempty(["a", "b"], sep=" | ") == "a | b"
+
+
+def test_clip_keeps_a_word_that_ends_exactly_at_the_cut() -> None:
+    assert clip("alpha beta gamma delta", 17) == "alpha beta gamma…"
+    assert clip("alpha beta gamma delta", 16) == "alpha beta…"
