@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from common.errors import ConfigError
 
@@ -24,6 +26,16 @@ class LogFormat(StrEnum):
 
     JSON = "json"
     CONSOLE = "console"
+
+
+StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
 
 
 class Settings(BaseSettings):
@@ -58,15 +70,32 @@ class Settings(BaseSettings):
     worker_max_tool_rounds: int = Field(3, ge=1, le=10)
     knowledge_dir: Path | None = None
 
-    # Chat model.
+    # Chat model: the primary provider.
     llm_provider: LlmProvider = LlmProvider.OFFLINE
     llm_model: str = "gpt-4o-mini"
     llm_router_model: str | None = None
+    llm_structured_method: StructuredMethod = "json_schema"
     offline_llm_latency_ms: int = Field(0, ge=0, le=60_000)
     llm_timeout_s: float = Field(60.0, gt=0, le=600)
     llm_temperature: float = Field(0.2, ge=0, le=2)
+    llm_max_attempts: int = Field(3, ge=1, le=10)
+    llm_retry_max_wait_s: float = Field(20.0, ge=0, le=300)
     openai_api_key: str | None = Field(None, repr=False)
     openai_base_url: str | None = None
+    # The backup provider, used when the primary still fails after its retries.
+    llm_backup_provider: Literal["openai"] | None = None
+    llm_backup_model: str | None = None
+    llm_backup_router_model: str | None = None
+    llm_backup_structured_method: StructuredMethod | None = None
+    llm_backup_timeout_s: float | None = Field(None, gt=0, le=600)
+    llm_backup_api_key: str | None = Field(
+        None, repr=False, validation_alias=AliasChoices("llm_backup_api_key", "llm_backup_openai_api_key")
+    )
+    llm_backup_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("llm_backup_base_url", "llm_backup_openai_base_url")
+    )
+    # Price table (US dollars per million tokens), merged over the built-in one: {"model": {"input": x, "output": y}}.
+    llm_prices: dict[str, Price] = Field(default_factory=dict)
 
     # Logging.
     log_level: str = "INFO"
@@ -127,6 +156,12 @@ def load_settings(**overrides: object) -> Settings:
             name = str(error["loc"][0]).upper() if error["loc"] else "?"
             problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = field.group(1).upper() if field else "?"
+        raise ConfigError(
+            f"invalid configuration: {name} is not valid JSON ({exc.__cause__ or exc})"
+        ) from None
     if settings.llm_provider is LlmProvider.OPENAI and not (
         settings.openai_api_key or settings.openai_base_url
     ):

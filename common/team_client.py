@@ -76,13 +76,14 @@ class TeamClient:
         await self._channel.close()
 
     async def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float
+        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         """Run a brief on the team and stream its events.
 
         Args:
             brief: The curated brief.
             timeout_s: Time budget for the whole call, retries included.
+            stream_text: Ask the team to stream its workers' generated text too.
 
         Raises:
             CircuitOpenError: The breaker is open; the team was not called.
@@ -91,7 +92,9 @@ class TeamClient:
         deadline = time.monotonic() + timeout_s
         try:
             async with self.breaker.guard():
-                async for event in self._attempts(brief, deadline):
+                async for event in self._attempts(
+                    team_pb2.StreamBriefRequest(brief=brief, stream_text=stream_text), deadline
+                ):
                     yield event
         except BreakerOpen:
             raise CircuitOpenError(self.team) from None
@@ -108,9 +111,8 @@ class TeamClient:
             pass
 
     async def _attempts(
-        self, brief: team_pb2.Brief, deadline: float
+        self, request: team_pb2.StreamBriefRequest, deadline: float
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
-        request = team_pb2.StreamBriefRequest(brief=brief)
         attempt = 0
         while True:
             attempt += 1

@@ -77,7 +77,8 @@ MARKETING_WORDS: frozenset[str] = frozenset(
     tweet tweets x instagram facebook tiktok schedule scheduling hashtag hashtags promote promotion announce
     announcement newsletter email audience audiences strategy plan brief report trend trends insight insights
     data find our their team teams company product products go-to-market gtm series thread threads page pages
-    landing week weeks month months today tomorrow
+    landing week weeks month months today tomorrow short long quick simple detailed engaging compelling catchy
+    punchy professional friendly
     """.split()
 )
 

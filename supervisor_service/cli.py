@@ -43,15 +43,25 @@ def render_artifact(artifact: team_pb2.Artifact, max_lines: int = 40) -> str:
     return header + "\n" + textwrap.indent("\n".join(shown), "    ")
 
 
+def render_usage(usage: team_pb2.Usage) -> str:
+    """Calls, tokens and dollars on one line."""
+    models = ", ".join(f"{m.model} x{m.calls}" + ("" if m.priced else " (no price)") for m in usage.models)
+    return (
+        f"{usage.model_calls} model calls, {usage.input_tokens} input + {usage.output_tokens} output tokens, "
+        f"${usage.cost_usd:.4f}" + (f" [{models}]" if models else "")
+    )
+
+
 def render_workflow(workflow: supervisor_pb2.Workflow, max_lines: int = 40) -> str:
-    """A readable account of a finished workflow: status, routing, team runs and every artifact."""
+    """A readable account of a finished workflow: status, routing, team runs, usage and every artifact."""
     out = [
         f"workflow {workflow.id}: {_status(workflow)}",
         f"task: {workflow.task}",
         f"summary: {workflow.summary}",
-        "",
-        "routing:",
+        f"usage: {render_usage(workflow.usage)}",
     ]
+    out += [f"warning: {w}" for w in workflow.warnings]
+    out += ["", "routing:"]
     out += [f"  {render_routing_step(step)}" for step in workflow.routing_steps]
     out += ["", "teams:"]
     for run in workflow.team_runs:
@@ -114,14 +124,22 @@ def main(argv: list[str] | None = None) -> int:
                 ).workflow
             else:
                 workflow = None
-                for event in stub.StreamTask(
-                    supervisor_pb2.StreamTaskRequest(task=args.task), timeout=args.timeout
-                ):
-                    line = render_event(event)
-                    if line and not args.json:
-                        print(line, flush=True)
+                writing = ""
+                request = supervisor_pb2.StreamTaskRequest(task=args.task)
+                for event in stub.StreamTask(request, timeout=args.timeout):
                     if event.HasField("done"):
                         workflow = event.done
+                    if args.json:
+                        continue
+                    if event.HasField("text_delta"):
+                        delta = event.text_delta
+                        if writing != f"{delta.team}/{delta.agent}":
+                            writing = f"{delta.team}/{delta.agent}"
+                            print(f"[{delta.team}] {delta.agent} is writing:", flush=True)
+                        print(delta.text, end="", flush=True)
+                    elif line := render_event(event):
+                        print(("\n" if writing else "") + line, flush=True)
+                        writing = ""
         except grpc.RpcError as exc:
             print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1

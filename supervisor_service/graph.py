@@ -7,16 +7,18 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Protocol, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from marketing.team.v1 import team_pb2
 
-from common.agents.convert import artifact_from_proto, artifact_to_proto, step_from_proto
+from common.agents.convert import artifact_from_proto, artifact_to_proto, step_from_proto, usage_from_proto
 from common.agents.state import ArtifactData, StepData
 from common.config import Settings
 from common.errors import CircuitOpenError, TeamCallError
 from common.llm.factory import ModelRole, build_chat_model
+from common.llm.usage import EMPTY_USAGE
 from common.logging import get_logger
 from common.routing import (
     FINISH,
@@ -78,7 +80,7 @@ class TeamCaller(Protocol):
     """What the graph needs from a team client."""
 
     def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float
+        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]: ...
 
 
@@ -96,9 +98,18 @@ class WorkflowState(TypedDict, total=False):
 
 def team_outcome(run: Mapping[str, Any]) -> str:
     """The compact line the router sees for a finished team call."""
-    if run["status"] == "succeeded":
-        return f"succeeded: {run['summary']}"
+    if run["status"] in ("succeeded", "degraded"):
+        return f"{run['status']}: {run['summary']}"
     return f"{run['status']} ({run['error_code'] or 'error'}): {run['error']}"
+
+
+def team_degradations(team: str, steps: list[StepData]) -> list[str]:
+    """Why a team that answered fell short: failed worker steps and keyword-fallback routing."""
+    problems = [f"{team}/{s['agent']} failed: {s['error']}" for s in steps if s["error"]]
+    fallbacks = sum(s["decision_source"] == "keyword_fallback" for s in steps)
+    if fallbacks:
+        problems.append(f"{team} team lead fell back to keyword routing {fallbacks} time(s)")
+    return problems
 
 
 def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) -> CompiledStateGraph:
@@ -143,7 +154,8 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
         return {"routing_steps": [step], "next": next_team}
 
     def team_node(team: str, caller: TeamCaller) -> Any:
-        async def call(state: WorkflowState) -> dict[str, Any]:
+        async def call(state: WorkflowState, config: RunnableConfig) -> dict[str, Any]:
+            stream_text = bool(config.get("configurable", {}).get("stream_text"))
             writer = get_stream_writer()
             writer({"team_started": team})
             started = time.monotonic()
@@ -156,15 +168,20 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
             )
             artifacts: list[ArtifactData] = []
             steps: list[StepData] = []
-            run: dict[str, Any] = {"team": team, "summary": "", "error": "", "error_code": "", "attempts": 1}
+            run: dict[str, Any] = {
+                "team": team, "summary": "", "error": "", "error_code": "", "attempts": 1,
+                "usage": EMPTY_USAGE, "warnings": [],
+            }  # fmt: skip
             try:
                 timeout = min(settings.team_call_timeout_s, state["deadline"] - time.time())
                 if timeout <= 0:
                     raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
                 result = None
-                async for event in caller.stream_brief(brief, timeout):
+                async for event in caller.stream_brief(brief, timeout, stream_text):
                     kind = event.WhichOneof("event")
-                    if kind == "step":
+                    if kind == "text_delta":
+                        writer({"text_delta": event.text_delta})
+                    elif kind == "step":
                         writer({"agent_step": event.step})
                     elif kind == "artifact":
                         writer({"artifact": event.artifact})
@@ -174,14 +191,13 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
                     raise TeamCallError(team, "INTERNAL", "the team's stream ended without a result", 1)
                 artifacts = [artifact_from_proto(a) for a in result.artifacts]
                 steps = [step_from_proto(s) for s in result.steps]
-                errors = [s["error"] for s in steps if s["error"]]
-                if not artifacts and errors:
-                    run |= {
-                        "status": "failed",
-                        "error": "every worker failed: " + clip("; ".join(errors), 500),
-                    }
-                else:
-                    run |= {"status": "succeeded", "summary": clip(result.summary, 1000)}
+                warnings = team_degradations(team, steps)
+                run |= {
+                    "status": "degraded" if warnings else "succeeded",
+                    "summary": clip(result.summary, 1000),
+                    "usage": usage_from_proto(result.usage),
+                    "warnings": warnings,
+                }
             except CircuitOpenError as exc:
                 run |= {"status": "circuit_open", "error": exc.message, "error_code": exc.code, "attempts": 0}
             except TeamCallError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from google.protobuf import duration_pb2
 from marketing.team.v1 import team_pb2
 
@@ -71,8 +74,54 @@ def artifact_from_proto(artifact: team_pb2.Artifact) -> ArtifactData:
     )
 
 
-def step_to_proto(step: StepData) -> team_pb2.AgentStep:
-    """Step record to protobuf."""
+def usage_to_proto(usage: Mapping[str, Any] | None) -> team_pb2.Usage:
+    """Usage record (``UsageTotals.to_dict`` shape) to protobuf."""
+    if not usage:
+        return team_pb2.Usage()
+    return team_pb2.Usage(
+        model_calls=usage["model_calls"],
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
+        cost_usd=usage["cost_usd"],
+        models=[
+            team_pb2.ModelUsage(
+                model=m["model"],
+                calls=m["calls"],
+                input_tokens=m["input_tokens"],
+                output_tokens=m["output_tokens"],
+                cost_usd=m["cost_usd"],
+                latency=duration_ms(m["latency_ms"]),
+                priced=m["priced"],
+            )
+            for m in usage["models"]
+        ],
+    )
+
+
+def usage_from_proto(usage: team_pb2.Usage) -> dict[str, Any]:
+    """Protobuf usage to record."""
+    return {
+        "model_calls": usage.model_calls,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": usage.cost_usd,
+        "models": [
+            {
+                "model": m.model,
+                "calls": m.calls,
+                "input_tokens": m.input_tokens,
+                "output_tokens": m.output_tokens,
+                "cost_usd": m.cost_usd,
+                "latency_ms": m.latency.ToMilliseconds(),
+                "priced": m.priced,
+            }
+            for m in usage.models
+        ],
+    }
+
+
+def step_to_proto(step: StepData, usage: Mapping[str, Any] | None = None) -> team_pb2.AgentStep:
+    """Step record (and the usage of its model calls) to protobuf."""
     return team_pb2.AgentStep(
         index=step["index"],
         team=step["team"],
@@ -85,6 +134,7 @@ def step_to_proto(step: StepData) -> team_pb2.AgentStep:
         artifact_ids=step["artifact_ids"],
         error=step["error"],
         duration=duration_ms(step["duration_ms"]),
+        usage=usage_to_proto(usage),
     )
 
 

@@ -7,13 +7,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from langchain_core.messages import AIMessageChunk
 from langgraph.graph.state import CompiledStateGraph
 from marketing.team.v1 import team_pb2, team_pb2_grpc
 
-from common.agents.convert import artifact_to_proto, brief_from_proto, duration_ms, step_to_proto
+from common.agents.convert import (
+    artifact_to_proto,
+    brief_from_proto,
+    duration_ms,
+    step_to_proto,
+    usage_to_proto,
+)
 from common.agents.team_graph import TeamState, initial_state
 from common.config import Settings
 from common.errors import FieldViolation
+from common.llm.usage import PriceTable, UsageLedger
 from common.logging import get_logger
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
 
@@ -52,9 +60,14 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     def __init__(self, team: str, graph: CompiledStateGraph, settings: Settings) -> None:
         self.team = team
         self.graph = graph
-        self.config: dict[str, Any] = {"recursion_limit": settings.team_max_steps * 2 + 4}
+        self.prices = PriceTable(settings.llm_prices)
+        self.recursion_limit = settings.team_max_steps * 2 + 4
+        self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
 
-    def _result(self, state: TeamState, started: float) -> team_pb2.BriefResult:
+    def _config(self, ledger: UsageLedger) -> dict[str, Any]:
+        return {"recursion_limit": self.recursion_limit, "callbacks": [ledger]}
+
+    def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
         artifacts = state.get("artifacts", [])
         steps = state.get("steps", [])
         failed = [s for s in steps if s["error"]]
@@ -66,9 +79,10 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         return team_pb2.BriefResult(
             team=self.team,
             artifacts=[artifact_to_proto(a) for a in artifacts],
-            steps=[step_to_proto(s) for s in steps],
+            steps=[step_to_proto(s, ledger.totals(step=s["index"]).to_dict()) for s in steps],
             summary=summary,
             duration=duration_ms(int((time.monotonic() - started) * 1000)),
+            usage=usage_to_proto(ledger.totals().to_dict()),
         )
 
     async def RunBrief(
@@ -76,22 +90,38 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     ) -> team_pb2.RunBriefResponse:
         validate_brief(request)
         started = time.monotonic()
-        state = await self.graph.ainvoke(initial_state(brief_from_proto(request.brief)), self.config)
-        return team_pb2.RunBriefResponse(result=self._result(state, started))
+        ledger = UsageLedger(self.prices)
+        state = await self.graph.ainvoke(initial_state(brief_from_proto(request.brief)), self._config(ledger))
+        return team_pb2.RunBriefResponse(result=self._result(state, started, ledger))
 
     async def StreamBrief(
         self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         validate_brief(request)
         started = time.monotonic()
+        ledger = UsageLedger(self.prices)
+        modes = ["custom", "values", *(["messages"] if request.stream_text else [])]
         final: TeamState = {}
         async for mode, chunk in self.graph.astream(
-            initial_state(brief_from_proto(request.brief)), self.config, stream_mode=["custom", "values"]
+            initial_state(brief_from_proto(request.brief)), self._config(ledger), stream_mode=modes
         ):
             if mode == "values":
                 final = chunk
+            elif mode == "messages":
+                if (delta := self._text_delta(*chunk)) is not None:
+                    yield team_pb2.StreamBriefResponse(text_delta=delta)
             elif "step" in chunk:
-                yield team_pb2.StreamBriefResponse(step=step_to_proto(chunk["step"]))
+                usage = ledger.totals(step=chunk["step"]["index"]).to_dict()
+                yield team_pb2.StreamBriefResponse(step=step_to_proto(chunk["step"], usage))
             elif "artifact" in chunk:
                 yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
-        yield team_pb2.StreamBriefResponse(result=self._result(final, started))
+        yield team_pb2.StreamBriefResponse(result=self._result(final, started, ledger))
+
+    def _text_delta(self, message: Any, metadata: dict[str, Any]) -> team_pb2.TextDelta | None:
+        """A worker's generated text; routing output and tool-call chunks are not text for the caller."""
+        agent = metadata.get("langgraph_node")
+        if agent not in self.worker_names or not isinstance(message, AIMessageChunk):
+            return None
+        if not isinstance(message.content, str) or not message.content:
+            return None
+        return team_pb2.TextDelta(team=self.team, agent=agent, text=message.content)

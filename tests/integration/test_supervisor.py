@@ -202,3 +202,13 @@ async def test_a_hanging_team_is_bounded_by_the_callers_deadline(team_servers, c
     finally:
         await server.stop(0)
         await fake_server.stop(0)
+
+
+async def test_stream_task_streams_the_writers_text_but_run_task_does_not_ask(supervisor, channel_to) -> None:
+    stub = supervisor_pb2_grpc.SupervisorServiceStub(channel_to(supervisor))
+    task = "Write a blog article about vector search"
+    events = [e async for e in stub.StreamTask(supervisor_pb2.StreamTaskRequest(task=task), timeout=30)]
+    deltas = [e.text_delta for e in events if e.HasField("text_delta")]
+    article = next(a for a in events[-1].done.artifacts if a.agent == "writer")
+    assert "".join(d.text for d in deltas if d.agent == "writer").strip() == article.content.strip()
+    assert all(d.team == "content" for d in deltas)

@@ -157,3 +157,30 @@ async def test_health_reports_each_service(team_servers, channel_to) -> None:
             health_pb2.HealthCheckRequest(service="marketing.social.v1.SocialService"), timeout=5
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_usage_is_reported_per_step_and_in_total(team_servers, channel_to) -> None:
+    result = await run_brief(channel_to(team_servers["content"]), "Write a blog article about embeddings")
+    total = result.usage
+    # team lead x3 (writer, seo_analyst, FINISH) + writer x1 + seo_analyst x2 (tool call, then text)
+    assert total.model_calls == 6
+    assert total.input_tokens > 0 and total.output_tokens > 0
+    assert total.cost_usd == 0.0
+    assert [(m.model, m.calls, m.priced) for m in total.models] == [("offline", 6, True)]
+    per_step = [(s.agent, s.usage.model_calls) for s in result.steps]
+    assert per_step == [("team_lead", 1), ("writer", 1), ("team_lead", 1), ("seo_analyst", 2), ("team_lead", 1)]
+    assert sum(s.usage.input_tokens for s in result.steps) == total.input_tokens
+
+
+async def test_stream_brief_streams_worker_text_only_when_asked(team_servers, channel_to) -> None:
+    stub = team_pb2_grpc.TeamServiceStub(channel_to(team_servers["content"]))
+    brief = team_pb2.Brief(task="Write a blog article about embeddings")
+    quiet = [e async for e in stub.StreamBrief(team_pb2.StreamBriefRequest(brief=brief), timeout=20)]
+    assert not any(e.HasField("text_delta") for e in quiet)
+    events = [e async for e in stub.StreamBrief(team_pb2.StreamBriefRequest(brief=brief, stream_text=True))]
+    deltas = [e.text_delta for e in events if e.HasField("text_delta")]
+    assert len(deltas) > 10 and {d.team for d in deltas} == {"content"}
+    assert {d.agent for d in deltas} <= {"writer", "seo_analyst"}, "routing output is never streamed as text"
+    article = events[-1].result.artifacts[0]
+    writer_text = "".join(d.text for d in deltas if d.agent == "writer")
+    assert writer_text.strip() == article.content.strip()

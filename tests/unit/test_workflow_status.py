@@ -1,4 +1,4 @@
-"""Unit tests for supervisor_service.servicer.workflow_status and workflow_summary."""
+"""Workflow status, summary and warnings from the supervisor's final state."""
 
 from __future__ import annotations
 
@@ -6,78 +6,66 @@ from typing import Any
 
 from marketing.supervisor.v1 import supervisor_pb2
 
-from supervisor_service.servicer import workflow_status, workflow_summary
-
-COMPLETED = supervisor_pb2.WORKFLOW_STATUS_COMPLETED
-PARTIAL = supervisor_pb2.WORKFLOW_STATUS_PARTIAL
-FAILED = supervisor_pb2.WORKFLOW_STATUS_FAILED
+from common.llm.usage import EMPTY_USAGE
+from supervisor_service.servicer import workflow_status, workflow_summary, workflow_warnings
 
 
-def ok(team: str) -> dict[str, Any]:
-    return {"team": team, "status": "succeeded", "summary": f"{team} done", "error": "", "error_code": ""}
-
-
-def failed(team: str, code: str = "DEADLINE_EXCEEDED", error: str = "timed out") -> dict[str, Any]:
-    return {"team": team, "status": "failed", "summary": "", "error": error, "error_code": code}
-
-
-def circuit_open(team: str) -> dict[str, Any]:
+def run(team: str, status: str, error: str = "", code: str = "", warnings: list[str] | None = None) -> dict:
     return {
-        "team": team,
-        "status": "circuit_open",
-        "summary": "",
-        "error": f"circuit breaker for {team} is open; not calling it",
-        "error_code": "UNAVAILABLE",
-    }
+        "team": team, "status": status, "summary": f"{team} done", "error": error, "error_code": code,
+        "attempts": 1, "steps": [], "duration_ms": 1, "usage": EMPTY_USAGE, "warnings": warnings or [],
+    }  # fmt: skip
 
 
-def test_statuses_are_distinct() -> None:
-    assert len({COMPLETED, PARTIAL, FAILED}) == 3
+def state(*runs: dict, fallbacks: int = 0) -> dict[str, Any]:
+    steps = [{"decision_source": "keyword_fallback"}] * fallbacks + [{"decision_source": "model"}]
+    return {"team_runs": list(runs), "routing_steps": steps, "artifacts": []}
 
 
 def test_no_runs_is_failed() -> None:
-    assert workflow_status([]) == FAILED
-    summary = workflow_summary(FAILED, [], 0)
-    assert summary.startswith("failed:")
-    assert "no team was called" in summary
+    s = state()
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_FAILED
+    assert "no team was called" in workflow_summary(workflow_status(s), s)
 
 
 def test_all_succeeded_is_completed() -> None:
-    runs = [ok("research"), ok("content"), ok("social")]
-    assert workflow_status(runs) == COMPLETED
-    summary = workflow_summary(COMPLETED, runs, 4)
-    assert summary == "completed: 4 artifact(s) from research, content, social"
+    s = state(run("research", "succeeded"), run("content", "succeeded"))
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_COMPLETED
+    assert workflow_warnings(s) == []
 
 
-def test_one_failed_one_succeeded_is_partial() -> None:
-    runs = [ok("research"), failed("content", "DEADLINE_EXCEEDED", "timed out")]
-    assert workflow_status(runs) == PARTIAL
-    summary = workflow_summary(PARTIAL, runs, 1)
-    assert summary.startswith("partial: 1 artifact(s) from research")
-    assert "failed: content (DEADLINE_EXCEEDED: timed out)" in summary
-    assert "research (" not in summary
-    assert "no team was called" not in summary
+def test_a_failed_team_makes_it_partial_and_is_named() -> None:
+    s = state(run("research", "succeeded"), run("social", "failed", "connection refused", "UNAVAILABLE"))
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_PARTIAL
+    summary = workflow_summary(workflow_status(s), s)
+    assert "social (UNAVAILABLE: connection refused)" in summary
+    assert any("social" in w and "UNAVAILABLE" in w for w in workflow_warnings(s))
+
+
+def test_circuit_open_counts_as_not_answered() -> None:
+    s = state(run("research", "succeeded"), run("social", "circuit_open", "open", "UNAVAILABLE"))
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_PARTIAL
+    assert workflow_status(state(run("social", "circuit_open"))) == supervisor_pb2.WORKFLOW_STATUS_FAILED
 
 
 def test_all_failed_is_failed() -> None:
-    runs = [failed("research", "UNAVAILABLE", "down"), failed("content", "INTERNAL", "boom")]
-    assert workflow_status(runs) == FAILED
-    summary = workflow_summary(FAILED, runs, 0)
-    assert summary.startswith("failed: 0 artifact(s);")
-    assert "research (UNAVAILABLE: down)" in summary
-    assert "content (INTERNAL: boom)" in summary
-    assert " from " not in summary
+    s = state(run("research", "failed", code="INTERNAL"), run("content", "circuit_open"))
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_FAILED
 
 
-def test_circuit_open_counts_as_failed() -> None:
-    assert workflow_status([circuit_open("social")]) == FAILED
-    runs = [ok("research"), circuit_open("social")]
-    assert workflow_status(runs) == PARTIAL
-    summary = workflow_summary(PARTIAL, runs, 2)
-    assert "social (UNAVAILABLE: circuit breaker for social is open" in summary
+def test_degraded_team_makes_the_workflow_degraded() -> None:
+    s = state(run("research", "succeeded"), run("content", "degraded", warnings=["content/writer failed: down"]))
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_DEGRADED
+    assert workflow_warnings(s) == ["content/writer failed: down"]
+    assert "degraded: content" in workflow_summary(workflow_status(s), s)
 
 
-def test_failed_run_without_code_names_its_status() -> None:
-    runs = [ok("research"), failed("content", code="", error="every worker failed: x")]
-    summary = workflow_summary(workflow_status(runs), runs, 1)
-    assert "content (failed: every worker failed: x)" in summary
+def test_supervisor_keyword_fallback_makes_it_degraded() -> None:
+    s = state(run("research", "succeeded"), fallbacks=2)
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_DEGRADED
+    assert workflow_warnings(s) == ["the supervisor fell back to keyword routing for 2 decision(s)"]
+
+
+def test_partial_wins_over_degraded() -> None:
+    s = state(run("research", "degraded", warnings=["x"]), run("social", "failed", code="UNAVAILABLE"))
+    assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_PARTIAL

@@ -27,33 +27,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from marketing.team.v1 import team_pb2 as marketing_dot_team_dot_v1_dot_team__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(marketing/supervisor/v1/supervisor.proto\x12\x17marketing.supervisor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmarketing/team/v1/team.proto\"\x95\x01\n\x0bRoutingStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\x04team\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04next\x18\x03 \x01(\t\x12\x11\n\treasoning\x18\x04 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x05 \x01(\x0e\x32!.marketing.team.v1.DecisionSourceB\x07\n\x05_team\"\xef\x01\n\x07TeamRun\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.marketing.supervisor.v1.TeamRunStatus\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12+\n\x05steps\x18\x07 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12+\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8a\x03\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\'.marketing.supervisor.v1.WorkflowStatus\x12;\n\rrouting_steps\x18\x04 \x03(\x0b\x32$.marketing.supervisor.v1.RoutingStep\x12\x33\n\tteam_runs\x18\x05 \x03(\x0b\x32 .marketing.supervisor.v1.TeamRun\x12.\n\tartifacts\x18\x06 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0c\x66\x61iled_teams\x18\x07 \x03(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1e\n\x0eRunTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"F\n\x0fRunTaskResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\"!\n\x11StreamTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"\x1b\n\x0bTeamStarted\x12\x0c\n\x04team\x18\x01 \x01(\t\"\x93\x03\n\x12StreamTaskResponse\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x05\x12<\n\x0crouting_step\x18\x03 \x01(\x0b\x32$.marketing.supervisor.v1.RoutingStepH\x00\x12<\n\x0cteam_started\x18\x04 \x01(\x0b\x32$.marketing.supervisor.v1.TeamStartedH\x00\x12\x32\n\nagent_step\x18\x05 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x06 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x39\n\rteam_finished\x18\x07 \x01(\x0b\x32 .marketing.supervisor.v1.TeamRunH\x00\x12\x31\n\x04\x64one\x18\x08 \x01(\x0b\x32!.marketing.supervisor.v1.WorkflowH\x00\x42\x07\n\x05\x65vent*\xa6\x01\n\x0eWorkflowStatus\x12\x1f\n\x1bWORKFLOW_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17WORKFLOW_STATUS_RUNNING\x10\x01\x12\x1d\n\x19WORKFLOW_STATUS_COMPLETED\x10\x02\x12\x1b\n\x17WORKFLOW_STATUS_PARTIAL\x10\x03\x12\x1a\n\x16WORKFLOW_STATUS_FAILED\x10\x04*\x8d\x01\n\rTeamRunStatus\x12\x1f\n\x1bTEAM_RUN_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19TEAM_RUN_STATUS_SUCCEEDED\x10\x01\x12\x1a\n\x16TEAM_RUN_STATUS_FAILED\x10\x02\x12 \n\x1cTEAM_RUN_STATUS_CIRCUIT_OPEN\x10\x03\x32\xda\x01\n\x11SupervisorService\x12\\\n\x07RunTask\x12\'.marketing.supervisor.v1.RunTaskRequest\x1a(.marketing.supervisor.v1.RunTaskResponse\x12g\n\nStreamTask\x12*.marketing.supervisor.v1.StreamTaskRequest\x1a+.marketing.supervisor.v1.StreamTaskResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(marketing/supervisor/v1/supervisor.proto\x12\x17marketing.supervisor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmarketing/team/v1/team.proto\"\x95\x01\n\x0bRoutingStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\x04team\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04next\x18\x03 \x01(\t\x12\x11\n\treasoning\x18\x04 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x05 \x01(\x0e\x32!.marketing.team.v1.DecisionSourceB\x07\n\x05_team\"\x98\x02\n\x07TeamRun\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.marketing.supervisor.v1.TeamRunStatus\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12+\n\x05steps\x18\x07 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12+\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\t \x01(\x0b\x32\x18.marketing.team.v1.Usage\"\xf6\x03\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\'.marketing.supervisor.v1.WorkflowStatus\x12;\n\rrouting_steps\x18\x04 \x03(\x0b\x32$.marketing.supervisor.v1.RoutingStep\x12\x33\n\tteam_runs\x18\x05 \x03(\x0b\x32 .marketing.supervisor.v1.TeamRun\x12.\n\tartifacts\x18\x06 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0c\x66\x61iled_teams\x18\x07 \x03(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\rrouting_usage\x18\x0b \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\'\n\x05usage\x18\x0c \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\x10\n\x08warnings\x18\r \x03(\t\"\x1e\n\x0eRunTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"F\n\x0fRunTaskResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\"!\n\x11StreamTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"\x1b\n\x0bTeamStarted\x12\x0c\n\x04team\x18\x01 \x01(\t\"\xc7\x03\n\x12StreamTaskResponse\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x05\x12<\n\x0crouting_step\x18\x03 \x01(\x0b\x32$.marketing.supervisor.v1.RoutingStepH\x00\x12<\n\x0cteam_started\x18\x04 \x01(\x0b\x32$.marketing.supervisor.v1.TeamStartedH\x00\x12\x32\n\nagent_step\x18\x05 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x06 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x39\n\rteam_finished\x18\x07 \x01(\x0b\x32 .marketing.supervisor.v1.TeamRunH\x00\x12\x31\n\x04\x64one\x18\x08 \x01(\x0b\x32!.marketing.supervisor.v1.WorkflowH\x00\x12\x32\n\ntext_delta\x18\t \x01(\x0b\x32\x1c.marketing.team.v1.TextDeltaH\x00\x42\x07\n\x05\x65vent*\xc4\x01\n\x0eWorkflowStatus\x12\x1f\n\x1bWORKFLOW_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17WORKFLOW_STATUS_RUNNING\x10\x01\x12\x1d\n\x19WORKFLOW_STATUS_COMPLETED\x10\x02\x12\x1b\n\x17WORKFLOW_STATUS_PARTIAL\x10\x03\x12\x1a\n\x16WORKFLOW_STATUS_FAILED\x10\x04\x12\x1c\n\x18WORKFLOW_STATUS_DEGRADED\x10\x05*\xab\x01\n\rTeamRunStatus\x12\x1f\n\x1bTEAM_RUN_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19TEAM_RUN_STATUS_SUCCEEDED\x10\x01\x12\x1a\n\x16TEAM_RUN_STATUS_FAILED\x10\x02\x12 \n\x1cTEAM_RUN_STATUS_CIRCUIT_OPEN\x10\x03\x12\x1c\n\x18TEAM_RUN_STATUS_DEGRADED\x10\x04\x32\xda\x01\n\x11SupervisorService\x12\\\n\x07RunTask\x12\'.marketing.supervisor.v1.RunTaskRequest\x1a(.marketing.supervisor.v1.RunTaskResponse\x12g\n\nStreamTask\x12*.marketing.supervisor.v1.StreamTaskRequest\x1a+.marketing.supervisor.v1.StreamTaskResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'marketing.supervisor.v1.supervisor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKFLOWSTATUS']._serialized_start=1530
-  _globals['_WORKFLOWSTATUS']._serialized_end=1696
-  _globals['_TEAMRUNSTATUS']._serialized_start=1699
-  _globals['_TEAMRUNSTATUS']._serialized_end=1840
+  _globals['_WORKFLOWSTATUS']._serialized_start=1731
+  _globals['_WORKFLOWSTATUS']._serialized_end=1927
+  _globals['_TEAMRUNSTATUS']._serialized_start=1930
+  _globals['_TEAMRUNSTATUS']._serialized_end=2101
   _globals['_ROUTINGSTEP']._serialized_start=165
   _globals['_ROUTINGSTEP']._serialized_end=314
   _globals['_TEAMRUN']._serialized_start=317
-  _globals['_TEAMRUN']._serialized_end=556
-  _globals['_WORKFLOW']._serialized_start=559
-  _globals['_WORKFLOW']._serialized_end=953
-  _globals['_RUNTASKREQUEST']._serialized_start=955
-  _globals['_RUNTASKREQUEST']._serialized_end=985
-  _globals['_RUNTASKRESPONSE']._serialized_start=987
-  _globals['_RUNTASKRESPONSE']._serialized_end=1057
-  _globals['_STREAMTASKREQUEST']._serialized_start=1059
-  _globals['_STREAMTASKREQUEST']._serialized_end=1092
-  _globals['_TEAMSTARTED']._serialized_start=1094
-  _globals['_TEAMSTARTED']._serialized_end=1121
-  _globals['_STREAMTASKRESPONSE']._serialized_start=1124
-  _globals['_STREAMTASKRESPONSE']._serialized_end=1527
-  _globals['_SUPERVISORSERVICE']._serialized_start=1843
-  _globals['_SUPERVISORSERVICE']._serialized_end=2061
+  _globals['_TEAMRUN']._serialized_end=597
+  _globals['_WORKFLOW']._serialized_start=600
+  _globals['_WORKFLOW']._serialized_end=1102
+  _globals['_RUNTASKREQUEST']._serialized_start=1104
+  _globals['_RUNTASKREQUEST']._serialized_end=1134
+  _globals['_RUNTASKRESPONSE']._serialized_start=1136
+  _globals['_RUNTASKRESPONSE']._serialized_end=1206
+  _globals['_STREAMTASKREQUEST']._serialized_start=1208
+  _globals['_STREAMTASKREQUEST']._serialized_end=1241
+  _globals['_TEAMSTARTED']._serialized_start=1243
+  _globals['_TEAMSTARTED']._serialized_end=1270
+  _globals['_STREAMTASKRESPONSE']._serialized_start=1273
+  _globals['_STREAMTASKRESPONSE']._serialized_end=1728
+  _globals['_SUPERVISORSERVICE']._serialized_start=2104
+  _globals['_SUPERVISORSERVICE']._serialized_end=2322
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,7 @@ class WorkflowStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_STATUS_COMPLETED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_PARTIAL: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_FAILED: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_DEGRADED: _ClassVar[WorkflowStatus]
 
 class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -26,15 +27,18 @@ class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TEAM_RUN_STATUS_SUCCEEDED: _ClassVar[TeamRunStatus]
     TEAM_RUN_STATUS_FAILED: _ClassVar[TeamRunStatus]
     TEAM_RUN_STATUS_CIRCUIT_OPEN: _ClassVar[TeamRunStatus]
+    TEAM_RUN_STATUS_DEGRADED: _ClassVar[TeamRunStatus]
 WORKFLOW_STATUS_UNSPECIFIED: WorkflowStatus
 WORKFLOW_STATUS_RUNNING: WorkflowStatus
 WORKFLOW_STATUS_COMPLETED: WorkflowStatus
 WORKFLOW_STATUS_PARTIAL: WorkflowStatus
 WORKFLOW_STATUS_FAILED: WorkflowStatus
+WORKFLOW_STATUS_DEGRADED: WorkflowStatus
 TEAM_RUN_STATUS_UNSPECIFIED: TeamRunStatus
 TEAM_RUN_STATUS_SUCCEEDED: TeamRunStatus
 TEAM_RUN_STATUS_FAILED: TeamRunStatus
 TEAM_RUN_STATUS_CIRCUIT_OPEN: TeamRunStatus
+TEAM_RUN_STATUS_DEGRADED: TeamRunStatus
 
 class RoutingStep(_message.Message):
     __slots__ = ("index", "team", "next", "reasoning", "decision_source")
@@ -51,7 +55,7 @@ class RoutingStep(_message.Message):
     def __init__(self, index: _Optional[int] = ..., team: _Optional[str] = ..., next: _Optional[str] = ..., reasoning: _Optional[str] = ..., decision_source: _Optional[_Union[_team_pb2.DecisionSource, str]] = ...) -> None: ...
 
 class TeamRun(_message.Message):
-    __slots__ = ("team", "status", "summary", "error", "error_code", "attempts", "steps", "duration")
+    __slots__ = ("team", "status", "summary", "error", "error_code", "attempts", "steps", "duration", "usage")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +64,7 @@ class TeamRun(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     team: str
     status: TeamRunStatus
     summary: str
@@ -68,10 +73,11 @@ class TeamRun(_message.Message):
     attempts: int
     steps: _containers.RepeatedCompositeFieldContainer[_team_pb2.AgentStep]
     duration: _duration_pb2.Duration
-    def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    usage: _team_pb2.Usage
+    def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time")
+    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +88,9 @@ class Workflow(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_USAGE_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
     status: WorkflowStatus
@@ -92,7 +101,10 @@ class Workflow(_message.Message):
     summary: str
     create_time: _timestamp_pb2.Timestamp
     complete_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    routing_usage: _team_pb2.Usage
+    usage: _team_pb2.Usage
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
     __slots__ = ("task",)
@@ -119,7 +131,7 @@ class TeamStarted(_message.Message):
     def __init__(self, team: _Optional[str] = ...) -> None: ...
 
 class StreamTaskResponse(_message.Message):
-    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done")
+    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done", "text_delta")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ROUTING_STEP_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +140,7 @@ class StreamTaskResponse(_message.Message):
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     TEAM_FINISHED_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     sequence: int
     routing_step: RoutingStep
@@ -136,4 +149,5 @@ class StreamTaskResponse(_message.Message):
     artifact: _team_pb2.Artifact
     team_finished: TeamRun
     done: Workflow
-    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+    text_delta: _team_pb2.TextDelta
+    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ..., text_delta: _Optional[_Union[_team_pb2.TextDelta, _Mapping]] = ...) -> None: ...

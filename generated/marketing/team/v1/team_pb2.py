@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmarketing/team/v1/team.proto\x12\x11marketing.team.v1\x1a\x1egoogle/protobuf/duration.proto\"\x83\x02\n\x08\x41rtifact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12-\n\x04kind\x18\x04 \x01(\x0e\x32\x1f.marketing.team.v1.ArtifactKind\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x11\n\tmime_type\x18\x07 \x01(\t\x12;\n\x08metadata\x18\x08 \x03(\x0b\x32).marketing.team.v1.Artifact.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x02\n\tAgentStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .marketing.team.v1.AgentStepKind\x12\x0c\n\x04next\x18\x05 \x01(\t\x12\x11\n\treasoning\x18\x06 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x07 \x01(\x0e\x32!.marketing.team.v1.DecisionSource\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x14\n\x0c\x61rtifact_ids\x18\t \x03(\t\x12\r\n\x05\x65rror\x18\n \x01(\t\x12+\n\x08\x64uration\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\"y\n\x05\x42rief\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x12upstream_artifacts\x18\x03 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0cinstructions\x18\x04 \x01(\t\"\xb6\x01\n\x0b\x42riefResult\x12\x0c\n\x04team\x18\x01 \x01(\t\x12.\n\tartifacts\x18\x02 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12+\n\x05steps\x18\x03 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\":\n\x0fRunBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\"B\n\x10RunBriefResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResult\"=\n\x12StreamBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\"\xaf\x01\n\x13StreamBriefResponse\x12,\n\x04step\x18\x01 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x30\n\x06result\x18\x03 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResultH\x00\x42\x07\n\x05\x65vent*\xed\x01\n\x0c\x41rtifactKind\x12\x1d\n\x19\x41RTIFACT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1c\x41RTIFACT_KIND_SEARCH_RESULTS\x10\x01\x12 \n\x1c\x41RTIFACT_KIND_RESEARCH_BRIEF\x10\x02\x12\x19\n\x15\x41RTIFACT_KIND_ARTICLE\x10\x03\x12\x1c\n\x18\x41RTIFACT_KIND_SEO_REPORT\x10\x04\x12\x1d\n\x19\x41RTIFACT_KIND_SOCIAL_POST\x10\x05\x12\"\n\x1e\x41RTIFACT_KIND_POSTING_SCHEDULE\x10\x06*g\n\rAgentStepKind\x12\x1f\n\x1b\x41GENT_STEP_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41GENT_STEP_KIND_ROUTING\x10\x01\x12\x18\n\x14\x41GENT_STEP_KIND_WORK\x10\x02*\x92\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45\x43ISION_SOURCE_MODEL\x10\x01\x12$\n DECISION_SOURCE_KEYWORD_FALLBACK\x10\x02\x12\x1e\n\x1a\x44\x45\x43ISION_SOURCE_STEP_LIMIT\x10\x03\x32\xc2\x01\n\x0bTeamService\x12S\n\x08RunBrief\x12\".marketing.team.v1.RunBriefRequest\x1a#.marketing.team.v1.RunBriefResponse\x12^\n\x0bStreamBrief\x12%.marketing.team.v1.StreamBriefRequest\x1a&.marketing.team.v1.StreamBriefResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmarketing/team/v1/team.proto\x12\x11marketing.team.v1\x1a\x1egoogle/protobuf/duration.proto\"\x83\x02\n\x08\x41rtifact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12-\n\x04kind\x18\x04 \x01(\x0e\x32\x1f.marketing.team.v1.ArtifactKind\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x11\n\tmime_type\x18\x07 \x01(\t\x12;\n\x08metadata\x18\x08 \x03(\x0b\x32).marketing.team.v1.Artifact.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd0\x02\n\tAgentStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .marketing.team.v1.AgentStepKind\x12\x0c\n\x04next\x18\x05 \x01(\t\x12\x11\n\treasoning\x18\x06 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x07 \x01(\x0e\x32!.marketing.team.v1.DecisionSource\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x14\n\x0c\x61rtifact_ids\x18\t \x03(\t\x12\r\n\x05\x65rror\x18\n \x01(\t\x12+\n\x08\x64uration\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\x0c \x01(\x0b\x32\x18.marketing.team.v1.Usage\"\xa5\x01\n\nModelUsage\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x02 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12*\n\x07latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06priced\x18\x07 \x01(\x08\"\x8a\x01\n\x05Usage\x12\x13\n\x0bmodel_calls\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12-\n\x06models\x18\x05 \x03(\x0b\x32\x1d.marketing.team.v1.ModelUsage\"6\n\tTextDelta\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"y\n\x05\x42rief\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x12upstream_artifacts\x18\x03 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0cinstructions\x18\x04 \x01(\t\"\xdf\x01\n\x0b\x42riefResult\x12\x0c\n\x04team\x18\x01 \x01(\t\x12.\n\tartifacts\x18\x02 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12+\n\x05steps\x18\x03 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\x06 \x01(\x0b\x32\x18.marketing.team.v1.Usage\":\n\x0fRunBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\"B\n\x10RunBriefResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResult\"R\n\x12StreamBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\x12\x13\n\x0bstream_text\x18\x02 \x01(\x08\"\xe3\x01\n\x13StreamBriefResponse\x12,\n\x04step\x18\x01 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x30\n\x06result\x18\x03 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResultH\x00\x12\x32\n\ntext_delta\x18\x04 \x01(\x0b\x32\x1c.marketing.team.v1.TextDeltaH\x00\x42\x07\n\x05\x65vent*\xed\x01\n\x0c\x41rtifactKind\x12\x1d\n\x19\x41RTIFACT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1c\x41RTIFACT_KIND_SEARCH_RESULTS\x10\x01\x12 \n\x1c\x41RTIFACT_KIND_RESEARCH_BRIEF\x10\x02\x12\x19\n\x15\x41RTIFACT_KIND_ARTICLE\x10\x03\x12\x1c\n\x18\x41RTIFACT_KIND_SEO_REPORT\x10\x04\x12\x1d\n\x19\x41RTIFACT_KIND_SOCIAL_POST\x10\x05\x12\"\n\x1e\x41RTIFACT_KIND_POSTING_SCHEDULE\x10\x06*g\n\rAgentStepKind\x12\x1f\n\x1b\x41GENT_STEP_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41GENT_STEP_KIND_ROUTING\x10\x01\x12\x18\n\x14\x41GENT_STEP_KIND_WORK\x10\x02*\x92\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45\x43ISION_SOURCE_MODEL\x10\x01\x12$\n DECISION_SOURCE_KEYWORD_FALLBACK\x10\x02\x12\x1e\n\x1a\x44\x45\x43ISION_SOURCE_STEP_LIMIT\x10\x03\x32\xc2\x01\n\x0bTeamService\x12S\n\x08RunBrief\x12\".marketing.team.v1.RunBriefRequest\x1a#.marketing.team.v1.RunBriefResponse\x12^\n\x0bStreamBrief\x12%.marketing.team.v1.StreamBriefRequest\x1a&.marketing.team.v1.StreamBriefResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,30 +34,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ARTIFACT_METADATAENTRY']._loaded_options = None
   _globals['_ARTIFACT_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_ARTIFACTKIND']._serialized_start=1321
-  _globals['_ARTIFACTKIND']._serialized_end=1558
-  _globals['_AGENTSTEPKIND']._serialized_start=1560
-  _globals['_AGENTSTEPKIND']._serialized_end=1663
-  _globals['_DECISIONSOURCE']._serialized_start=1666
-  _globals['_DECISIONSOURCE']._serialized_end=1812
+  _globals['_ARTIFACTKIND']._serialized_start=1841
+  _globals['_ARTIFACTKIND']._serialized_end=2078
+  _globals['_AGENTSTEPKIND']._serialized_start=2080
+  _globals['_AGENTSTEPKIND']._serialized_end=2183
+  _globals['_DECISIONSOURCE']._serialized_start=2186
+  _globals['_DECISIONSOURCE']._serialized_end=2332
   _globals['_ARTIFACT']._serialized_start=84
   _globals['_ARTIFACT']._serialized_end=343
   _globals['_ARTIFACT_METADATAENTRY']._serialized_start=296
   _globals['_ARTIFACT_METADATAENTRY']._serialized_end=343
   _globals['_AGENTSTEP']._serialized_start=346
-  _globals['_AGENTSTEP']._serialized_end=641
-  _globals['_BRIEF']._serialized_start=643
-  _globals['_BRIEF']._serialized_end=764
-  _globals['_BRIEFRESULT']._serialized_start=767
-  _globals['_BRIEFRESULT']._serialized_end=949
-  _globals['_RUNBRIEFREQUEST']._serialized_start=951
-  _globals['_RUNBRIEFREQUEST']._serialized_end=1009
-  _globals['_RUNBRIEFRESPONSE']._serialized_start=1011
-  _globals['_RUNBRIEFRESPONSE']._serialized_end=1077
-  _globals['_STREAMBRIEFREQUEST']._serialized_start=1079
-  _globals['_STREAMBRIEFREQUEST']._serialized_end=1140
-  _globals['_STREAMBRIEFRESPONSE']._serialized_start=1143
-  _globals['_STREAMBRIEFRESPONSE']._serialized_end=1318
-  _globals['_TEAMSERVICE']._serialized_start=1815
-  _globals['_TEAMSERVICE']._serialized_end=2009
+  _globals['_AGENTSTEP']._serialized_end=682
+  _globals['_MODELUSAGE']._serialized_start=685
+  _globals['_MODELUSAGE']._serialized_end=850
+  _globals['_USAGE']._serialized_start=853
+  _globals['_USAGE']._serialized_end=991
+  _globals['_TEXTDELTA']._serialized_start=993
+  _globals['_TEXTDELTA']._serialized_end=1047
+  _globals['_BRIEF']._serialized_start=1049
+  _globals['_BRIEF']._serialized_end=1170
+  _globals['_BRIEFRESULT']._serialized_start=1173
+  _globals['_BRIEFRESULT']._serialized_end=1396
+  _globals['_RUNBRIEFREQUEST']._serialized_start=1398
+  _globals['_RUNBRIEFREQUEST']._serialized_end=1456
+  _globals['_RUNBRIEFRESPONSE']._serialized_start=1458
+  _globals['_RUNBRIEFRESPONSE']._serialized_end=1524
+  _globals['_STREAMBRIEFREQUEST']._serialized_start=1526
+  _globals['_STREAMBRIEFREQUEST']._serialized_end=1608
+  _globals['_STREAMBRIEFRESPONSE']._serialized_start=1611
+  _globals['_STREAMBRIEFRESPONSE']._serialized_end=1838
+  _globals['_TEAMSERVICE']._serialized_start=2335
+  _globals['_TEAMSERVICE']._serialized_end=2529
 # @@protoc_insertion_point(module_scope)

@@ -75,7 +75,7 @@ class Artifact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., content: _Optional[str] = ..., mime_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AgentStep(_message.Message):
-    __slots__ = ("index", "team", "agent", "kind", "next", "reasoning", "decision_source", "summary", "artifact_ids", "error", "duration")
+    __slots__ = ("index", "team", "agent", "kind", "next", "reasoning", "decision_source", "summary", "artifact_ids", "error", "duration", "usage")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TEAM_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,7 @@ class AgentStep(_message.Message):
     ARTIFACT_IDS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     index: int
     team: str
     agent: str
@@ -98,7 +99,50 @@ class AgentStep(_message.Message):
     artifact_ids: _containers.RepeatedScalarFieldContainer[str]
     error: str
     duration: _duration_pb2.Duration
-    def __init__(self, index: _Optional[int] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[AgentStepKind, str]] = ..., next: _Optional[str] = ..., reasoning: _Optional[str] = ..., decision_source: _Optional[_Union[DecisionSource, str]] = ..., summary: _Optional[str] = ..., artifact_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    usage: Usage
+    def __init__(self, index: _Optional[int] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[AgentStepKind, str]] = ..., next: _Optional[str] = ..., reasoning: _Optional[str] = ..., decision_source: _Optional[_Union[DecisionSource, str]] = ..., summary: _Optional[str] = ..., artifact_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+
+class ModelUsage(_message.Message):
+    __slots__ = ("model", "calls", "input_tokens", "output_tokens", "cost_usd", "latency", "priced")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_FIELD_NUMBER: _ClassVar[int]
+    PRICED_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency: _duration_pb2.Duration
+    priced: bool
+    def __init__(self, model: _Optional[str] = ..., calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., priced: _Optional[bool] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ("model_calls", "input_tokens", "output_tokens", "cost_usd", "models")
+    MODEL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    models: _containers.RepeatedCompositeFieldContainer[ModelUsage]
+    def __init__(self, model_calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., models: _Optional[_Iterable[_Union[ModelUsage, _Mapping]]] = ...) -> None: ...
+
+class TextDelta(_message.Message):
+    __slots__ = ("team", "agent", "text")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    agent: str
+    text: str
+    def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Brief(_message.Message):
     __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions")
@@ -113,18 +157,20 @@ class Brief(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ...) -> None: ...
 
 class BriefResult(_message.Message):
-    __slots__ = ("team", "artifacts", "steps", "summary", "duration")
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     team: str
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     steps: _containers.RepeatedCompositeFieldContainer[AgentStep]
     summary: str
     duration: _duration_pb2.Duration
-    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    usage: Usage
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
 
 class RunBriefRequest(_message.Message):
     __slots__ = ("brief",)
@@ -139,17 +185,21 @@ class RunBriefResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[BriefResult, _Mapping]] = ...) -> None: ...
 
 class StreamBriefRequest(_message.Message):
-    __slots__ = ("brief",)
+    __slots__ = ("brief", "stream_text")
     BRIEF_FIELD_NUMBER: _ClassVar[int]
+    STREAM_TEXT_FIELD_NUMBER: _ClassVar[int]
     brief: Brief
-    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ...) -> None: ...
+    stream_text: bool
+    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ..., stream_text: _Optional[bool] = ...) -> None: ...
 
 class StreamBriefResponse(_message.Message):
-    __slots__ = ("step", "artifact", "result")
+    __slots__ = ("step", "artifact", "result", "text_delta")
     STEP_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
     step: AgentStep
     artifact: Artifact
     result: BriefResult
-    def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ...) -> None: ...
+    text_delta: TextDelta
+    def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ..., text_delta: _Optional[_Union[TextDelta, _Mapping]] = ...) -> None: ...
