@@ -76,7 +76,7 @@ class RetryAfterOrBackoff:
     def __init__(self, max_wait_s: float) -> None:
         self.max_wait_s = max_wait_s
         self.backoff = wait_exponential_jitter(
-            initial=INITIAL_BACKOFF_S, max=max_wait_s, jitter=INITIAL_BACKOFF_S
+            multiplier=INITIAL_BACKOFF_S, max=max_wait_s, jitter=INITIAL_BACKOFF_S
         )
 
     def __call__(self, state: RetryCallState) -> float:

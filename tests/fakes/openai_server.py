@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Fault", "FakeOpenAIServer", "Reply", "fill_schema"]
+__all__ = ["FakeOpenAIServer", "Fault", "Reply", "fill_schema"]
 
 MODES = ("ok", "down", "hang", "malformed")
 MALFORMED_CONTENT = "not json at all"
@@ -82,7 +83,9 @@ class _Answer:
     finish_reason: str
 
 
-def error_body(status: int, message: str | None = None, code: str | None = None, param: str | None = None) -> dict:
+def error_body(
+    status: int, message: str | None = None, code: str | None = None, param: str | None = None
+) -> dict:
     """An OpenAI-style error body."""
     error_type = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {
@@ -240,16 +243,24 @@ def _smart(name: str, schema: dict, root: dict, ctx: _Context) -> Any:
         return ["launch"]
     if name == "timezone" and kind == "string":
         return "UTC"
-    if kind == "integer" and "enum" not in schema:
-        if "minimum" in schema or "exclusiveMinimum" in schema:
-            return _number(schema, kind, 1)
-        if isinstance(schema.get("default"), int):
+    if kind == "integer" and "enum" not in schema:  # its minimum, else its default, else 1
+        has_minimum = "minimum" in schema or "exclusiveMinimum" in schema
+        if not has_minimum and isinstance(schema.get("default"), int):
             return schema["default"]
         return _number(schema, kind, 1)
     return _MISSING
 
 
-_SMART_NAMES = {"artifact_id", "document_ids", "query", "platform", "platforms", "text", "keywords", "hashtags"}
+_SMART_NAMES = {
+    "artifact_id",
+    "document_ids",
+    "query",
+    "platform",
+    "platforms",
+    "text",
+    "keywords",
+    "hashtags",
+}
 
 
 def _route_choice(options: list[Any]) -> Any:
@@ -260,7 +271,12 @@ def _route_choice(options: list[Any]) -> Any:
 
 
 def fill_schema(
-    schema: Any, root: dict | None = None, *, ctx: _Context | None = None, name: str | None = None, depth: int = 0
+    schema: Any,
+    root: dict | None = None,
+    *,
+    ctx: _Context | None = None,
+    name: str | None = None,
+    depth: int = 0,
 ) -> Any:
     """A deterministic value valid for a JSON schema.
 
@@ -315,40 +331,29 @@ def fill_schema(
     names = list(required)
     if ctx is not None:
         names += [p for p in properties if p in _SMART_NAMES and p not in names]
-    result: dict[str, Any] = {}
     next_schema = _resolve(properties.get("next", {}), root)
-    is_route = isinstance(next_schema.get("enum"), list) and bool(next_schema["enum"])
-    for prop in names:
-        if is_route and prop == "next":
-            result[prop] = _route_choice(next_schema["enum"])
-            continue
-        if is_route and prop == "reasoning":
-            continue
-        value = fill_schema(properties.get(prop, {}), root, ctx=ctx, name=prop, depth=depth + 1)
-        result[prop] = value
-    if is_route:
+    if depth == 0 and isinstance(next_schema.get("enum"), list) and next_schema["enum"]:  # a routing decision
         choice = _route_choice(next_schema["enum"])
-        result["next"] = choice
-        if "reasoning" in properties or "reasoning" in required:
-            result["reasoning"] = f"fake model: {choice}"
-        result = {p: result[p] for p in [*properties, *result] if p in result}
+        names = [*names, *(p for p in ("next", "reasoning") if p in properties and p not in names)]
+        special = {"next": choice, "reasoning": f"fake model: {choice}"}
+    else:
+        special = {}
+    result: dict[str, Any] = {}
+    for prop in names:
+        if prop in special:
+            result[prop] = special[prop]
+        else:
+            result[prop] = fill_schema(properties.get(prop, {}), root, ctx=ctx, name=prop, depth=depth + 1)
     return result
 
 
 # --- the built-in brain ------------------------------------------------------------------------------------------
 
-_META_BASE = (
-    "Fake model meta description that sums up the marketing task, its audience, its main benefit and a clear "
-    "call to action for every reader"
+META_DESCRIPTION = (
+    "Fake model meta description: a clear and practical summary of the marketing task, its audience, "
+    "its main benefits, and next steps."
 )
-
-
-def meta_description() -> str:
-    """A 130-character sentence."""
-    sentence = _META_BASE
-    while len(sentence) < 129:
-        sentence += " today"
-    return sentence[:129].rstrip() + "." if len(sentence[:129].rstrip()) == 129 else sentence[:129] + "."
+assert len(META_DESCRIPTION) == 130
 
 
 def text_answer(request: dict) -> str:
@@ -366,7 +371,7 @@ def text_answer(request: dict) -> str:
     )
     return (
         "# Fake model answer\n\n"
-        f"Meta description: {meta_description()}\n\n"
+        f"Meta description: {META_DESCRIPTION}\n\n"
         "## Summary\n\n"
         f"{summary}\n\n"
         "## Key points\n\n"
@@ -380,7 +385,15 @@ def _tool_function(tool: dict) -> dict:
 
 
 def brain(request: dict) -> Reply:
-    """The deterministic default policy; see the module docstring of the tests for the rules."""
+    """The deterministic default policy.
+
+    1. ``response_format`` ``json_schema``: JSON filled from the schema (routing decisions pick the first
+       option that is not ``FINISH``).
+    2. Tools with ``tool_choice`` ``"required"`` or a named function: call it (or the first tool).
+    3. Tools with ``tool_choice`` not ``"none"`` and no ``tool`` message yet: call the first tool once, with
+       arguments taken from the conversation where the field names are known.
+    4. Otherwise a markdown text answer of at least 120 words that includes the task.
+    """
     text = conversation_text(request)
     ctx = _Context(text=text, task=task_text(request))
     response_format = request.get("response_format") or {}
@@ -424,13 +437,9 @@ class _HTTPServer(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(("127.0.0.1", 0), _Handler)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet about clients that went away
-        if not self.owner._stopping.is_set():
-            import sys
-
-            exc = sys.exc_info()[1]
-            if not isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-                super().handle_error(request, client_address)
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # quiet about clients that went away
+            super().handle_error(request, client_address)
 
 
 class _ClientGone(Exception):
@@ -484,7 +493,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
 
-    def _send_error(self, status: int, message: str, code: str | None = None, param: str | None = None) -> None:
+    def _send_error(
+        self, status: int, message: str, code: str | None = None, param: str | None = None
+    ) -> None:
         self._send_json(status, error_body(status, message, code, param))
 
     # -- routes
@@ -524,6 +535,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault = owner._faults.popleft() if owner._faults else None
         if fault is not None:
             if fault.delay_s and owner._stopping.wait(fault.delay_s):
+                self.close_connection = True
                 return
             if fault.status != 200:
                 body = fault.body if fault.body is not None else error_body(fault.status)
@@ -540,6 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(500, "The server had an error while processing your request.")
             return
         if owner.mode == "hang" and owner._stopping.wait(owner.hang_s):
+            self.close_connection = True
             return
         try:
             answer = owner._answer(request)
@@ -596,7 +609,9 @@ def _validate(request: dict) -> tuple[str, str] | None:
         if not isinstance(tools, list):
             return "tools", "Invalid type for 'tools': expected an array."
         for i, tool in enumerate(tools):
-            if not isinstance(tool, dict) or (tool.get("type") == "function" and not _tool_function(tool).get("name")):
+            if not isinstance(tool, dict) or (
+                tool.get("type") == "function" and not _tool_function(tool).get("name")
+            ):
                 return f"tools[{i}].function.name", f"Missing required parameter: 'tools[{i}].function.name'."
     return None
 
@@ -715,7 +730,9 @@ class FakeOpenAIServer:
             calls = [(name, MALFORMED_ARGUMENTS) for name, _ in calls]
         tool_choice = request.get("tool_choice")
         if calls:
-            finish = "stop" if isinstance(tool_choice, dict) else "tool_calls"  # as the real API does for forced calls
+            finish = (
+                "stop" if isinstance(tool_choice, dict) else "tool_calls"
+            )  # as the real API does for forced calls
         else:
             finish = "stop"
         if not calls and content is None:
@@ -742,10 +759,19 @@ class FakeOpenAIServer:
         }
 
     def _completion(self, request: dict, answer: _Answer) -> dict:
-        message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None, "annotations": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": answer.content,
+            "refusal": None,
+            "annotations": [],
+        }
         if answer.tool_calls:
             message["tool_calls"] = [
-                {"id": self._next_id("call_"), "type": "function", "function": {"name": name, "arguments": args}}
+                {
+                    "id": self._next_id("call_"),
+                    "type": "function",
+                    "function": {"name": name, "arguments": args},
+                }
                 for name, args in answer.tool_calls
             ]
         return {
@@ -753,7 +779,9 @@ class FakeOpenAIServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request["model"],
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}],
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
+            ],
             "usage": self._usage(request, answer),
             "service_tier": "default",
             "system_fingerprint": "fp_fake",
@@ -771,7 +799,10 @@ class FakeOpenAIServer:
         }
 
         def chunk(delta: dict, finish_reason: str | None = None) -> dict:
-            out = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+            out = {
+                **base,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            }
             if include_usage:
                 out["usage"] = None
             return out

@@ -168,7 +168,13 @@ async def test_usage_is_reported_per_step_and_in_total(team_servers, channel_to)
     assert total.cost_usd == 0.0
     assert [(m.model, m.calls, m.priced) for m in total.models] == [("offline", 6, True)]
     per_step = [(s.agent, s.usage.model_calls) for s in result.steps]
-    assert per_step == [("team_lead", 1), ("writer", 1), ("team_lead", 1), ("seo_analyst", 2), ("team_lead", 1)]
+    assert per_step == [
+        ("team_lead", 1),
+        ("writer", 1),
+        ("team_lead", 1),
+        ("seo_analyst", 2),
+        ("team_lead", 1),
+    ]
     assert sum(s.usage.input_tokens for s in result.steps) == total.input_tokens
 
 

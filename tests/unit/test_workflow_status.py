@@ -54,7 +54,9 @@ def test_all_failed_is_failed() -> None:
 
 
 def test_degraded_team_makes_the_workflow_degraded() -> None:
-    s = state(run("research", "succeeded"), run("content", "degraded", warnings=["content/writer failed: down"]))
+    s = state(
+        run("research", "succeeded"), run("content", "degraded", warnings=["content/writer failed: down"])
+    )
     assert workflow_status(s) == supervisor_pb2.WORKFLOW_STATUS_DEGRADED
     assert workflow_warnings(s) == ["content/writer failed: down"]
     assert "degraded: content" in workflow_summary(workflow_status(s), s)
