@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     research_addr: str = "localhost:50052"
     content_addr: str = "localhost:50053"
     social_addr: str = "localhost:50054"
+    metrics_port: int | None = Field(None, ge=0, le=65535)
     grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     shutdown_grace_s: float = Field(10.0, ge=0, le=300)
 
@@ -128,6 +129,12 @@ class Settings(BaseSettings):
         return {"research": self.research_addr, "content": self.content_addr, "social": self.social_addr}[
             team
         ]
+
+    def metrics_port_of(self, service: str) -> int:
+        """Port of a service's /metrics endpoint: METRICS_PORT, else 9101-9104; 0 means no endpoint."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return {"supervisor": 9101, "research": 9102, "content": 9103, "social": 9104}[service]
 
     def port_of(self, service: str) -> int:
         """Listening port of a service by name."""

@@ -23,6 +23,7 @@ PORT_VARIABLES = {
     "social": "SOCIAL_PORT",
 }
 DEFAULT_PORTS = {"supervisor": 50051, "research": 50052, "content": 50053, "social": 50054}
+DEFAULT_METRICS_PORTS = {"supervisor": 9101, "research": 9102, "content": 9103, "social": 9104}
 
 
 def free_port() -> int:
@@ -53,10 +54,17 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
 
+    metrics_port: int = 0
+
     @property
     def address(self) -> str:
         """Loopback address of the service."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """URL of the service's /metrics endpoint."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the service's log."""
@@ -72,12 +80,14 @@ class ServiceLauncher:
 
     Attributes:
         log_dir: Where each service writes ``<name>.log``.
-        ports: Port per service; defaults to the standard ports.
+        ports: gRPC port per service; defaults to the standard ports.
+        metrics_ports: /metrics port per service; defaults to the standard ports.
         env: Extra environment for every service.
     """
 
     log_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_METRICS_PORTS))
     env: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
 
@@ -96,12 +106,14 @@ class ServiceLauncher:
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"{name}_service"],
-                env=self.environment(),
+                env={**self.environment(), "METRICS_PORT": str(self.metrics_ports[name])},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=Path(__file__).resolve().parent.parent,
             )
-        self.processes[name] = ServiceProcess(name, self.ports[name], process, log_path)
+        self.processes[name] = ServiceProcess(
+            name, self.ports[name], process, log_path, self.metrics_ports[name]
+        )
         return self.processes[name]
 
     def wait_serving(self, names: Sequence[str], timeout_s: float = 30.0) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pybreaker
 
 from common.logging import get_logger
+from common.metrics import set_breaker_state
 
 log = get_logger(__name__)
 
@@ -30,6 +31,7 @@ class BreakerOpen(Exception):
 
 class _LogStateChanges(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        set_breaker_state(str(cb.name), new_state.name)
         log.warning(
             "breaker_state_changed",
             breaker=cb.name,
@@ -67,6 +69,7 @@ class AsyncCircuitBreaker:
         )
         self._trial_in_flight = False
         self._is_caller_error = is_caller_error
+        set_breaker_state(name, STATE_CLOSED)
 
     @property
     def state(self) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, create_model
 
 from common.errors import ModelOutputError
 from common.logging import get_logger
+from common.telemetry import tracer
 from common.text import clip, tokenize
 
 log = get_logger(__name__)
@@ -197,12 +198,28 @@ class Router:
         self.keyword_router = keyword_router
         self.system_prompt = system_prompt
 
-    async def decide(self, context: RoutingContext) -> RouteDecision:
-        """One routing decision.
+    async def decide(self, context: RoutingContext, router: str = "router") -> RouteDecision:
+        """One routing decision, in a span named after the router.
 
         The model's answer is rejected (and keyword routing used) when it fails, is malformed, names an
         option that is not open, or finishes before any step ran.
         """
+        options = [o.name for o in context.options]
+        with tracer().start_as_current_span(
+            f"route {router}", attributes={"marketing.router": router}
+        ) as span:
+            decision = await self._decide(context)
+            span.set_attributes(
+                {
+                    "marketing.route.options": options,
+                    "marketing.route.next": decision.next,
+                    "marketing.route.reasoning": clip(decision.reasoning, 300),
+                    "marketing.route.source": decision.source.value,
+                }
+            )
+            return decision
+
+    async def _decide(self, context: RoutingContext) -> RouteDecision:
         allowed = [o.name for o in context.options] + [FINISH]
         try:
             structured = self.model.with_structured_output(route_schema(allowed))

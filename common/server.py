@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 from common.config import Settings
 from common.errors import ServiceError
 from common.logging import get_logger
+from common.metrics import MetricsInterceptor
 from common.telemetry import server_interceptors
 
 log = get_logger(__name__)
@@ -146,7 +147,7 @@ async def start_server(
         on_stop: Callbacks awaited after the server has drained.
     """
     server = grpc.aio.server(
-        interceptors=[*server_interceptors(), ErrorMappingInterceptor()],
+        interceptors=[*server_interceptors(), MetricsInterceptor(), ErrorMappingInterceptor()],
         options=server_options(settings),
     )
     for registration in registrations:
@@ -207,6 +208,10 @@ def run_service(name: str, build: Builder) -> None:
         raise SystemExit(2) from None
     configure_logging(name, settings.log_level, settings.log_format)
     setup_tracing(name)
+    if metrics_port := settings.metrics_port_of(name):
+        from common.metrics import start_metrics_server
+
+        start_metrics_server(settings.bind_host, metrics_port)
 
     async def main() -> None:
         registrations, on_stop = await build(settings)

@@ -15,6 +15,7 @@ from common.agents.brief import ParsedBrief, brief_from_messages
 from common.agents.team_graph import TeamDefinition
 from common.agents.worker import ArtifactDraft, Worker, WorkerOutput
 from common.llm.offline import TemplateBehaviour, tool_results
+from common.metrics import POSTS_SCHEDULED
 from common.text import clip, extract_keywords, topic_terms
 from social_service.platforms import RULES, Platform, fit_post, platforms_mentioned
 from social_service.schedule import propose_posting_times
@@ -53,6 +54,8 @@ def social_tools() -> tuple[BaseTool, BaseTool]:
         slots = propose_posting_times(
             [Platform(p) for p in platforms], datetime.now(UTC), posts_per_platform, timezone
         )
+        for slot in slots:
+            POSTS_SCHEDULED.labels(platform=slot.platform.value).inc()
         return [slot.to_dict() for slot in slots]
 
     return (

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Protocol, TypedDict
 
+import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -20,6 +21,7 @@ from common.errors import CircuitOpenError, TeamCallError
 from common.llm.factory import ModelRole, build_chat_model
 from common.llm.usage import EMPTY_USAGE
 from common.logging import get_logger
+from common.metrics import TEAM_CALL_SECONDS, TEAM_CALLS
 from common.routing import (
     FINISH,
     CompletedStep,
@@ -30,6 +32,7 @@ from common.routing import (
     Router,
     RoutingContext,
 )
+from common.telemetry import mark_error, tracer
 from common.text import clip
 
 log = get_logger(__name__)
@@ -140,7 +143,7 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
                 completed=tuple(CompletedStep(run["team"], team_outcome(run)) for run in runs),
                 options=tuple(o for o in TEAM_OPTIONS if o.name not in attempted and o.name in teams),
             )
-            decision = await router.decide(context)
+            decision = await router.decide(context, "supervisor")
             next_team, reasoning, source = decision.next, decision.reasoning, decision.source
         step = {
             "index": len(steps) + 1,
@@ -149,7 +152,7 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
             "reasoning": reasoning,
             "decision_source": source.value,
         }
-        log.info("routing_decision", workflow_id=state["workflow_id"], next=next_team, source=source.value)
+        log.info("routing_decision", next=next_team, source=source.value)
         get_stream_writer()({"routing_step": step})
         return {"routing_steps": [step], "next": next_team}
 
@@ -158,58 +161,23 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
             stream_text = bool(config.get("configurable", {}).get("stream_text"))
             writer = get_stream_writer()
             writer({"team_started": team})
-            started = time.monotonic()
-            reasoning = state["routing_steps"][-1]["reasoning"] if state.get("routing_steps") else ""
-            brief = team_pb2.Brief(
-                workflow_id=state["workflow_id"],
-                task=state["task"],
-                instructions=reasoning,
-                upstream_artifacts=[artifact_to_proto(a) for a in state.get("artifacts", [])],
-            )
-            artifacts: list[ArtifactData] = []
-            steps: list[StepData] = []
-            run: dict[str, Any] = {
-                "team": team, "summary": "", "error": "", "error_code": "", "attempts": 1,
-                "usage": EMPTY_USAGE, "warnings": [],
-            }  # fmt: skip
-            try:
-                timeout = min(settings.team_call_timeout_s, state["deadline"] - time.time())
-                if timeout <= 0:
-                    raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
-                result = None
-                async for event in caller.stream_brief(brief, timeout, stream_text):
-                    kind = event.WhichOneof("event")
-                    if kind == "text_delta":
-                        writer({"text_delta": event.text_delta})
-                    elif kind == "step":
-                        writer({"agent_step": event.step})
-                    elif kind == "artifact":
-                        writer({"artifact": event.artifact})
-                    elif kind == "result":
-                        result = event.result
-                if result is None:
-                    raise TeamCallError(team, "INTERNAL", "the team's stream ended without a result", 1)
-                artifacts = [artifact_from_proto(a) for a in result.artifacts]
-                steps = [step_from_proto(s) for s in result.steps]
-                warnings = team_degradations(team, steps)
-                run |= {
-                    "status": "degraded" if warnings else "succeeded",
-                    "summary": clip(result.summary, 1000),
-                    "usage": usage_from_proto(result.usage),
-                    "warnings": warnings,
-                }
-            except CircuitOpenError as exc:
-                run |= {"status": "circuit_open", "error": exc.message, "error_code": exc.code, "attempts": 0}
-            except TeamCallError as exc:
-                run |= {"status": "failed", "error": clip(exc.message, 500), "error_code": exc.code}
-                run["attempts"] = exc.attempts
-            run |= {"steps": steps, "duration_ms": int((time.monotonic() - started) * 1000)}
+            attributes = {"marketing.team": team, "marketing.workflow_id": state["workflow_id"]}
+            with (
+                structlog.contextvars.bound_contextvars(team=team),
+                tracer().start_as_current_span(f"team_call {team}", attributes=attributes) as span,
+            ):
+                run, artifacts = await call_team(team, caller, state, settings, writer, stream_text)
+                span.set_attribute("marketing.team_run.status", run["status"])
+                if run["status"] in ("failed", "circuit_open"):
+                    mark_error(span, run["error"], run["error_code"] or None)
+            TEAM_CALLS.labels(team=team, status=run["status"]).inc()
+            TEAM_CALL_SECONDS.labels(team=team).observe(run["duration_ms"] / 1000)
             log.info(
                 "team_call_finished",
-                workflow_id=state["workflow_id"],
                 team=team,
                 status=run["status"],
                 error_code=run["error_code"],
+                attempts=run["attempts"],
                 duration_ms=run["duration_ms"],
             )
             writer({"team_finished": run})
@@ -229,3 +197,61 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
         {**{team: team for team in teams}, END: END},
     )
     return graph.compile(name="supervisor")
+
+
+async def call_team(
+    team: str,
+    caller: TeamCaller,
+    state: WorkflowState,
+    settings: Settings,
+    writer: Any,
+    stream_text: bool,
+) -> tuple[dict[str, Any], list[ArtifactData]]:
+    """Send the team its curated brief and turn the answer (or the failure) into a team-run record."""
+    started = time.monotonic()
+    reasoning = state["routing_steps"][-1]["reasoning"] if state.get("routing_steps") else ""
+    brief = team_pb2.Brief(
+        workflow_id=state["workflow_id"],
+        task=state["task"],
+        instructions=reasoning,
+        upstream_artifacts=[artifact_to_proto(a) for a in state.get("artifacts", [])],
+    )
+    artifacts: list[ArtifactData] = []
+    steps: list[StepData] = []
+    run: dict[str, Any] = {
+        "team": team, "summary": "", "error": "", "error_code": "", "attempts": 1,
+        "usage": EMPTY_USAGE, "warnings": [],
+    }  # fmt: skip
+    try:
+        timeout = min(settings.team_call_timeout_s, state["deadline"] - time.time())
+        if timeout <= 0:
+            raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
+        result = None
+        async for event in caller.stream_brief(brief, timeout, stream_text):
+            kind = event.WhichOneof("event")
+            if kind == "text_delta":
+                writer({"text_delta": event.text_delta})
+            elif kind == "step":
+                writer({"agent_step": event.step})
+            elif kind == "artifact":
+                writer({"artifact": event.artifact})
+            elif kind == "result":
+                result = event.result
+        if result is None:
+            raise TeamCallError(team, "INTERNAL", "the team's stream ended without a result", 1)
+        artifacts = [artifact_from_proto(a) for a in result.artifacts]
+        steps = [step_from_proto(s) for s in result.steps]
+        warnings = team_degradations(team, steps)
+        run |= {
+            "status": "degraded" if warnings else "succeeded",
+            "summary": clip(result.summary, 1000),
+            "usage": usage_from_proto(result.usage),
+            "warnings": warnings,
+        }
+    except CircuitOpenError as exc:
+        run |= {"status": "circuit_open", "error": exc.message, "error_code": exc.code, "attempts": 0}
+    except TeamCallError as exc:
+        run |= {"status": "failed", "error": clip(exc.message, 500), "error_code": exc.code}
+        run["attempts"] = exc.attempts
+    run |= {"steps": steps, "duration_ms": int((time.monotonic() - started) * 1000)}
+    return run, artifacts

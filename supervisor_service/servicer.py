@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+import structlog
 from google.protobuf import timestamp_pb2
 from langgraph.graph.state import CompiledStateGraph
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
@@ -23,6 +24,8 @@ from common.agents.convert import (
 from common.config import Settings
 from common.llm.usage import PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
+from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
+from common.telemetry import ModelCallSpans
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
 from supervisor_service.graph import WorkflowState
 
@@ -182,7 +185,8 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             "artifacts": [],
             "next": "",
         }
-        log.info("workflow_started", workflow_id=workflow_id, task_chars=len(task))
+        structlog.contextvars.bind_contextvars(workflow_id=workflow_id)
+        log.info("workflow_started", task_chars=len(task))
         sequence = 0
 
         def event(**fields: Any) -> supervisor_pb2.StreamTaskResponse:
@@ -190,35 +194,42 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             sequence += 1
             return supervisor_pb2.StreamTaskResponse(workflow_id=workflow_id, sequence=sequence, **fields)
 
-        ledger = UsageLedger(self.prices)
+        ledger = UsageLedger(self.prices, "supervisor")
         config: dict[str, Any] = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [ledger],
+            "callbacks": [ledger, ModelCallSpans()],
             "configurable": {"stream_text": stream_text},
         }
         final = state
-        async for mode, chunk in self.graph.astream(state, config, stream_mode=["custom", "values"]):
-            if mode == "values":
-                final = chunk
-            elif "text_delta" in chunk:
-                yield event(text_delta=chunk["text_delta"])
-            elif "routing_step" in chunk:
-                yield event(routing_step=routing_step_to_proto(chunk["routing_step"]))
-            elif "team_started" in chunk:
-                yield event(team_started=supervisor_pb2.TeamStarted(team=chunk["team_started"]))
-            elif "agent_step" in chunk:
-                yield event(agent_step=chunk["agent_step"])
-            elif "artifact" in chunk:
-                yield event(artifact=chunk["artifact"])
-            elif "team_finished" in chunk:
-                yield event(team_finished=team_run_to_proto(chunk["team_finished"]))
+        WORKFLOWS_IN_FLIGHT.inc()
+        try:
+            async for mode, chunk in self.graph.astream(state, config, stream_mode=["custom", "values"]):
+                if mode == "values":
+                    final = chunk
+                elif "text_delta" in chunk:
+                    yield event(text_delta=chunk["text_delta"])
+                elif "routing_step" in chunk:
+                    yield event(routing_step=routing_step_to_proto(chunk["routing_step"]))
+                elif "team_started" in chunk:
+                    yield event(team_started=supervisor_pb2.TeamStarted(team=chunk["team_started"]))
+                elif "agent_step" in chunk:
+                    yield event(agent_step=chunk["agent_step"])
+                elif "artifact" in chunk:
+                    yield event(artifact=chunk["artifact"])
+                elif "team_finished" in chunk:
+                    yield event(team_finished=team_run_to_proto(chunk["team_finished"]))
+        finally:
+            WORKFLOWS_IN_FLIGHT.dec()
         workflow = build_workflow(final, created, datetime.now(UTC), ledger.totals().to_dict())
+        status = supervisor_pb2.WorkflowStatus.Name(workflow.status).removeprefix("WORKFLOW_STATUS_").lower()
+        TASKS.labels(status=status).inc()
         log.info(
             "workflow_finished",
-            workflow_id=workflow_id,
-            status=supervisor_pb2.WorkflowStatus.Name(workflow.status),
+            status=status,
             artifacts=len(workflow.artifacts),
             failed_teams=list(workflow.failed_teams),
+            cost_usd=round(workflow.usage.cost_usd, 6),
+            duration_ms=int((time.time() - created.timestamp()) * 1000),
         )
         yield event(done=workflow)
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
+import structlog
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -27,6 +28,7 @@ from common.routing import (
     Router,
     RoutingContext,
 )
+from common.telemetry import mark_error, tracer
 from common.text import clip
 
 log = get_logger(__name__)
@@ -84,6 +86,10 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
     models = {w.name: build_chat_model(settings, ModelRole.WORKER, w.offline) for w in team.workers}
 
     async def team_lead(state: TeamState) -> dict[str, Any]:
+        with structlog.contextvars.bound_contextvars(agent=TEAM_LEAD):
+            return await _team_lead(state)
+
+    async def _team_lead(state: TeamState) -> dict[str, Any]:
         started = time.monotonic()
         count = state.get("routing_count", 0)
         done = {c["name"] for c in state.get("completed", [])}
@@ -99,7 +105,7 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
                 completed=tuple(CompletedStep(c["name"], c["outcome"]) for c in state.get("completed", [])),
                 options=tuple(RouteOption(w.name, w.description) for w in team.workers if w.name not in done),
             )
-            decision = await router.decide(context)
+            decision = await router.decide(context, f"{team.name}.team_lead")
             next_name, reasoning, source = decision.next, decision.reasoning, decision.source.value
         step = new_step(
             team.name,
@@ -116,6 +122,21 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
 
     def worker_node(worker: Worker) -> Any:
         async def run(state: TeamState) -> dict[str, Any]:
+            attributes = {
+                "marketing.team": team.name,
+                "marketing.agent": worker.name,
+                "marketing.workflow_id": state["brief"]["workflow_id"],
+            }
+            with (
+                structlog.contextvars.bound_contextvars(agent=worker.name),
+                tracer().start_as_current_span(f"agent {worker.name}", attributes=attributes) as span,
+            ):
+                update = await work(state)
+                if update["steps"][-1]["error"]:
+                    mark_error(span, update["steps"][-1]["error"])
+                return update
+
+        async def work(state: TeamState) -> dict[str, Any]:
             started = time.monotonic()
             brief = state["brief"]
             visible = [*brief["upstream"], *state.get("artifacts", [])]
@@ -127,12 +148,12 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
                 )
                 artifacts = _number(team.name, worker, output, len(state.get("artifacts", [])))
             except Exception as exc:
-                log.warning("agent_failed", team=team.name, agent=worker.name, error=str(exc))
                 error = clip(f"{type(exc).__name__}: {exc}", 500)
                 step = new_step(
                     team.name, worker.name, "work", index, error=error,
                     duration_ms=int((time.monotonic() - started) * 1000),
                 )  # fmt: skip
+                log.warning("agent_failed", error=error, duration_ms=step["duration_ms"])
                 get_stream_writer()({"step": step})
                 return {"steps": [step], "completed": [{"name": worker.name, "outcome": f"failed: {error}"}]}
             summary = _summary(worker, output, artifacts)
@@ -145,7 +166,7 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
                 artifact_ids=[a["id"] for a in artifacts],
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
-            log.info("agent_completed", team=team.name, agent=worker.name, duration_ms=step["duration_ms"])
+            log.info("agent_completed", duration_ms=step["duration_ms"], artifacts=len(artifacts))
             writer = get_stream_writer()
             for artifact in artifacts:
                 writer({"artifact": artifact})

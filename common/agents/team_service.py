@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import structlog
 from langchain_core.messages import AIMessageChunk
 from langgraph.graph.state import CompiledStateGraph
 from marketing.team.v1 import team_pb2, team_pb2_grpc
@@ -23,6 +24,8 @@ from common.config import Settings
 from common.errors import FieldViolation
 from common.llm.usage import PriceTable, UsageLedger
 from common.logging import get_logger
+from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
+from common.telemetry import ModelCallSpans
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
 
 log = get_logger(__name__)
@@ -64,9 +67,6 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self.recursion_limit = settings.team_max_steps * 2 + 4
         self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
 
-    def _config(self, ledger: UsageLedger) -> dict[str, Any]:
-        return {"recursion_limit": self.recursion_limit, "callbacks": [ledger]}
-
     def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
         artifacts = state.get("artifacts", [])
         steps = state.get("steps", [])
@@ -85,37 +85,52 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             usage=usage_to_proto(ledger.totals().to_dict()),
         )
 
+    async def _events(
+        self, brief: team_pb2.Brief, stream_text: bool
+    ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
+        """Run the subgraph on a brief; yield steps, artifacts (and text deltas when asked), then the result."""
+        started = time.monotonic()
+        ledger = UsageLedger(self.prices, self.team)
+        config = {"recursion_limit": self.recursion_limit, "callbacks": [ledger, ModelCallSpans()]}
+        modes = ["custom", "values", *(["messages"] if stream_text else [])]
+        final: TeamState = {}
+        structlog.contextvars.bind_contextvars(workflow_id=brief.workflow_id, team=self.team)
+        BRIEFS_IN_FLIGHT.labels(team=self.team).inc()
+        try:
+            async for mode, chunk in self.graph.astream(
+                initial_state(brief_from_proto(brief)), config, stream_mode=modes
+            ):
+                if mode == "values":
+                    final = chunk
+                elif mode == "messages":
+                    if (delta := self._text_delta(*chunk)) is not None:
+                        yield team_pb2.StreamBriefResponse(text_delta=delta)
+                elif "step" in chunk:
+                    usage = ledger.totals(step=chunk["step"]["index"]).to_dict()
+                    yield team_pb2.StreamBriefResponse(step=step_to_proto(chunk["step"], usage))
+                elif "artifact" in chunk:
+                    ARTIFACTS.labels(team=self.team, kind=chunk["artifact"]["kind"]).inc()
+                    yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
+        finally:
+            BRIEFS_IN_FLIGHT.labels(team=self.team).dec()
+        yield team_pb2.StreamBriefResponse(result=self._result(final, started, ledger))
+
     async def RunBrief(
         self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.RunBriefResponse:
         validate_brief(request)
-        started = time.monotonic()
-        ledger = UsageLedger(self.prices)
-        state = await self.graph.ainvoke(initial_state(brief_from_proto(request.brief)), self._config(ledger))
-        return team_pb2.RunBriefResponse(result=self._result(state, started, ledger))
+        result = team_pb2.BriefResult()
+        async for event in self._events(request.brief, stream_text=False):
+            if event.HasField("result"):
+                result = event.result
+        return team_pb2.RunBriefResponse(result=result)
 
     async def StreamBrief(
         self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         validate_brief(request)
-        started = time.monotonic()
-        ledger = UsageLedger(self.prices)
-        modes = ["custom", "values", *(["messages"] if request.stream_text else [])]
-        final: TeamState = {}
-        async for mode, chunk in self.graph.astream(
-            initial_state(brief_from_proto(request.brief)), self._config(ledger), stream_mode=modes
-        ):
-            if mode == "values":
-                final = chunk
-            elif mode == "messages":
-                if (delta := self._text_delta(*chunk)) is not None:
-                    yield team_pb2.StreamBriefResponse(text_delta=delta)
-            elif "step" in chunk:
-                usage = ledger.totals(step=chunk["step"]["index"]).to_dict()
-                yield team_pb2.StreamBriefResponse(step=step_to_proto(chunk["step"], usage))
-            elif "artifact" in chunk:
-                yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
-        yield team_pb2.StreamBriefResponse(result=self._result(final, started, ledger))
+        async for event in self._events(request.brief, request.stream_text):
+            yield event
 
     def _text_delta(self, message: Any, metadata: dict[str, Any]) -> team_pb2.TextDelta | None:
         """A worker's generated text; routing output and tool-call chunks are not text for the caller."""

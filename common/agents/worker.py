@@ -16,6 +16,7 @@ from langchain_core.tools import BaseTool
 from common.agents.state import ArtifactData
 from common.llm.offline import OfflineBehaviour
 from common.logging import get_logger
+from common.telemetry import mark_error, tracer
 from common.text import clip
 
 log = get_logger(__name__)
@@ -152,14 +153,17 @@ async def _run(worker: Worker, model: BaseChatModel, brief_text: str, max_tool_r
 
 
 async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> ToolResult:
-    if tool is None:
-        return ToolResult(name, args, None, f"there is no tool named {name!r}")
-    try:
-        return ToolResult(name, args, await tool.ainvoke(args))
-    except Exception as exc:
-        log.info("tool_failed", tool=name, error=clip(str(exc), 300))
-        return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
-
+    attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
+    with tracer().start_as_current_span(f"execute_tool {name}", attributes=attributes) as span:
+        if tool is None:
+            mark_error(span, f"there is no tool named {name!r}")
+            return ToolResult(name, args, None, f"there is no tool named {name!r}")
+        try:
+            return ToolResult(name, args, await tool.ainvoke(args))
+        except Exception as exc:  # the model gets the error and may retry with other arguments
+            log.info("tool_failed", tool=name, error=clip(str(exc), 300))
+            mark_error(span, exc)
+            return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
 
 def _text_of(blocks: Sequence[Any]) -> str:
     return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in blocks)

@@ -18,6 +18,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 
 from common.config import Price
 from common.llm.offline import OFFLINE_MODEL_NAME
+from common.metrics import record_model_call
 
 # List prices in US dollars per million tokens (input, output), as published by OpenAI in 2025. Prices change:
 # override or extend them with LLM_PRICES. A model is matched by its exact name, then by the longest known prefix
@@ -142,8 +143,14 @@ class UsageLedger(AsyncCallbackHandler):
 
     run_inline = True
 
-    def __init__(self, prices: PriceTable) -> None:
+    def __init__(self, prices: PriceTable, team: str) -> None:
+        """
+        Args:
+            prices: The price table.
+            team: The team whose calls these are ("supervisor" for its router), for the cost metrics.
+        """
         self.prices = prices
+        self.team = team
         self.calls: list[ModelCall] = []
         self._started: dict[UUID, tuple[float, str, int]] = {}
 
@@ -177,6 +184,7 @@ class UsageLedger(AsyncCallbackHandler):
                 self.calls.append(
                     ModelCall(agent, step, model, input_tokens, output_tokens, latency_ms, cost, priced)
                 )
+                record_model_call(self.team, model, input_tokens, output_tokens, latency_ms / 1000, cost)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._started.pop(run_id, None)

@@ -19,7 +19,10 @@ GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shut
 def launch(tmp_path: Path, **env: str) -> ServiceLauncher:
     """Start the four services with extra environment and wait until they serve."""
     launcher = ServiceLauncher(
-        log_dir=tmp_path, ports={name: free_port() for name in SERVICES}, env={"LOG_LEVEL": "INFO", **env}
+        log_dir=tmp_path,
+        ports={name: free_port() for name in SERVICES},
+        metrics_ports={name: free_port() for name in SERVICES},
+        env={"LOG_LEVEL": "INFO", **env},
     )
     try:
         launcher.start_all(timeout_s=60)

@@ -1,0 +1,140 @@
+"""Prometheus metrics: business, technical and cost figures, served at ``/metrics`` on each service's own port."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from common.logging import get_logger
+
+log = get_logger(__name__)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+# Business.
+TASKS = Counter("marketing_tasks_total", "Workflows finished, by final status.", ["status"])
+ARTIFACTS = Counter("marketing_artifacts_total", "Artifacts produced, by team and kind.", ["team", "kind"])
+POSTS_SCHEDULED = Counter(
+    "marketing_posts_scheduled_total", "Posts given a posting slot, by platform.", ["platform"]
+)
+
+# Technical.
+RPC_HANDLED = Counter(
+    "grpc_server_handled_total", "RPCs completed on the server.", ["grpc_service", "grpc_method", "grpc_code"]
+)
+RPC_SECONDS = Histogram(
+    "grpc_server_handling_seconds",
+    "Time to handle an RPC, to its last message.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+    buckets=LATENCY_BUCKETS,
+)
+TEAM_CALLS = Counter(
+    "marketing_team_calls_total", "Supervisor calls to teams, by outcome.", ["team", "status"]
+)
+TEAM_CALL_SECONDS = Histogram(
+    "marketing_team_call_seconds",
+    "Duration of a team call, retries included.",
+    ["team"],
+    buckets=LATENCY_BUCKETS,
+)
+MODEL_CALL_SECONDS = Histogram(
+    "marketing_model_call_seconds", "Latency of chat-model calls.", ["model"], buckets=LATENCY_BUCKETS
+)
+BREAKER_STATE = Gauge(
+    "marketing_breaker_state", "Circuit breaker state per team: 0 closed, 1 half-open, 2 open.", ["team"]
+)
+WORKFLOWS_IN_FLIGHT = Gauge("marketing_workflows_in_flight", "Workflows running on this supervisor.")
+BRIEFS_IN_FLIGHT = Gauge("marketing_briefs_in_flight", "Briefs running on this team service.", ["team"])
+
+# Cost.
+MODEL_TOKENS = Counter(
+    "marketing_model_tokens_total", "Model tokens, by model and direction.", ["model", "direction"]
+)
+COST_USD = Counter(
+    "marketing_cost_usd_total", "Model cost in US dollars, by team (supervisor for routing).", ["team"]
+)
+
+_BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+def set_breaker_state(team: str, state: str) -> None:
+    """Record a breaker's state."""
+    BREAKER_STATE.labels(team=team).set(_BREAKER_VALUES.get(state, 0))
+
+
+def record_model_call(
+    team: str, model: str, input_tokens: int, output_tokens: int, latency_s: float, cost: float
+) -> None:
+    """Record one chat-model call's latency, tokens and cost."""
+    MODEL_CALL_SECONDS.labels(model=model).observe(latency_s)
+    MODEL_TOKENS.labels(model=model, direction="input").inc(input_tokens)
+    MODEL_TOKENS.labels(model=model, direction="output").inc(output_tokens)
+    COST_USD.labels(team=team).inc(cost)
+
+
+def start_metrics_server(host: str, port: int) -> None:
+    """Serve ``/metrics`` over HTTP on a background thread."""
+    start_http_server(port, addr=host)
+    log.info("metrics_server_started", port=port)
+
+
+def _split(method: str) -> tuple[str, str]:
+    _, service, name = method.split("/", 2) if method.count("/") >= 2 else ("", "unknown", method)
+    return service, name
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts every RPC and observes its duration, labelled with its final status code."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        service, method = _split(handler_call_details.method)
+        if handler.unary_unary is not None:
+            behaviour = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await behaviour(request, context)
+                finally:
+                    _observe(service, method, context, started)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            stream_behaviour = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                started = time.perf_counter()
+                try:
+                    async for response in stream_behaviour(request, context):
+                        yield response
+                finally:
+                    _observe(service, method, context, started)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _observe(service: str, method: str, context: grpc.aio.ServicerContext, started: float) -> None:
+    code = context.code()
+    name = code.name if isinstance(code, grpc.StatusCode) else ("CANCELLED" if context.cancelled() else "OK")
+    RPC_HANDLED.labels(service, method, name).inc()
+    RPC_SECONDS.labels(service, method, name).observe(time.perf_counter() - started)
