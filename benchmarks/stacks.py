@@ -10,10 +10,8 @@ import contextlib
 import contextvars
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,10 @@ from langchain_core.runnables.config import var_child_runnable_config
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
 
-from common.launcher import SERVICES, ServiceLauncher, ServiceProcess, free_port
+from common.launcher import SERVICES, ServiceLauncher, free_port
 
 RUN_DIR = Path(__file__).resolve().parent / ".run"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROFILE_HOOK = Path(__file__).resolve().parent / "profile_hook"
 
 # Generous bounds so that the supervisor's own caps never cut a benchmark task short (see common/config.py):
 # TASK_TIMEOUT_S bounds a task and TEAM_CALL_TIMEOUT_S a team call; a breaker that opened would turn slow teams
@@ -66,31 +64,6 @@ def read_memory_kb(pid: int) -> dict[str, int]:
 
 
 @dataclass
-class ProfilingLauncher(ServiceLauncher):
-    """A launcher that runs chosen services under the pyinstrument CLI (``--profile``)."""
-
-    profiled: tuple[str, ...] = ()
-    profile_dir: Path = RUN_DIR / "profile"
-
-    def start(self, name: str) -> ServiceProcess:
-        if name not in self.profiled:
-            return super().start(name)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.profile_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{name}.log"
-        command = [
-            sys.executable, "-m", "pyinstrument", "--renderer", "pyisession",
-            "--outfile", str(self.profile_dir / f"{name}.pyisession"), "-m", f"{name}_service",
-        ]  # fmt: skip
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
-            )
-        self.processes[name] = ServiceProcess(name, self.ports[name], process, log_path)
-        return self.processes[name]
-
-
-@dataclass
 class ProcessStack:
     """The four services as separate processes on 127.0.0.1 (free ports), called with a grpc.aio client."""
 
@@ -102,12 +75,18 @@ class ProcessStack:
     def __post_init__(self) -> None:
         log_dir = RUN_DIR / f"stack-{self.latency_ms}ms"
         shutil.rmtree(log_dir, ignore_errors=True)
-        ports = {name: free_port() for name in SERVICES}
         env = stack_environment(self.latency_ms)
         if self.profiled:
-            self.launcher = ProfilingLauncher(log_dir, ports, env, profiled=self.profiled)
-        else:
-            self.launcher = ServiceLauncher(log_dir, ports, env)
+            # benchmarks/profile_hook/sitecustomize.py starts pyinstrument in the services named here.
+            env |= {
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROFILE_HOOK), os.environ.get("PYTHONPATH")])),
+                "BENCH_PROFILE_SERVICES": ",".join(self.profiled),
+                "BENCH_PROFILE_DIR": str(RUN_DIR / "profile"),
+            }
+        options: dict[str, Any] = {"log_dir": log_dir, "ports": {n: free_port() for n in SERVICES}, "env": env}
+        if "metrics_ports" in {f.name for f in fields(ServiceLauncher)}:
+            options["metrics_ports"] = {n: free_port() for n in SERVICES}
+        self.launcher = ServiceLauncher(**options)
 
     @property
     def pids(self) -> dict[str, int]:
