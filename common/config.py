@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     # Price table (US dollars per million tokens), merged over the built-in one: {"model": {"input": x, "output": y}}.
     llm_prices: dict[str, Price] = Field(default_factory=dict)
 
+    # Persistence and cache.
+    database_url: str | None = Field(None, repr=False)
+    data_dir: Path = Path(".data")
+    database_pool_size: int = Field(10, ge=1, le=200)
+    resume_on_start: bool = True
+    redis_url: str | None = Field(None, repr=False)
+    cache_ttl_s: float = Field(3600.0, ge=0, le=30 * 86400)
+    cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
+
+    # Overload protection (see common/overload.py).
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
@@ -116,6 +127,20 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
+        return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
 
     @field_validator("knowledge_dir")
     @classmethod
