@@ -103,11 +103,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     database_pool_size: int = Field(10, ge=1, le=200)
     resume_on_start: bool = True
+    workflow_heartbeat_s: float = Field(5.0, gt=0, le=300)
     redis_url: str | None = Field(None, repr=False)
     cache_ttl_s: float = Field(3600.0, ge=0, le=30 * 86400)
     cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
 
     # Overload protection (see common/overload.py).
+    max_concurrent_workflows: int = Field(64, ge=1, le=100_000)
+    max_concurrent_briefs: int = Field(32, ge=1, le=100_000)
+    overload_retry_after_s: float = Field(1.0, gt=0, le=300)
 
     # Logging.
     log_level: str = "INFO"

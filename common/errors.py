@@ -64,6 +64,18 @@ class InvalidArgument(ServiceError):
         return [packed]
 
 
+class NotFound(ServiceError):
+    """The named resource does not exist."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class FailedPrecondition(ServiceError):
+    """The resource is not in a state that allows the operation."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 class ResourceExhausted(ServiceError):
     """The server is at capacity; carries a google.rpc.RetryInfo."""
 

@@ -29,7 +29,13 @@ class BreakerOpen(Exception):
     """The breaker refused the call without running it."""
 
 
+StateChangeCallback = Callable[[str, str], None]
+
+
 class _LogStateChanges(pybreaker.CircuitBreakerListener):
+    def __init__(self, owner: AsyncCircuitBreaker) -> None:
+        self._owner = owner
+
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         set_breaker_state(str(cb.name), new_state.name)
         log.warning(
@@ -39,6 +45,11 @@ class _LogStateChanges(pybreaker.CircuitBreakerListener):
             new_state=new_state.name,
             fail_counter=cb.fail_counter,
         )
+        if (callback := self._owner.on_state_change) is not None:
+            try:
+                callback(str(cb.name), new_state.name)
+            except Exception:
+                log.exception("breaker_state_callback_failed", breaker=cb.name)
 
 
 class AsyncCircuitBreaker:
@@ -50,6 +61,7 @@ class AsyncCircuitBreaker:
         fail_max: int,
         reset_timeout_s: float,
         is_caller_error: Callable[[BaseException], bool] = lambda _: False,
+        on_state_change: StateChangeCallback | None = None,
     ) -> None:
         """
         Args:
@@ -57,13 +69,15 @@ class AsyncCircuitBreaker:
             fail_max: Consecutive failures that open the breaker.
             reset_timeout_s: How long the breaker stays open before one trial call.
             is_caller_error: Errors that say nothing about the callee's health (they do not count).
+            on_state_change: Called with (name, new state) on every state change; may also be set later.
         """
         self.name = name
+        self.on_state_change = on_state_change
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_timeout_s,
             exclude=[is_caller_error],
-            listeners=[_LogStateChanges()],
+            listeners=[_LogStateChanges(self)],
             name=name,
             throw_new_error_on_trip=False,
         )

@@ -17,6 +17,7 @@ from common.config import Settings
 from common.errors import ServiceError
 from common.logging import get_logger
 from common.metrics import MetricsInterceptor
+from common.overload import OverloadInterceptor
 from common.telemetry import server_interceptors
 
 log = get_logger(__name__)
@@ -108,6 +109,15 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
 
 
 @dataclass
+class ServiceParts:
+    """What a service's builder returns: its servicers and the hooks of its shutdown."""
+
+    registrations: list[ServiceRegistration]
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    before_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+@dataclass
 class RunningServer:
     """A started server, its bound port and its health servicer."""
 
@@ -117,10 +127,13 @@ class RunningServer:
     health: health.aio.HealthServicer
     service_names: tuple[str, ...]
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+    before_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
 
     async def stop(self, grace: float) -> None:
         """Graceful shutdown: report NOT_SERVING, stop accepting, drain in-flight calls for ``grace`` seconds."""
         await self.health.enter_graceful_shutdown()
+        for callback in self.before_stop:
+            await callback()
         log.info("server_stopping", service=self.name, grace_s=grace)
         await self.server.stop(grace)
         for callback in self.on_stop:
@@ -135,6 +148,7 @@ async def start_server(
     port: int,
     host: str | None = None,
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    before_stop: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> RunningServer:
     """Build, bind and start a grpc.aio server with health, reflection and the shared interceptors.
 
@@ -145,9 +159,15 @@ async def start_server(
         port: Port to bind; 0 picks a free one (tests).
         host: Interface to bind; defaults to ``BIND_HOST``.
         on_stop: Callbacks awaited after the server has drained.
+        before_stop: Callbacks awaited when shutdown starts, before draining.
     """
     server = grpc.aio.server(
-        interceptors=[*server_interceptors(), MetricsInterceptor(), ErrorMappingInterceptor()],
+        interceptors=[
+            *server_interceptors(),
+            MetricsInterceptor(),
+            OverloadInterceptor.from_settings(settings),
+            ErrorMappingInterceptor(),
+        ],
         options=server_options(settings),
     )
     for registration in registrations:
@@ -166,7 +186,9 @@ async def start_server(
     for service_name in ("", *service_names):
         await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
     log.info("server_started", service=name, port=bound, services=list(service_names))
-    return RunningServer(name, server, bound, health_servicer, service_names, tuple(on_stop))
+    return RunningServer(
+        name, server, bound, health_servicer, service_names, tuple(on_stop), tuple(before_stop)
+    )
 
 
 async def serve_until_signal(running: RunningServer, grace: float) -> None:
@@ -214,8 +236,15 @@ def run_service(name: str, build: Builder) -> None:
         start_metrics_server(settings.bind_host, metrics_port)
 
     async def main() -> None:
-        registrations, on_stop = await build(settings)
-        running = await start_server(name, registrations, settings, settings.port_of(name), on_stop=on_stop)
+        parts = await build(settings)
+        running = await start_server(
+            name,
+            parts.registrations,
+            settings,
+            settings.port_of(name),
+            on_stop=parts.on_stop,
+            before_stop=parts.before_stop,
+        )
         await serve_until_signal(running, settings.shutdown_grace_s)
         shutdown_tracing()
 

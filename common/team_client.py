@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
+from grpc_health.v1 import health, health_pb2
 from marketing.team.v1 import team_pb2, team_pb2_grpc
 
 from common.config import Settings
 from common.errors import CircuitOpenError, TeamCallError
 from common.logging import get_logger
-from common.resilience import AsyncCircuitBreaker, BreakerOpen
+from common.resilience import STATE_OPEN, AsyncCircuitBreaker, BreakerOpen, StateChangeCallback
 from common.telemetry import client_interceptors
 
 log = get_logger(__name__)
@@ -55,7 +56,9 @@ def channel_options(settings: Settings) -> list[tuple[str, int]]:
 class TeamClient:
     """Calls one team's ``marketing.team.v1.TeamService``."""
 
-    def __init__(self, team: str, address: str, settings: Settings) -> None:
+    def __init__(
+        self, team: str, address: str, settings: Settings, on_state_change: StateChangeCallback | None = None
+    ) -> None:
         self.team = team
         self.address = address
         self.max_attempts = settings.team_call_max_attempts
@@ -65,6 +68,7 @@ class TeamClient:
             fail_max=settings.breaker_fail_max,
             reset_timeout_s=settings.breaker_reset_timeout_s,
             is_caller_error=is_caller_error,
+            on_state_change=on_state_change,
         )
         self._channel = grpc.aio.insecure_channel(
             address, options=channel_options(settings), interceptors=client_interceptors()
@@ -76,7 +80,7 @@ class TeamClient:
         await self._channel.close()
 
     async def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False
+        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False, idempotency_key: str = ""
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         """Run a brief on the team and stream its events.
 
@@ -84,6 +88,7 @@ class TeamClient:
             brief: The curated brief.
             timeout_s: Time budget for the whole call, retries included.
             stream_text: Ask the team to stream its workers' generated text too.
+            idempotency_key: Identifies the piece of work, so that a repeated call is answered once.
 
         Raises:
             CircuitOpenError: The breaker is open; the team was not called.
@@ -93,7 +98,10 @@ class TeamClient:
         try:
             async with self.breaker.guard():
                 async for event in self._attempts(
-                    team_pb2.StreamBriefRequest(brief=brief, stream_text=stream_text), deadline
+                    team_pb2.StreamBriefRequest(
+                        brief=brief, stream_text=stream_text, idempotency_key=idempotency_key
+                    ),
+                    deadline,
                 ):
                     yield event
         except BreakerOpen:
@@ -136,3 +144,38 @@ class TeamClient:
                     await asyncio.sleep(delay)
                     continue
                 raise TeamCallError(self.team, code, exc.details() or code, attempt) from None
+
+
+DEPENDENCY_HEALTH_PREFIX = "dependency."
+
+
+def dependency_status(breaker_state: str) -> int:
+    """Health status of a team dependency: NOT_SERVING while its breaker is open, SERVING otherwise."""
+    if breaker_state == STATE_OPEN:
+        return health_pb2.HealthCheckResponse.NOT_SERVING
+    return health_pb2.HealthCheckResponse.SERVING
+
+
+async def report_breakers_in_health(
+    health_servicer: health.aio.HealthServicer, clients: Mapping[str, TeamClient]
+) -> None:
+    """Mirror each team's breaker in the health service as ``dependency.<team>`` from now on.
+
+    The overall status ("") is left alone: a supervisor with an open breaker still answers, with partial results.
+    """
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Future[None]] = set()
+
+    def publish(service: str, state: str) -> None:
+        task = asyncio.ensure_future(health_servicer.set(service, dependency_status(state)))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    for team, client in clients.items():
+        service = DEPENDENCY_HEALTH_PREFIX + team
+
+        def changed(_name: str, state: str, service: str = service) -> None:
+            loop.call_soon_threadsafe(publish, service, state)
+
+        client.breaker.on_state_change = changed
+        await health_servicer.set(service, dependency_status(client.breaker.state))

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from marketing.content.v1 import content_pb2, content_pb2_grpc
 
-from common.agents.team_entry import Teardown, team_registrations
+from common.agents.team_entry import build_team_service
 from common.config import Settings
-from common.server import ServiceRegistration, run_service
+from common.server import ServiceParts, ServiceRegistration, run_service
 from content_service.graph import content_team
 from content_service.servicer import ContentServicer
 
 SERVICE_NAME = content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
 
 
-async def build(settings: Settings) -> tuple[list[ServiceRegistration], Teardown]:
+async def build(settings: Settings) -> ServiceParts:
     """The content team's servicers."""
     servicer = ContentServicer()
     own = ServiceRegistration(
         SERVICE_NAME, lambda server: content_pb2_grpc.add_ContentServiceServicer_to_server(servicer, server)
     )
-    return team_registrations(content_team(), settings, own), []
+    return await build_team_service(content_team(), settings, own)
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marketing.research.v1 import research_pb2, research_pb2_grpc
 
-from common.agents.team_entry import Teardown, team_registrations
+from common.agents.team_entry import build_team_service
 from common.config import Settings
-from common.server import ServiceRegistration, run_service
+from common.server import ServiceParts, ServiceRegistration, run_service
 from research_service.graph import research_team
 from research_service.knowledge_base import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase
 from research_service.servicer import ResearchServicer
@@ -20,14 +20,14 @@ def load_knowledge_base(settings: Settings) -> KnowledgeBase:
     return KnowledgeBase.load(directories)
 
 
-async def build(settings: Settings) -> tuple[list[ServiceRegistration], Teardown]:
+async def build(settings: Settings) -> ServiceParts:
     """The research team's servicers."""
     knowledge_base = load_knowledge_base(settings)
     servicer = ResearchServicer(knowledge_base)
     own = ServiceRegistration(
         SERVICE_NAME, lambda server: research_pb2_grpc.add_ResearchServiceServicer_to_server(servicer, server)
     )
-    return team_registrations(research_team(knowledge_base), settings, own), []
+    return await build_team_service(research_team(knowledge_base), settings, own)
 
 
 def main() -> None:

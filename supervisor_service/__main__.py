@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 
 from common.config import Settings
-from common.server import ServiceRegistration, run_service
+from common.server import ServiceParts, ServiceRegistration, run_service
+from common.storage import open_checkpointer, open_store
 from common.team_client import TeamClient
 from supervisor_service.graph import TEAMS, build_supervisor_graph
 from supervisor_service.servicer import SupervisorServicer
+from supervisor_service.workflows import WorkflowRunner
 
 SERVICE_NAME = supervisor_pb2.DESCRIPTOR.services_by_name["SupervisorService"].full_name
 
 
-async def build(settings: Settings) -> tuple[list[ServiceRegistration], list[Callable[[], Awaitable[None]]]]:
-    """The supervisor's servicer, wired to a breaker-guarded client per team."""
-    clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in TEAMS}
-    servicer = SupervisorServicer(build_supervisor_graph(settings, clients), settings)
+async def build(settings: Settings, clients: dict[str, TeamClient] | None = None) -> ServiceParts:
+    """The supervisor's servicer: a breaker-guarded client per team, the records store, the checkpointer and the
+    runner that resumes orphaned workflows."""
+    resources = AsyncExitStack()
+    clients = clients or {team: TeamClient(team, settings.team_addr(team), settings) for team in TEAMS}
+    for client in clients.values():
+        resources.push_async_callback(client.close)
+    store = await open_store(settings, "supervisor")
+    resources.push_async_callback(store.close)
+    checkpointer = await resources.enter_async_context(open_checkpointer(settings, "supervisor"))
+    runner = WorkflowRunner(build_supervisor_graph(settings, clients, checkpointer), store, settings)
+    servicer = SupervisorServicer(runner, settings)
     registration = ServiceRegistration(
         SERVICE_NAME,
         lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
     )
-    return [registration], [client.close for client in clients.values()]
+    runner.start()
+    return ServiceParts([registration], on_stop=[resources.aclose], before_stop=[runner.prepare_stop])
 
 
 def main() -> None:

@@ -83,7 +83,7 @@ class TeamCaller(Protocol):
     """What the graph needs from a team client."""
 
     def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False
+        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False, idempotency_key: str = ""
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]: ...
 
 
@@ -115,12 +115,15 @@ def team_degradations(team: str, steps: list[StepData]) -> list[str]:
     return problems
 
 
-def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) -> CompiledStateGraph:
+def build_supervisor_graph(
+    settings: Settings, teams: Mapping[str, TeamCaller], checkpointer: Any = None
+) -> CompiledStateGraph:
     """Compile the supervisor graph.
 
     Args:
         settings: Process settings (step cap, timeouts, model provider).
         teams: A caller per team name.
+        checkpointer: LangGraph checkpointer (thread id = workflow id) for durable execution.
     """
     keyword_router = KeywordRouter(TEAM_OPTIONS, default=("content",))
     router = Router(
@@ -196,7 +199,7 @@ def build_supervisor_graph(settings: Settings, teams: Mapping[str, TeamCaller]) 
         lambda state: END if state["next"] == FINISH else state["next"],
         {**{team: team for team in teams}, END: END},
     )
-    return graph.compile(name="supervisor")
+    return graph.compile(name="supervisor", checkpointer=checkpointer)
 
 
 async def call_team(
@@ -210,6 +213,8 @@ async def call_team(
     """Send the team its curated brief and turn the answer (or the failure) into a team-run record."""
     started = time.monotonic()
     reasoning = state["routing_steps"][-1]["reasoning"] if state.get("routing_steps") else ""
+    step = state["routing_steps"][-1]["index"] if state.get("routing_steps") else 0
+    idempotency_key = f"{state['workflow_id']}/{team}/{step}"
     brief = team_pb2.Brief(
         workflow_id=state["workflow_id"],
         task=state["task"],
@@ -227,7 +232,7 @@ async def call_team(
         if timeout <= 0:
             raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
         result = None
-        async for event in caller.stream_brief(brief, timeout, stream_text):
+        async for event in caller.stream_brief(brief, timeout, stream_text, idempotency_key):
             kind = event.WhichOneof("event")
             if kind == "text_delta":
                 writer({"text_delta": event.text_delta})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -10,12 +12,11 @@ import pytest
 from grpc_status import rpc_status
 
 from common.config import Settings, load_settings
-from common.server import RunningServer, ServiceRegistration, start_server
+from common.server import RunningServer, ServiceParts, start_server
 from common.team_client import TeamClient
-from supervisor_service.graph import TEAMS, build_supervisor_graph
-from supervisor_service.servicer import SupervisorServicer
+from supervisor_service.graph import TEAMS
 
-Builder = Callable[[Settings], Awaitable[tuple[list[ServiceRegistration], list[Any]]]]
+Builder = Callable[[Settings], Awaitable[ServiceParts]]
 
 
 def test_settings(**overrides: Any) -> Settings:
@@ -29,6 +30,7 @@ def test_settings(**overrides: Any) -> Settings:
         "breaker_fail_max": 2,
         "breaker_reset_timeout_s": 30.0,
         "shutdown_grace_s": 1.0,
+        "data_dir": Path(tempfile.mkdtemp(prefix="marketing-test-data-")),
     }
     values.update(overrides)
     return load_settings(**values)
@@ -45,8 +47,16 @@ def settings() -> Settings:
 
 async def start_service(name: str, build: Builder, settings: Settings) -> RunningServer:
     """Start one service in this process on a free loopback port."""
-    registrations, on_stop = await build(settings)
-    return await start_server(name, registrations, settings, port=0, host="127.0.0.1", on_stop=on_stop)
+    parts = await build(settings)
+    return await start_server(
+        name,
+        parts.registrations,
+        settings,
+        port=0,
+        host="127.0.0.1",
+        on_stop=parts.on_stop,
+        before_stop=parts.before_stop,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -68,20 +78,10 @@ async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningSer
 
 async def start_supervisor(settings: Settings, addresses: Mapping[str, str]) -> tuple[RunningServer, dict]:
     """An in-process supervisor wired to the given team addresses; returns the server and its team clients."""
-    from marketing.supervisor.v1 import supervisor_pb2_grpc
-
-    from supervisor_service.__main__ import SERVICE_NAME
+    from supervisor_service.__main__ import build
 
     clients = {team: TeamClient(team, addresses[team], settings) for team in TEAMS}
-    servicer = SupervisorServicer(build_supervisor_graph(settings, clients), settings)
-    registration = ServiceRegistration(
-        SERVICE_NAME,
-        lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
-    )
-    close = [client.close for client in clients.values()]
-    server = await start_server(
-        "supervisor", [registration], settings, port=0, host="127.0.0.1", on_stop=close
-    )
+    server = await start_service("supervisor", lambda s: build(s, clients), settings)
     return server, clients
 
 

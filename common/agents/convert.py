@@ -164,4 +164,5 @@ def step_from_proto(step: team_pb2.AgentStep) -> StepData:
         artifact_ids=list(step.artifact_ids),
         error=step.error,
         duration_ms=step.duration.ToMilliseconds(),
+        usage=usage_from_proto(step.usage),
     )

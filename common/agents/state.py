@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class ArtifactData(TypedDict):
@@ -32,6 +32,7 @@ class StepData(TypedDict):
     artifact_ids: list[str]
     error: str
     duration_ms: int
+    usage: NotRequired[dict[str, Any]]
 
 
 class BriefData(TypedDict):

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 from marketing.team.v1 import team_pb2, team_pb2_grpc
 
 from common.agents.team_graph import TeamDefinition, build_team_graph
 from common.agents.team_service import TeamServicer
 from common.config import Settings
-from common.server import ServiceRegistration
+from common.server import ServiceParts, ServiceRegistration
+from common.storage import open_checkpointer, open_store
 
 TEAM_SERVICE_NAME = team_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name
 
-Teardown = list[Callable[[], Awaitable[None]]]
 
-
-def team_registrations(
+async def build_team_service(
     team: TeamDefinition, settings: Settings, own_service: ServiceRegistration
-) -> list[ServiceRegistration]:
-    """Registrations for a team process: TeamService over the compiled subgraph, and the team's own service."""
-    servicer = TeamServicer(team.name, build_team_graph(team, settings), settings)
+) -> ServiceParts:
+    """A team process's servicers: TeamService over the compiled subgraph (with its store and checkpointer for
+    idempotent, resumable calls), and the team's own service. The teardown closes the databases."""
+    resources = AsyncExitStack()
+    store = await open_store(settings, team.name)
+    resources.push_async_callback(store.close)
+    checkpointer = await resources.enter_async_context(open_checkpointer(settings, team.name))
+    servicer = TeamServicer(
+        team.name,
+        build_team_graph(team, settings),
+        settings,
+        store=store,
+        durable_graph=build_team_graph(team, settings, checkpointer),
+    )
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)
     )
-    return [uniform, own_service]
+    return ServiceParts([uniform, own_service], on_stop=[resources.aclose])

@@ -70,12 +70,15 @@ class TeamDefinition:
         return KeywordRouter([RouteOption(w.name, w.description, w.keywords) for w in self.workers])
 
 
-def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateGraph:
+def build_team_graph(
+    team: TeamDefinition, settings: Settings, checkpointer: Any = None
+) -> CompiledStateGraph:
     """Compile the team's subgraph with models from the factory.
 
     Args:
         team: The team's definition.
         settings: Process settings (model provider, step cap, tool rounds).
+        checkpointer: LangGraph checkpointer for durable runs (thread id = the call's idempotency key).
     """
     keyword_router = team.keyword_router()
     router = Router(
@@ -190,7 +193,7 @@ def build_team_graph(team: TeamDefinition, settings: Settings) -> CompiledStateG
         lambda state: END if state["next"] == FINISH else state["next"],
         {**{w.name: w.name for w in team.workers}, END: END},
     )
-    return graph.compile(name=f"{team.name}_team")
+    return graph.compile(name=f"{team.name}_team", checkpointer=checkpointer)
 
 
 def _number(team: str, worker: Worker, output: WorkerOutput, already: int) -> list[ArtifactData]:

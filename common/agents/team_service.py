@@ -25,6 +25,7 @@ from common.errors import FieldViolation
 from common.llm.usage import PriceTable, UsageLedger
 from common.logging import get_logger
 from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
+from common.storage import Store
 from common.telemetry import ModelCallSpans
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
 
@@ -41,6 +42,7 @@ def validate_brief(request: team_pb2.RunBriefRequest | team_pb2.StreamBriefReque
     brief = request.brief
     problems = check_text("brief.task", brief.task, max_chars=MAX_TASK_CHARS)
     problems += check_text("brief.workflow_id", brief.workflow_id, max_chars=128, required=False)
+    problems += check_text("idempotency_key", request.idempotency_key, max_chars=256, required=False)
     problems += check_text("brief.instructions", brief.instructions, max_chars=MAX_TASK_CHARS, required=False)
     if len(brief.upstream_artifacts) > MAX_UPSTREAM_ARTIFACTS:
         problems.append(
@@ -60,9 +62,26 @@ def validate_brief(request: team_pb2.RunBriefRequest | team_pb2.StreamBriefReque
 class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     """Runs briefs through a team's compiled subgraph."""
 
-    def __init__(self, team: str, graph: CompiledStateGraph, settings: Settings) -> None:
+    def __init__(
+        self,
+        team: str,
+        graph: CompiledStateGraph,
+        settings: Settings,
+        store: Store | None = None,
+        durable_graph: CompiledStateGraph | None = None,
+    ) -> None:
+        """
+        Args:
+            team: The team's name.
+            graph: The compiled subgraph, for calls without an idempotency key.
+            settings: Process settings.
+            store: Where completed results are kept by idempotency key.
+            durable_graph: The same subgraph with a checkpointer, for calls with a key.
+        """
         self.team = team
         self.graph = graph
+        self.store = store
+        self.durable_graph = durable_graph
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.team_max_steps * 2 + 4
         self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
@@ -86,20 +105,39 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         )
 
     async def _events(
-        self, brief: team_pb2.Brief, stream_text: bool
+        self, brief: team_pb2.Brief, stream_text: bool, idempotency_key: str = ""
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
-        """Run the subgraph on a brief; yield steps, artifacts (and text deltas when asked), then the result."""
+        """Run the subgraph on a brief; yield steps, artifacts (and text deltas when asked), then the result.
+
+        With an idempotency key, a completed key replays its stored result and an interrupted one resumes from
+        its last checkpoint.
+        """
+        structlog.contextvars.bind_contextvars(workflow_id=brief.workflow_id, team=self.team)
+        store = self.store if idempotency_key and self.durable_graph is not None else None
+        if store is not None and (stored := await store.get_team_result(idempotency_key)) is not None:
+            result = team_pb2.BriefResult.FromString(stored)
+            result.replayed = True
+            log.info("team_result_replayed", idempotency_key=idempotency_key)
+            yield team_pb2.StreamBriefResponse(result=result)
+            return
+        graph = self.durable_graph if store is not None and self.durable_graph is not None else self.graph
         started = time.monotonic()
         ledger = UsageLedger(self.prices, self.team)
-        config = {"recursion_limit": self.recursion_limit, "callbacks": [ledger, ModelCallSpans()]}
+        config: dict[str, Any] = {
+            "recursion_limit": self.recursion_limit,
+            "callbacks": [ledger, ModelCallSpans()],
+        }
+        graph_input: Any = initial_state(brief_from_proto(brief))
+        if store is not None:
+            config["configurable"] = {"thread_id": idempotency_key}
+            if (await graph.aget_state(config)).next:
+                graph_input = None  # an interrupted run: continue from its last checkpoint
+                log.info("team_run_resumed", idempotency_key=idempotency_key)
         modes = ["custom", "values", *(["messages"] if stream_text else [])]
         final: TeamState = {}
-        structlog.contextvars.bind_contextvars(workflow_id=brief.workflow_id, team=self.team)
         BRIEFS_IN_FLIGHT.labels(team=self.team).inc()
         try:
-            async for mode, chunk in self.graph.astream(
-                initial_state(brief_from_proto(brief)), config, stream_mode=modes
-            ):
+            async for mode, chunk in graph.astream(graph_input, config, stream_mode=modes):
                 if mode == "values":
                     final = chunk
                 elif mode == "messages":
@@ -113,14 +151,17 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
                     yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
         finally:
             BRIEFS_IN_FLIGHT.labels(team=self.team).dec()
-        yield team_pb2.StreamBriefResponse(result=self._result(final, started, ledger))
+        result = self._result(final, started, ledger)
+        if store is not None:
+            await store.put_team_result(idempotency_key, self.team, result.SerializeToString())
+        yield team_pb2.StreamBriefResponse(result=result)
 
     async def RunBrief(
         self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.RunBriefResponse:
         validate_brief(request)
         result = team_pb2.BriefResult()
-        async for event in self._events(request.brief, stream_text=False):
+        async for event in self._events(request.brief, False, request.idempotency_key):
             if event.HasField("result"):
                 result = event.result
         return team_pb2.RunBriefResponse(result=result)
@@ -129,7 +170,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         validate_brief(request)
-        async for event in self._events(request.brief, request.stream_text):
+        async for event in self._events(request.brief, request.stream_text, request.idempotency_key):
             yield event
 
     def _text_delta(self, message: Any, metadata: dict[str, Any]) -> team_pb2.TextDelta | None:

@@ -165,5 +165,6 @@ async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> 
             mark_error(span, exc)
             return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
 
+
 def _text_of(blocks: Sequence[Any]) -> str:
     return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in blocks)

@@ -7,7 +7,7 @@ from typing import Any
 from marketing.supervisor.v1 import supervisor_pb2
 
 from common.llm.usage import EMPTY_USAGE
-from supervisor_service.servicer import workflow_status, workflow_summary, workflow_warnings
+from supervisor_service.views import workflow_status, workflow_summary, workflow_warnings
 
 
 def run(team: str, status: str, error: str = "", code: str = "", warnings: list[str] | None = None) -> dict:

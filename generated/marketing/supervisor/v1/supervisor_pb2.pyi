@@ -20,6 +20,7 @@ class WorkflowStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_STATUS_PARTIAL: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_FAILED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_DEGRADED: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_CANCELLED: _ClassVar[WorkflowStatus]
 
 class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -34,6 +35,7 @@ WORKFLOW_STATUS_COMPLETED: WorkflowStatus
 WORKFLOW_STATUS_PARTIAL: WorkflowStatus
 WORKFLOW_STATUS_FAILED: WorkflowStatus
 WORKFLOW_STATUS_DEGRADED: WorkflowStatus
+WORKFLOW_STATUS_CANCELLED: WorkflowStatus
 TEAM_RUN_STATUS_UNSPECIFIED: TeamRunStatus
 TEAM_RUN_STATUS_SUCCEEDED: TeamRunStatus
 TEAM_RUN_STATUS_FAILED: TeamRunStatus
@@ -151,3 +153,83 @@ class StreamTaskResponse(_message.Message):
     done: Workflow
     text_delta: _team_pb2.TextDelta
     def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ..., text_delta: _Optional[_Union[_team_pb2.TextDelta, _Mapping]] = ...) -> None: ...
+
+class AgentExecution(_message.Message):
+    __slots__ = ("team", "agent", "step_index", "kind", "input", "output", "duration", "success", "error", "usage")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    agent: str
+    step_index: int
+    kind: str
+    input: str
+    output: str
+    duration: _duration_pb2.Duration
+    success: bool
+    error: str
+    usage: _team_pb2.Usage
+    def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., step_index: _Optional[int] = ..., kind: _Optional[str] = ..., input: _Optional[str] = ..., output: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ...) -> None: ...
+
+class GetWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowResponse(_message.Message):
+    __slots__ = ("workflow", "agent_executions")
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    AGENT_EXECUTIONS_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    agent_executions: _containers.RepeatedCompositeFieldContainer[AgentExecution]
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., agent_executions: _Optional[_Iterable[_Union[AgentExecution, _Mapping]]] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "status")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    status: WorkflowStatus
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ...) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ("workflows", "next_page_token")
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[Workflow]
+    next_page_token: str
+    def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ResumeWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class ResumeWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class CancelWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class CancelWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...

@@ -46,6 +46,26 @@ class SupervisorServiceStub:
                 request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.StreamTaskRequest.SerializeToString,
                 response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.StreamTaskResponse.FromString,
                 _registered_method=True)
+        self.GetWorkflow = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/GetWorkflow',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.GetWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.GetWorkflowResponse.FromString,
+                _registered_method=True)
+        self.ListWorkflows = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/ListWorkflows',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListWorkflowsRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListWorkflowsResponse.FromString,
+                _registered_method=True)
+        self.ResumeWorkflow = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/ResumeWorkflow',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ResumeWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ResumeWorkflowResponse.FromString,
+                _registered_method=True)
+        self.CancelWorkflow = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/CancelWorkflow',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisorServiceServicer:
@@ -68,6 +88,36 @@ class SupervisorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWorkflow(self, request, context):
+        """GetWorkflow returns a workflow (running or finished) and what each agent did in it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkflows(self, request, context):
+        """ListWorkflows lists workflows, newest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeWorkflow(self, request, context):
+        """ResumeWorkflow continues a running workflow whose process died, from its last checkpoint, and returns it
+        finished. A finished workflow is returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelWorkflow(self, request, context):
+        """CancelWorkflow stops a running workflow (its team calls are cancelled) and marks it cancelled. A finished
+        workflow is returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +130,26 @@ def add_SupervisorServiceServicer_to_server(servicer, server):
                     servicer.StreamTask,
                     request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.StreamTaskRequest.FromString,
                     response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.StreamTaskResponse.SerializeToString,
+            ),
+            'GetWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflow,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.GetWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.GetWorkflowResponse.SerializeToString,
+            ),
+            'ListWorkflows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkflows,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListWorkflowsRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListWorkflowsResponse.SerializeToString,
+            ),
+            'ResumeWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeWorkflow,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ResumeWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ResumeWorkflowResponse.SerializeToString,
+            ),
+            'CancelWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelWorkflow,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +208,114 @@ class SupervisorService:
             '/marketing.supervisor.v1.SupervisorService/StreamTask',
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.StreamTaskRequest.SerializeToString,
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.StreamTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/GetWorkflow',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.GetWorkflowRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.GetWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkflows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/ListWorkflows',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListWorkflowsRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListWorkflowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/ResumeWorkflow',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ResumeWorkflowRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ResumeWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/CancelWorkflow',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,

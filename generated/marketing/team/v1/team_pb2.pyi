@@ -157,26 +157,30 @@ class Brief(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ...) -> None: ...
 
 class BriefResult(_message.Message):
-    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage")
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
     team: str
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     steps: _containers.RepeatedCompositeFieldContainer[AgentStep]
     summary: str
     duration: _duration_pb2.Duration
     usage: Usage
-    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+    replayed: bool
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class RunBriefRequest(_message.Message):
-    __slots__ = ("brief",)
+    __slots__ = ("brief", "idempotency_key")
     BRIEF_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     brief: Brief
-    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class RunBriefResponse(_message.Message):
     __slots__ = ("result",)
@@ -185,12 +189,14 @@ class RunBriefResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[BriefResult, _Mapping]] = ...) -> None: ...
 
 class StreamBriefRequest(_message.Message):
-    __slots__ = ("brief", "stream_text")
+    __slots__ = ("brief", "stream_text", "idempotency_key")
     BRIEF_FIELD_NUMBER: _ClassVar[int]
     STREAM_TEXT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     brief: Brief
     stream_text: bool
-    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ..., stream_text: _Optional[bool] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ..., stream_text: _Optional[bool] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class StreamBriefResponse(_message.Message):
     __slots__ = ("step", "artifact", "result", "text_delta")

@@ -1,0 +1,181 @@
+"""A thin async database interface over asyncpg (PostgreSQL) and aiosqlite (SQLite), with versioned migrations.
+
+SQL is written once with ``$1`` placeholders; SQLite runs it with ``?1``. Timestamps are timezone-aware datetimes
+on the Python side (TIMESTAMPTZ in PostgreSQL, ISO 8601 text in SQLite).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from common.logging import get_logger
+
+log = get_logger(__name__)
+
+MIGRATION_LOCK_KEY = 7_310_042_611  # pg_advisory_lock key shared by every replica
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class Database(Protocol):
+    """What the stores need from a database."""
+
+    dialect: str
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+        ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Run a query; return its rows as dicts."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of the packaged migrations of a dialect, in order."""
+    folder = resources.files("common.storage") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text()))
+    return sorted(found)
+
+
+class PostgresDatabase:
+    """asyncpg connection pool."""
+
+    dialect = "postgres"
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, pool_size: int, schema: str | None = None) -> PostgresDatabase:
+        """Open a pool; ``schema`` (a plain identifier) becomes the search path."""
+        import asyncpg
+
+        settings = {}
+        if schema:
+            if not _IDENTIFIER.match(schema):
+                raise ValueError(f"invalid schema name {schema!r}")
+            settings["search_path"] = schema
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, server_settings=settings)
+        return cls(pool)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = await self.pool.execute(sql, *args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        return [dict(row) for row in await self.pool.fetch(sql, *args)]
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; safe when several replicas start at once (advisory lock)."""
+        applied_now = []
+        async with self.pool.acquire() as connection:
+            await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            try:
+                await connection.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                done = {r["version"] for r in await connection.fetch("SELECT version FROM schema_migrations")}
+                for version, name, sql in migrations(self.dialect):
+                    if version in done:
+                        continue
+                    async with connection.transaction():
+                        await connection.execute(sql)
+                        await connection.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                        )
+                    applied_now.append(version)
+            finally:
+                await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        return applied_now
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class SqliteDatabase:
+    """One aiosqlite connection (SQLite serialises writers anyway), in WAL mode."""
+
+    dialect = "sqlite"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def connect(cls, path: Path) -> SqliteDatabase:
+        """Open (and create) the database file."""
+        import aiosqlite
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA foreign_keys=ON")
+        await connection.execute("PRAGMA busy_timeout=5000")
+        return cls(connection)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return _PLACEHOLDER.sub(r"?\1", sql)
+
+    @staticmethod
+    def _args(args: Sequence[Any]) -> list[Any]:
+        return [a.isoformat() if isinstance(a, datetime) else a for a in args]
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        cursor = await self.connection.execute(self._sql(sql), self._args(args))
+        return cursor.rowcount
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        async with self.connection.execute(self._sql(sql), self._args(args)) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        await self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self.connection.execute("ROLLBACK")
+            raise
+        await self.connection.execute("COMMIT")
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations inside one write transaction (other processes wait on the lock)."""
+        applied_now = []
+        async with self._exclusive():
+            await self.connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
+            done = {r["version"] for r in await self.fetch("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations(self.dialect):
+                if version in done:
+                    continue
+                for statement in (s.strip() for s in sql.split(";")):
+                    if statement and not all(line.startswith("--") for line in statement.splitlines()):
+                        await self.connection.execute(statement)
+                await self.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                )
+                applied_now.append(version)
+        return applied_now
+
+    async def close(self) -> None:
+        await self.connection.close()

@@ -1,0 +1,355 @@
+"""Durable workflows: records, checkpoints, resume after a crash, cancellation.
+
+Every workflow is recorded when it starts and saved after each graph step (snapshot of the Workflow message plus
+one agent-execution row per team step, written once). The graph checkpoints into LangGraph's checkpointer under
+thread id = workflow id. Each replica heart-beats the workflows it runs; a running workflow whose owner stopped
+heart-beating is claimed by exactly one replica and resumed from its last checkpoint. Team calls carry idempotency
+keys, so a resumed team call replays the team's stored result instead of running again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from marketing.supervisor.v1 import supervisor_pb2
+
+from common.agents.convert import usage_from_proto
+from common.config import Settings
+from common.errors import FailedPrecondition, NotFound
+from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
+from common.logging import get_logger
+from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
+from common.storage import AgentExecution, Store
+from common.storage.store import TERMINAL
+from common.telemetry import ModelCallSpans
+from common.text import clip
+from supervisor_service.graph import WorkflowState
+from supervisor_service.views import build_workflow, routing_step_to_proto, team_run_to_proto
+
+log = get_logger(__name__)
+
+STALE_AFTER_HEARTBEATS = 3
+
+
+def status_name(status: int) -> str:
+    """``completed``, ``partial``, ... from a WorkflowStatus value."""
+    return supervisor_pb2.WorkflowStatus.Name(status).removeprefix("WORKFLOW_STATUS_").lower()
+
+
+def executions_of(
+    workflow_id: str, run: dict[str, Any], upstream: list[str], task: str
+) -> list[AgentExecution]:
+    """The agent-execution rows of one team run."""
+    rows = []
+    brief = json.dumps({"task": clip(task, 500), "upstream_artifacts": upstream})
+    for step in run["steps"]:
+        usage = step.get("usage") or EMPTY_USAGE
+        routing = step["kind"] == "routing"
+        rows.append(
+            AgentExecution(
+                workflow_id=workflow_id,
+                team=run["team"],
+                agent=step["agent"],
+                step_index=step["index"],
+                kind=step["kind"],
+                input=brief,
+                output=f"{step['next']}: {step['reasoning']}"
+                if routing
+                else f"{step['summary']} {step['artifact_ids']}",
+                duration_ms=step["duration_ms"],
+                success=not step["error"],
+                error=step["error"],
+                input_tokens=usage["input_tokens"],
+                output_tokens=usage["output_tokens"],
+                cost_usd=usage["cost_usd"],
+            )
+        )
+    return rows
+
+
+class WorkflowRunner:
+    """Runs, saves, resumes and cancels workflows for one supervisor replica."""
+
+    def __init__(self, graph: CompiledStateGraph, store: Store, settings: Settings) -> None:
+        self.graph = graph
+        self.store = store
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.prices = PriceTable(settings.llm_prices)
+        self.recursion_limit = settings.supervisor_max_steps * 2 + 4
+        self.running: dict[str, asyncio.Task[Any]] = {}
+        self.stopping = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self._maintenance: asyncio.Task[None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start heart-beating and claiming orphaned workflows."""
+        self._maintenance = asyncio.get_running_loop().create_task(
+            self._maintain(), name="workflow-maintenance"
+        )
+
+    async def prepare_stop(self) -> None:
+        """Called before the server drains: interrupted workflows stay RUNNING, to be resumed elsewhere."""
+        self.stopping = True
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _maintain(self) -> None:
+        interval = self.settings.workflow_heartbeat_s
+        while True:
+            try:
+                await self.store.heartbeat(self.owner)
+                if self.settings.resume_on_start:
+                    for workflow_id in await self.store.claim_orphans(
+                        self.owner, interval * STALE_AFTER_HEARTBEATS
+                    ):
+                        log.info("workflow_claimed", workflow_id=workflow_id)
+                        task = asyncio.get_running_loop().create_task(self._resume_claimed(workflow_id))
+                        self._background.add(task)
+                        task.add_done_callback(self._background.discard)
+            except Exception:  # a database hiccup must not stop the loop
+                log.exception("workflow_maintenance_failed")
+            await asyncio.sleep(interval)
+
+    async def _resume_claimed(self, workflow_id: str) -> None:
+        try:
+            async for _ in self._resume_events(workflow_id):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("workflow_resume_failed", workflow_id=workflow_id)
+
+    # --- running --------------------------------------------------------------------------------------------
+
+    async def run(
+        self, task: str, deadline: float, stream_text: bool
+    ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
+        """Start a new workflow and stream its events, ending with ``done``."""
+        workflow_id = str(uuid.uuid4())
+        created = datetime.now(UTC)
+        state: WorkflowState = {
+            "workflow_id": workflow_id,
+            "task": task,
+            "deadline": deadline,
+            "routing_steps": [],
+            "team_runs": [],
+            "artifacts": [],
+            "next": "",
+        }
+        snapshot = build_workflow(state, created, None, EMPTY_USAGE)
+        await self.store.create_workflow(workflow_id, task, self.owner, snapshot.SerializeToString())
+        log.info("workflow_started", workflow_id=workflow_id, task_chars=len(task))
+        async for event in self._drive(workflow_id, state, task, created, stream_text, EMPTY_USAGE):
+            yield event
+
+    async def _drive(
+        self,
+        workflow_id: str,
+        graph_input: WorkflowState | None,
+        task: str,
+        created: datetime,
+        stream_text: bool,
+        prior_routing_usage: dict[str, Any],
+    ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
+        ledger = UsageLedger(self.prices, "supervisor")
+        config: dict[str, Any] = {
+            "recursion_limit": self.recursion_limit,
+            "callbacks": [ledger, ModelCallSpans()],
+            "configurable": {"thread_id": workflow_id, "stream_text": stream_text},
+        }
+        sequence = 0
+
+        def event(**fields: Any) -> supervisor_pb2.StreamTaskResponse:
+            nonlocal sequence
+            sequence += 1
+            return supervisor_pb2.StreamTaskResponse(workflow_id=workflow_id, sequence=sequence, **fields)
+
+        def routing_usage() -> dict[str, Any]:
+            return merge_usage(prior_routing_usage, ledger.totals().to_dict())
+
+        recorded = {run["team"] for run in (graph_input or {}).get("team_runs", [])}
+        state: WorkflowState = graph_input or {}
+        current = asyncio.current_task()
+        assert current is not None
+        self.running[workflow_id] = current
+        WORKFLOWS_IN_FLIGHT.inc()
+        try:
+            async for mode, chunk in self.graph.astream(
+                graph_input, config, stream_mode=["custom", "values"]
+            ):
+                if mode == "values":
+                    state = chunk
+                    await self._save_progress(workflow_id, state, task, created, routing_usage(), recorded)
+                elif "text_delta" in chunk:
+                    yield event(text_delta=chunk["text_delta"])
+                elif "routing_step" in chunk:
+                    yield event(routing_step=routing_step_to_proto(chunk["routing_step"]))
+                elif "team_started" in chunk:
+                    yield event(team_started=supervisor_pb2.TeamStarted(team=chunk["team_started"]))
+                elif "agent_step" in chunk:
+                    yield event(agent_step=chunk["agent_step"])
+                elif "artifact" in chunk:
+                    yield event(artifact=chunk["artifact"])
+                elif "team_finished" in chunk:
+                    yield event(team_finished=team_run_to_proto(chunk["team_finished"]))
+        except asyncio.CancelledError:
+            if not self.stopping:
+                latest = (await self.graph.aget_state(config)).values or state
+                await asyncio.shield(
+                    self._finish(workflow_id, latest, created, routing_usage(), cancelled=True)
+                )
+            raise
+        finally:
+            WORKFLOWS_IN_FLIGHT.dec()
+            self.running.pop(workflow_id, None)
+        workflow = await self._finish(workflow_id, state, created, routing_usage())
+        yield event(done=workflow)
+
+    async def _save_progress(
+        self,
+        workflow_id: str,
+        state: WorkflowState,
+        task: str,
+        created: datetime,
+        routing_usage: dict[str, Any],
+        recorded: set[str],
+    ) -> None:
+        new_runs = [run for run in state.get("team_runs", []) if run["team"] not in recorded]
+        for run in new_runs:
+            upstream = [a["id"] for a in state.get("artifacts", []) if a["team"] != run["team"]]
+            await self.store.record_executions(executions_of(workflow_id, run, upstream, task))
+            recorded.add(run["team"])
+        snapshot = build_workflow(state, created, None, routing_usage)
+        await self.store.save_workflow(
+            workflow_id, "running", snapshot.SerializeToString(), *_totals(snapshot)
+        )
+
+    async def _finish(
+        self,
+        workflow_id: str,
+        state: WorkflowState,
+        created: datetime,
+        routing_usage: dict[str, Any],
+        cancelled: bool = False,
+    ) -> supervisor_pb2.Workflow:
+        workflow = build_workflow(state, created, datetime.now(UTC), routing_usage)
+        if cancelled:
+            workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+            workflow.summary = "cancelled: " + workflow.summary.split(": ", 1)[-1]
+        name = status_name(workflow.status)
+        await self.store.save_workflow(workflow_id, name, workflow.SerializeToString(), *_totals(workflow))
+        TASKS.labels(status=name).inc()
+        log.info(
+            "workflow_finished",
+            workflow_id=workflow_id,
+            status=name,
+            artifacts=len(workflow.artifacts),
+            failed_teams=list(workflow.failed_teams),
+            cost_usd=round(workflow.usage.cost_usd, 6),
+            duration_ms=int((time.time() - created.timestamp()) * 1000),
+        )
+        return workflow
+
+    # --- queries and control --------------------------------------------------------------------------------
+
+    async def get(self, workflow_id: str) -> tuple[supervisor_pb2.Workflow, list[AgentExecution]]:
+        """A workflow and its agent executions."""
+        record = await self._record(workflow_id)
+        return supervisor_pb2.Workflow.FromString(record.snapshot), await self.store.agent_executions(
+            workflow_id
+        )
+
+    async def list(
+        self, page_size: int, page_token: str, status: str
+    ) -> tuple[list[supervisor_pb2.Workflow], str]:
+        """A page of workflows, newest first."""
+        records, token = await self.store.list_workflows(page_size, page_token, status)
+        return [supervisor_pb2.Workflow.FromString(r.snapshot) for r in records], token
+
+    async def resume(self, workflow_id: str) -> supervisor_pb2.Workflow:
+        """Resume an orphaned running workflow to completion (a finished one is returned as it is)."""
+        record = await self._record(workflow_id)
+        if record.status in TERMINAL:
+            return supervisor_pb2.Workflow.FromString(record.snapshot)
+        if workflow_id in self.running:
+            raise FailedPrecondition(f"workflow {workflow_id} is running on this replica")
+        stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
+        if not await self.store.claim(workflow_id, self.owner, stale_s):
+            raise FailedPrecondition(f"workflow {workflow_id} is running on another replica (it heart-beats)")
+        workflow = None
+        async for event in self._resume_events(workflow_id):
+            if event.HasField("done"):
+                workflow = event.done
+        assert workflow is not None
+        return workflow
+
+    async def _resume_events(self, workflow_id: str) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
+        record = await self._record(workflow_id)
+        prior = supervisor_pb2.Workflow.FromString(record.snapshot)
+        created = record.created_at
+        config = {"configurable": {"thread_id": workflow_id}}
+        checkpoint = await self.graph.aget_state(config)
+        deadline = time.time() + self.settings.task_timeout_s
+        graph_input: WorkflowState | None
+        if not checkpoint.values:
+            graph_input = {
+                "workflow_id": workflow_id,
+                "task": record.task,
+                "deadline": deadline,
+                "routing_steps": [],
+                "team_runs": [],
+                "artifacts": [],
+                "next": "",
+            }
+        else:
+            await self.graph.aupdate_state(config, {"deadline": deadline})
+            graph_input = None
+        log.info("workflow_resumed", workflow_id=workflow_id, from_checkpoint=graph_input is None)
+        async for event in self._drive(
+            workflow_id, graph_input, record.task, created, False, usage_from_proto(prior.routing_usage)
+        ):
+            yield event
+
+    async def cancel(self, workflow_id: str) -> supervisor_pb2.Workflow:
+        """Cancel a running workflow (its task and team calls are cancelled); a finished one is returned as it is."""
+        record = await self._record(workflow_id)
+        if record.status in TERMINAL:
+            return supervisor_pb2.Workflow.FromString(record.snapshot)
+        task = self.running.get(workflow_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=self.settings.shutdown_grace_s + 5)
+        else:
+            workflow = supervisor_pb2.Workflow.FromString(record.snapshot)
+            workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+            workflow.complete_time.FromDatetime(datetime.now(UTC))
+            await self.store.save_workflow(
+                workflow_id, "cancelled", workflow.SerializeToString(), *_totals(workflow)
+            )
+        record = await self._record(workflow_id)
+        return supervisor_pb2.Workflow.FromString(record.snapshot)
+
+    async def _record(self, workflow_id: str) -> Any:
+        record = await self.store.get_workflow(workflow_id)
+        if record is None:
+            raise NotFound(f"workflow {workflow_id} not found")
+        return record
+
+
+def _totals(workflow: supervisor_pb2.Workflow) -> tuple[int, int, float]:
+    return workflow.usage.input_tokens, workflow.usage.output_tokens, workflow.usage.cost_usd
