@@ -76,6 +76,12 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Cancelled(ServiceError):
+    """The operation was cancelled on request."""
+
+    code = grpc.StatusCode.CANCELLED
+
+
 class ResourceExhausted(ServiceError):
     """The server is at capacity; carries a google.rpc.RetryInfo."""
 

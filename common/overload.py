@@ -1,9 +1,13 @@
-"""Overload protection: a cap on concurrent calls per group of methods, per server (that is, per replica).
+"""Overload protection, and a guard against requests that do not decode.
 
-A call beyond its group's cap is answered at once with ``RESOURCE_EXHAUSTED`` carrying a ``google.rpc.RetryInfo``;
+``OverloadInterceptor`` caps concurrent calls per group of methods, per server (that is, per replica). A call
+beyond its group's cap is answered at once with ``RESOURCE_EXHAUSTED`` carrying a ``google.rpc.RetryInfo``;
 nothing is queued. A slot is held from the start of the handler until a unary call returns or a stream ends, fails
 or is cancelled, and is released exactly once. Methods outside the mapping (health, reflection, the teams' own
-tool services) are never capped.
+tool services, the supervisor's workflow queries and CancelWorkflow) are never capped.
+
+``UndecodableRequestInterceptor``: grpc answers a request that is not valid protobuf with ``UNKNOWN`` (the
+deserializer raises inside grpc, before any handler runs); this interceptor makes it ``INVALID_ARGUMENT``.
 """
 
 from __future__ import annotations
@@ -186,3 +190,73 @@ class OverloadInterceptor(grpc.aio.ServerInterceptor):
                 slot.release()
 
         return handler
+
+
+class _Undecodable:
+    """Stands in for a request message whose bytes did not decode."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class UndecodableRequestInterceptor(grpc.aio.ServerInterceptor):
+    """Answers a unary request that does not decode as its message type with ``INVALID_ARGUMENT``, not ``UNKNOWN``.
+
+    The method's deserializer is wrapped so that a decoding error yields a placeholder instead of raising inside
+    grpc; the handler then aborts with ``INVALID_ARGUMENT`` before the servicer sees anything.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None or handler.request_streaming:
+            return handler
+        method = handler_call_details.method
+        deserializer = _tolerant(handler.request_deserializer)
+        if handler.unary_unary is not None:
+            behaviour = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if isinstance(request, _Undecodable):
+                    await _reject_undecodable(context, method, request)
+                return await behaviour(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, request_deserializer=deserializer, response_serializer=handler.response_serializer
+            )
+        if handler.unary_stream is not None:
+            stream_behaviour = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                if isinstance(request, _Undecodable):
+                    await _reject_undecodable(context, method, request)
+                async for response in stream_behaviour(request, context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream, request_deserializer=deserializer, response_serializer=handler.response_serializer
+            )
+        return handler
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:
+            return _Undecodable(exc)
+
+    return deserialize
+
+
+async def _reject_undecodable(context: grpc.aio.ServicerContext, method: str, request: _Undecodable) -> None:
+    log.info("rpc_rejected", method=method, code="INVALID_ARGUMENT", error=str(request.error))
+    await context.abort(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"the request does not decode as this method's message: {request.error}",
+    )

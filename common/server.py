@@ -17,7 +17,7 @@ from common.config import Settings
 from common.errors import ServiceError
 from common.logging import get_logger
 from common.metrics import MetricsInterceptor
-from common.overload import OverloadInterceptor
+from common.overload import OverloadInterceptor, UndecodableRequestInterceptor
 from common.telemetry import server_interceptors
 
 log = get_logger(__name__)
@@ -165,6 +165,7 @@ async def start_server(
         interceptors=[
             *server_interceptors(),
             MetricsInterceptor(),
+            UndecodableRequestInterceptor(),
             OverloadInterceptor.from_settings(settings),
             ErrorMappingInterceptor(),
         ],

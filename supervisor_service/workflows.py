@@ -24,7 +24,7 @@ from marketing.supervisor.v1 import supervisor_pb2
 
 from common.agents.convert import usage_from_proto
 from common.config import Settings
-from common.errors import FailedPrecondition, NotFound
+from common.errors import Cancelled, FailedPrecondition, NotFound
 from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
@@ -38,6 +38,7 @@ from supervisor_service.views import build_workflow, routing_step_to_proto, team
 log = get_logger(__name__)
 
 STALE_AFTER_HEARTBEATS = 3
+EVENT_BUFFER = 256  # events a slow reader may lag behind before the graph waits for it
 
 
 def status_name(status: int) -> str:
@@ -87,6 +88,7 @@ class WorkflowRunner:
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.supervisor_max_steps * 2 + 4
         self.running: dict[str, asyncio.Task[Any]] = {}
+        self.cancel_requested: set[str] = set()
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
         self._maintenance: asyncio.Task[None] | None = None
@@ -184,14 +186,36 @@ class WorkflowRunner:
 
         recorded = {run["team"] for run in (graph_input or {}).get("team_runs", [])}
         state: WorkflowState = graph_input or {}
-        current = asyncio.current_task()
-        assert current is not None
-        self.running[workflow_id] = current
+        # The graph runs in its own task feeding a bounded queue: CancelWorkflow cancels that task and this
+        # handler answers CANCELLED; when this handler is cancelled (caller gone, shutdown), it cancels the task.
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=EVENT_BUFFER)
+
+        async def produce() -> None:
+            try:
+                async for item in self.graph.astream(graph_input, config, stream_mode=["custom", "values"]):
+                    await queue.put(("item", item))
+                await queue.put(("end", None))
+            except asyncio.CancelledError:
+                await queue.put(("cancelled", None))
+            except Exception as exc:
+                await queue.put(("error", exc))
+
+        producer = asyncio.get_running_loop().create_task(produce(), name=f"workflow-{workflow_id}")
+        self.running[workflow_id] = producer
         WORKFLOWS_IN_FLIGHT.inc()
         try:
-            async for mode, chunk in self.graph.astream(
-                graph_input, config, stream_mode=["custom", "values"]
-            ):
+            while True:
+                kind, item = await queue.get()
+                if kind == "end":
+                    break
+                if kind == "error":
+                    raise item
+                if kind == "cancelled":
+                    latest = (await self.graph.aget_state(config)).values or state
+                    await self._finish(workflow_id, latest, created, routing_usage(), cancelled=True)
+                    self.cancel_requested.discard(workflow_id)
+                    raise Cancelled(f"workflow {workflow_id} was cancelled")
+                mode, chunk = item
                 if mode == "values":
                     state = chunk
                     await self._save_progress(workflow_id, state, task, created, routing_usage(), recorded)
@@ -207,7 +231,9 @@ class WorkflowRunner:
                     yield event(artifact=chunk["artifact"])
                 elif "team_finished" in chunk:
                     yield event(team_finished=team_run_to_proto(chunk["team_finished"]))
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
             if not self.stopping:
                 latest = (await self.graph.aget_state(config)).values or state
                 await asyncio.shield(
@@ -215,6 +241,8 @@ class WorkflowRunner:
                 )
             raise
         finally:
+            if not producer.done():
+                producer.cancel()
             WORKFLOWS_IN_FLIGHT.dec()
             self.running.pop(workflow_id, None)
         workflow = await self._finish(workflow_id, state, created, routing_usage())
@@ -332,8 +360,13 @@ class WorkflowRunner:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
         task = self.running.get(workflow_id)
         if task is not None:
+            self.cancel_requested.add(workflow_id)
             task.cancel()
-            await asyncio.wait([task], timeout=self.settings.shutdown_grace_s + 5)
+            for _ in range(100):  # the workflow's handler records the cancellation
+                record = await self._record(workflow_id)
+                if record.status in TERMINAL:
+                    break
+                await asyncio.sleep(0.05)
         else:
             workflow = supervisor_pb2.Workflow.FromString(record.snapshot)
             workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
