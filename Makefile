@@ -12,7 +12,7 @@ GEN_DIR := generated
 PROTO_FILES := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
 SERVICES := research content social supervisor
 
-.PHONY: help install protos protos-check lint test demo up down status bench clean
+.PHONY: help install protos protos-check lint test demo up down migrate warm-cache bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -69,8 +69,14 @@ down: ## Stop the services started by `make up` (SIGTERM, graceful drain; superv
 		fi; \
 	done
 
-bench: $(STAMP) ## Benchmarks (not built yet: see issue "Benchmarks")
-	@echo "make bench is not implemented yet; it arrives with the benchmarks issue." && exit 1
+migrate: $(STAMP) ## Apply database migrations (DATABASE_URL, else the SQLite files under .data/)
+	$(BIN)/python -m common.storage.migrate
+
+warm-cache: $(STAMP) ## Warm the tool cache (REDIS_URL) with the queries in QUERIES_FILE
+	$(BIN)/python -m research_service.warm_cache --file $${QUERIES_FILE:?set QUERIES_FILE to a file of queries}
+
+bench: $(STAMP) ## Benchmarks: gRPC overhead vs in-process, throughput, model calls (benchmarks/RESULTS.md)
+	$(BIN)/python -m benchmarks
 
 clean: ## Remove the virtual environment, run files and caches
 	rm -rf $(VENV) $(RUN_DIR) .pytest_cache .ruff_cache

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     workflow_heartbeat_s: float = Field(5.0, gt=0, le=300)
     redis_url: str | None = Field(None, repr=False)
     cache_ttl_s: float = Field(3600.0, ge=0, le=30 * 86400)
+    cache_ttls: dict[str, float] = Field(
+        default_factory=dict
+    )  # per tool, e.g. {"search_knowledge_base": 600}
     cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
 
     # Overload protection (see common/overload.py).

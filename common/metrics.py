@@ -50,6 +50,10 @@ BREAKER_STATE = Gauge(
 WORKFLOWS_IN_FLIGHT = Gauge("marketing_workflows_in_flight", "Workflows running on this supervisor.")
 BRIEFS_IN_FLIGHT = Gauge("marketing_briefs_in_flight", "Briefs running on this team service.", ["team"])
 
+CACHE_LOOKUPS = Counter(
+    "marketing_tool_cache_total", "Tool-result cache lookups, by tool and result.", ["tool", "result"]
+)
+
 # Cost.
 MODEL_TOKENS = Counter(
     "marketing_model_tokens_total", "Model tokens, by model and direction.", ["model", "direction"]

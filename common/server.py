@@ -249,4 +249,8 @@ def run_service(name: str, build: Builder) -> None:
         await serve_until_signal(running, settings.shutdown_grace_s)
         shutdown_tracing()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:  # raised while connecting to a configured dependency (database, cache)
+        print(f"{name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

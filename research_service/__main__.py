@@ -5,6 +5,7 @@ from __future__ import annotations
 from marketing.research.v1 import research_pb2, research_pb2_grpc
 
 from common.agents.team_entry import build_team_service
+from common.cache import open_tool_cache
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration, run_service
 from research_service.graph import research_team
@@ -23,11 +24,14 @@ def load_knowledge_base(settings: Settings) -> KnowledgeBase:
 async def build(settings: Settings) -> ServiceParts:
     """The research team's servicers."""
     knowledge_base = load_knowledge_base(settings)
+    tool_cache = await open_tool_cache(settings)
     servicer = ResearchServicer(knowledge_base)
     own = ServiceRegistration(
         SERVICE_NAME, lambda server: research_pb2_grpc.add_ResearchServiceServicer_to_server(servicer, server)
     )
-    return await build_team_service(research_team(knowledge_base), settings, own)
+    parts = await build_team_service(research_team(knowledge_base, tool_cache), settings, own)
+    parts.on_stop.append(tool_cache.cache.close)
+    return parts
 
 
 def main() -> None:

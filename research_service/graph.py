@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from common.agents.brief import brief_from_messages
 from common.agents.team_graph import TeamDefinition
 from common.agents.worker import ArtifactDraft, Worker, WorkerOutput
+from common.cache import ToolCache
 from common.llm.offline import TemplateBehaviour, tool_results
 from common.text import clip, extract_keywords, topic_title
 from research_service.knowledge_base import KnowledgeBase
@@ -35,14 +36,20 @@ class ReadSourcesArgs(BaseModel):
     query: str = Field(min_length=1, max_length=1000, description="What the passages should be about")
 
 
-def research_tools(knowledge_base: KnowledgeBase) -> tuple[BaseTool, BaseTool]:
-    """The team's tools over one knowledge base."""
+def research_tools(
+    knowledge_base: KnowledgeBase, tool_cache: ToolCache | None = None
+) -> tuple[BaseTool, BaseTool]:
+    """The team's tools over one knowledge base, their results cached when a tool cache is given."""
 
     async def search(query: str, max_results: int = 5) -> list[dict[str, Any]]:
         return [hit.to_dict() for hit in knowledge_base.search(query, max_results)]
 
     async def read(document_ids: list[str], query: str) -> list[dict[str, Any]]:
         return [p.to_dict() for p in knowledge_base.key_passages(document_ids, query, per_document=2)]
+
+    if tool_cache is not None:
+        search = tool_cache.wrap("search_knowledge_base", search)
+        read = tool_cache.wrap("read_sources", read)
 
     return (
         StructuredTool.from_function(
@@ -173,9 +180,9 @@ def _heading(text: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def research_team(knowledge_base: KnowledgeBase) -> TeamDefinition:
+def research_team(knowledge_base: KnowledgeBase, tool_cache: ToolCache | None = None) -> TeamDefinition:
     """The research team over a knowledge base."""
-    search_tool, read_tool = research_tools(knowledge_base)
+    search_tool, read_tool = research_tools(knowledge_base, tool_cache)
     searcher = Worker(
         name="searcher",
         description="searches the knowledge base for sources relevant to the task",

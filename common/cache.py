@@ -1,0 +1,170 @@
+"""The tool-result cache: Redis when ``REDIS_URL`` is set, an in-process TTL cache otherwise.
+
+A key is the tool's name plus its normalised arguments (keys sorted, whitespace collapsed and case folded in
+strings), so "Vector  DB" and "vector db" share an entry. Each tool has its own TTL (``CACHE_TTLS``, else
+``CACHE_TTL_S``); 0 turns caching off for that tool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from cachetools import TLRUCache
+
+from common.config import Settings
+from common.errors import ConfigError
+from common.logging import get_logger
+from common.metrics import CACHE_LOOKUPS
+
+log = get_logger(__name__)
+
+KEY_PREFIX = "marketing:tool"
+
+
+def normalise(value: Any) -> Any:
+    """Arguments in canonical form: whitespace collapsed and case folded in strings, dict keys sorted."""
+    if isinstance(value, str):
+        return " ".join(value.split()).casefold()
+    if isinstance(value, dict):
+        return {str(k): normalise(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [normalise(v) for v in value]
+    return value
+
+
+def cache_key(tool: str, arguments: dict[str, Any], namespace: str = "") -> str:
+    """The cache key of one tool call."""
+    digest = hashlib.sha256(
+        json.dumps(normalise(arguments), sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return f"{KEY_PREFIX}:{namespace + ':' if namespace else ''}{tool}:{digest}"
+
+
+class Cache(Protocol):
+    """Where tool results are kept (JSON-serialisable values)."""
+
+    backend: str
+
+    async def get(self, key: str) -> Any | None:
+        """The cached value, or None on a miss."""
+        ...
+
+    async def set(self, key: str, value: Any, ttl_s: float) -> None:
+        """Keep a value for ``ttl_s`` seconds."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class MemoryCache:
+    """An in-process cache with a TTL per entry and a size bound (least recently used entries go first)."""
+
+    backend = "memory"
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: TLRUCache[str, tuple[str, float]] = TLRUCache(
+            maxsize=max_entries, ttu=lambda _key, value, now: now + value[1], timer=time.monotonic
+        )
+
+    async def get(self, key: str) -> Any | None:
+        entry = self._entries.get(key)
+        return json.loads(entry[0]) if entry is not None else None
+
+    async def set(self, key: str, value: Any, ttl_s: float) -> None:
+        self._entries[key] = (json.dumps(value, default=str), ttl_s)
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+class RedisCache:
+    """Tool results in Redis, shared by every replica, expired by Redis itself."""
+
+    backend = "redis"
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def get(self, key: str) -> Any | None:
+        raw = await self.client.get(key)
+        return json.loads(raw) if raw is not None else None
+
+    async def set(self, key: str, value: Any, ttl_s: float) -> None:
+        await self.client.set(key, json.dumps(value, default=str), px=max(1, int(ttl_s * 1000)))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+async def open_cache(settings: Settings) -> Cache:
+    """The configured cache.
+
+    Raises:
+        ConfigError: ``REDIS_URL`` is set but Redis does not answer (no silent fall-back: an operator who set it
+            expects a shared cache).
+    """
+    if not settings.redis_url:
+        return MemoryCache(settings.cache_max_entries)
+    import redis.asyncio as redis
+
+    client = redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        parts = urlsplit(settings.redis_url)
+        where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
+        raise ConfigError(f"REDIS_URL points at {where}, which does not answer: {exc}") from None
+    log.info("cache_ready", backend="redis")
+    return RedisCache(client)
+
+
+@dataclass
+class ToolCache:
+    """Caches the results of named tools, with a TTL per tool and hit/miss counts."""
+
+    cache: Cache
+    default_ttl_s: float
+    ttls: dict[str, float] = field(default_factory=dict)
+    namespace: str = ""
+    hits: int = 0
+    misses: int = 0
+
+    def ttl_of(self, tool: str) -> float:
+        """The TTL of a tool's results (0 = not cached)."""
+        return self.ttls.get(tool, self.default_ttl_s)
+
+    def wrap(self, tool: str, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """A cached version of an async tool function."""
+
+        async def cached(**arguments: Any) -> Any:
+            ttl = self.ttl_of(tool)
+            if ttl <= 0:
+                return await function(**arguments)
+            key = cache_key(tool, arguments, self.namespace)
+            if (value := await self.cache.get(key)) is not None:
+                self.hits += 1
+                CACHE_LOOKUPS.labels(tool=tool, result="hit").inc()
+                return value
+            self.misses += 1
+            CACHE_LOOKUPS.labels(tool=tool, result="miss").inc()
+            value = await function(**arguments)
+            await self.cache.set(key, value, ttl)
+            return value
+
+        cached.__name__ = getattr(function, "__name__", tool)
+        cached.__doc__ = function.__doc__
+        return cached
+
+
+async def open_tool_cache(settings: Settings) -> ToolCache:
+    """The tool cache of a service, from the settings."""
+    return ToolCache(await open_cache(settings), settings.cache_ttl_s, dict(settings.cache_ttls))
