@@ -6,6 +6,7 @@ on the Python side (TIMESTAMPTZ in PostgreSQL, ISO 8601 text in SQLite).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -52,6 +53,18 @@ def migrations(dialect: str) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+async def advisory_lock(connection: Any, key: int, poll_s: float = 0.05) -> None:
+    """Take a session advisory lock by polling ``pg_try_advisory_lock``.
+
+    A blocking ``pg_advisory_lock`` keeps a statement (and its snapshot) open while it waits, which deadlocks with
+    a ``CREATE INDEX CONCURRENTLY`` run by the lock's holder (LangGraph's checkpoint migrations do that).
+    """
+    while True:
+        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            return
+        await asyncio.sleep(poll_s)
+
+
 class PostgresDatabase:
     """asyncpg connection pool."""
 
@@ -85,7 +98,7 @@ class PostgresDatabase:
         """Apply pending migrations; safe when several replicas start at once (advisory lock)."""
         applied_now = []
         async with self.pool.acquire() as connection:
-            await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            await advisory_lock(connection, MIGRATION_LOCK_KEY)
             try:
                 await connection.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations "

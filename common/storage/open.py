@@ -9,10 +9,12 @@ from typing import Any
 
 from common.config import Settings
 from common.logging import get_logger
-from common.storage.database import PostgresDatabase, SqliteDatabase
+from common.storage.database import PostgresDatabase, SqliteDatabase, advisory_lock
 from common.storage.store import Store
 
 log = get_logger(__name__)
+
+CHECKPOINT_MIGRATION_LOCK_KEY = 7_310_042_612
 
 
 def _sqlite_path(settings: Settings, service: str, suffix: str = "") -> Path:
@@ -58,7 +60,16 @@ async def open_checkpointer(
             separator = "&" if "?" in conninfo else "?"
             conninfo += f"{separator}options=-csearch_path%3D{schema}"
         async with AsyncPostgresSaver.from_conn_string(conninfo) as saver:
-            await saver.setup()
+            # setup() runs LangGraph's own migrations without a lock: serialise replicas and services on one.
+            import asyncpg
+
+            lock = await asyncpg.connect(settings.database_url)
+            try:
+                await advisory_lock(lock, CHECKPOINT_MIGRATION_LOCK_KEY)
+                await saver.setup()
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock($1)", CHECKPOINT_MIGRATION_LOCK_KEY)
+                await lock.close()
             yield saver
     else:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
