@@ -93,28 +93,39 @@ class ServiceLauncher:
 
     def environment(self) -> dict[str, str]:
         """The environment every service process gets: ports, team addresses, loopback binding."""
-        env = {**os.environ, "BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1", **self.env}
+        env = {**os.environ, "BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
         for name, port in self.ports.items():
             env[PORT_VARIABLES[name]] = str(port)
             env[f"{name.upper()}_ADDR"] = f"127.0.0.1:{port}"
-        return env
+        return {**env, **self.env}
 
-    def start(self, name: str) -> ServiceProcess:
-        """Start one service process (``python -m <name>_service``)."""
+    def start(
+        self, name: str, instance: str | None = None, port: int | None = None, metrics_port: int | None = None
+    ) -> ServiceProcess:
+        """Start one service process (``python -m <name>_service``).
+
+        Args:
+            name: The service.
+            instance: Key of this process in ``processes`` (another replica of the same service); default ``name``.
+            port: Its gRPC port (default: the service's port in ``ports``).
+            metrics_port: Its /metrics port (default: the service's in ``metrics_ports``).
+        """
+        instance = instance or name
+        port = port or self.ports[name]
+        metrics_port = metrics_port if metrics_port is not None else self.metrics_ports[name]
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{name}.log"
+        log_path = self.log_dir / f"{instance}.log"
+        env = {**self.environment(), PORT_VARIABLES[name]: str(port), "METRICS_PORT": str(metrics_port)}
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"{name}_service"],
-                env={**self.environment(), "METRICS_PORT": str(self.metrics_ports[name])},
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=Path(__file__).resolve().parent.parent,
             )
-        self.processes[name] = ServiceProcess(
-            name, self.ports[name], process, log_path, self.metrics_ports[name]
-        )
-        return self.processes[name]
+        self.processes[instance] = ServiceProcess(instance, port, process, log_path, metrics_port)
+        return self.processes[instance]
 
     def wait_serving(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
         """Block until every named service answers SERVING.

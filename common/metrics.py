@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -107,11 +108,14 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             behaviour = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                started = time.perf_counter()
+                started, cancelled = time.perf_counter(), False
                 try:
                     return await behaviour(request, context)
+                except asyncio.CancelledError:
+                    cancelled = True
+                    raise
                 finally:
-                    _observe(service, method, context, started)
+                    _observe(service, method, context, started, cancelled)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary,
@@ -122,12 +126,15 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             stream_behaviour = handler.unary_stream
 
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                started = time.perf_counter()
+                started, cancelled = time.perf_counter(), False
                 try:
                     async for response in stream_behaviour(request, context):
                         yield response
+                except (asyncio.CancelledError, GeneratorExit):
+                    cancelled = True
+                    raise
                 finally:
-                    _observe(service, method, context, started)
+                    _observe(service, method, context, started, cancelled)
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
@@ -137,8 +144,13 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
-def _observe(service: str, method: str, context: grpc.aio.ServicerContext, started: float) -> None:
+def _observe(
+    service: str, method: str, context: grpc.aio.ServicerContext, started: float, cancelled: bool
+) -> None:
     code = context.code()
-    name = code.name if isinstance(code, grpc.StatusCode) else ("CANCELLED" if context.cancelled() else "OK")
+    if isinstance(code, grpc.StatusCode):
+        name = code.name
+    else:
+        name = "CANCELLED" if cancelled or context.cancelled() else "OK"
     RPC_HANDLED.labels(service, method, name).inc()
     RPC_SECONDS.labels(service, method, name).observe(time.perf_counter() - started)

@@ -115,6 +115,7 @@ class ServiceParts:
     registrations: list[ServiceRegistration]
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     before_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    after_start: list[Callable[[RunningServer], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass
@@ -246,6 +247,8 @@ def run_service(name: str, build: Builder) -> None:
             on_stop=parts.on_stop,
             before_stop=parts.before_stop,
         )
+        for hook in parts.after_start:
+            await hook(running)
         await serve_until_signal(running, settings.shutdown_grace_s)
         shutdown_tracing()
 

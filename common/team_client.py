@@ -1,15 +1,20 @@
 """The supervisor's client for one team: the TeamService stub behind that team's circuit breaker.
 
-Every call has a deadline; ``UNAVAILABLE`` before the first response is retried with backoff, within the deadline,
-a bounded number of times; no other code is retried. Only infrastructure failures count against the breaker.
+Every call has a deadline; ``UNAVAILABLE`` is retried with backoff, within the deadline, a bounded number of times:
+before the first response always, after it only for calls with an idempotency key. No other code is retried. Only
+infrastructure failures count against the breaker. A team address may name several replicas; calls are balanced
+round-robin across them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2
@@ -39,9 +44,16 @@ INITIAL_RECONNECT_BACKOFF_MS = 100
 MAX_RECONNECT_BACKOFF_MS = 1_000
 
 
-def channel_options(settings: Settings) -> list[tuple[str, int]]:
-    """Channel arguments: explicit message limits, keepalive, fast reconnect; retries are ours, not the channel's."""
+# Spread calls over every address a team's target resolves to (`ipv4:a,b`, `dns:///name` of a headless
+# Service). Retries stay in TeamClient rather than a retryPolicy here: one retry layer, counted by the breaker and
+# reported in the team run's attempts.
+SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
+def channel_options(settings: Settings) -> list[tuple[str, Any]]:
+    """Channel arguments: round-robin balancing, explicit message limits, keepalive, fast reconnect."""
     return [
+        ("grpc.service_config", SERVICE_CONFIG),
         ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
         ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
         ("grpc.keepalive_time_ms", 30_000),
@@ -51,6 +63,13 @@ def channel_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
         ("grpc.enable_retries", 0),
     ]
+
+
+@dataclass
+class CallStats:
+    """What happened during one team call (filled in by the client as the call goes)."""
+
+    attempts: int = 0
 
 
 class TeamClient:
@@ -80,7 +99,12 @@ class TeamClient:
         await self._channel.close()
 
     async def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False, idempotency_key: str = ""
+        self,
+        brief: team_pb2.Brief,
+        timeout_s: float,
+        stream_text: bool = False,
+        idempotency_key: str = "",
+        stats: CallStats | None = None,
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         """Run a brief on the team and stream its events.
 
@@ -89,6 +113,7 @@ class TeamClient:
             timeout_s: Time budget for the whole call, retries included.
             stream_text: Ask the team to stream its workers' generated text too.
             idempotency_key: Identifies the piece of work, so that a repeated call is answered once.
+            stats: Receives the number of attempts made.
 
         Raises:
             CircuitOpenError: The breaker is open; the team was not called.
@@ -97,12 +122,10 @@ class TeamClient:
         deadline = time.monotonic() + timeout_s
         try:
             async with self.breaker.guard():
-                async for event in self._attempts(
-                    team_pb2.StreamBriefRequest(
-                        brief=brief, stream_text=stream_text, idempotency_key=idempotency_key
-                    ),
-                    deadline,
-                ):
+                request = team_pb2.StreamBriefRequest(
+                    brief=brief, stream_text=stream_text, idempotency_key=idempotency_key
+                )
+                async for event in self._attempts(request, deadline, stats or CallStats()):
                     yield event
         except BreakerOpen:
             raise CircuitOpenError(self.team) from None
@@ -119,11 +142,12 @@ class TeamClient:
             pass
 
     async def _attempts(
-        self, request: team_pb2.StreamBriefRequest, deadline: float
+        self, request: team_pb2.StreamBriefRequest, deadline: float, stats: CallStats
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         attempt = 0
         while True:
             attempt += 1
+            stats.attempts = attempt
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TeamCallError(self.team, "DEADLINE_EXCEEDED", "no time left for the call", attempt - 1)
@@ -136,7 +160,13 @@ class TeamClient:
             except grpc.aio.AioRpcError as exc:
                 code = exc.code().name
                 delay = self.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-                retryable = code == "UNAVAILABLE" and not received and attempt < self.max_attempts
+                # Before any answer a retry is always safe; after a partial answer only when the call carries an
+                # idempotency key (the next replica replays, resumes or reruns that piece of work).
+                retryable = (
+                    code == "UNAVAILABLE"
+                    and (not received or bool(request.idempotency_key))
+                    and attempt < self.max_attempts
+                )
                 if retryable and time.monotonic() + delay < deadline:
                     log.info(
                         "team_call_retry", team=self.team, attempt=attempt, code=code, delay_s=round(delay, 3)

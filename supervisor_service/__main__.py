@@ -9,7 +9,7 @@ from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration, run_service
 from common.storage import open_checkpointer, open_store
-from common.team_client import TeamClient
+from common.team_client import TeamClient, report_breakers_in_health
 from supervisor_service.graph import TEAMS, build_supervisor_graph
 from supervisor_service.servicer import SupervisorServicer
 from supervisor_service.workflows import WorkflowRunner
@@ -21,7 +21,8 @@ async def build(settings: Settings, clients: dict[str, TeamClient] | None = None
     """The supervisor's servicer: a breaker-guarded client per team, the records store, the checkpointer and the
     runner that resumes orphaned workflows."""
     resources = AsyncExitStack()
-    clients = clients or {team: TeamClient(team, settings.team_addr(team), settings) for team in TEAMS}
+    if clients is None:
+        clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in TEAMS}
     for client in clients.values():
         resources.push_async_callback(client.close)
     store = await open_store(settings, "supervisor")
@@ -34,7 +35,12 @@ async def build(settings: Settings, clients: dict[str, TeamClient] | None = None
         lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
     )
     runner.start()
-    return ServiceParts([registration], on_stop=[resources.aclose], before_stop=[runner.prepare_stop])
+    return ServiceParts(
+        [registration],
+        on_stop=[resources.aclose],
+        before_stop=[runner.prepare_stop],
+        after_start=[lambda running: report_breakers_in_health(running.health, clients)],
+    )
 
 
 def main() -> None:

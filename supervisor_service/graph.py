@@ -32,6 +32,7 @@ from common.routing import (
     Router,
     RoutingContext,
 )
+from common.team_client import CallStats
 from common.telemetry import mark_error, tracer
 from common.text import clip
 
@@ -83,7 +84,12 @@ class TeamCaller(Protocol):
     """What the graph needs from a team client."""
 
     def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False, idempotency_key: str = ""
+        self,
+        brief: team_pb2.Brief,
+        timeout_s: float,
+        stream_text: bool = False,
+        idempotency_key: str = "",
+        stats: CallStats | None = None,
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]: ...
 
 
@@ -232,7 +238,10 @@ async def call_team(
         if timeout <= 0:
             raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
         result = None
-        async for event in caller.stream_brief(brief, timeout, stream_text, idempotency_key):
+        stats = CallStats()
+        async for event in caller.stream_brief(
+            brief, timeout, stream_text=stream_text, idempotency_key=idempotency_key, stats=stats
+        ):
             kind = event.WhichOneof("event")
             if kind == "text_delta":
                 writer({"text_delta": event.text_delta})
@@ -249,6 +258,7 @@ async def call_team(
         warnings = team_degradations(team, steps)
         run |= {
             "status": "degraded" if warnings else "succeeded",
+            "attempts": max(1, stats.attempts),
             "summary": clip(result.summary, 1000),
             "usage": usage_from_proto(result.usage),
             "warnings": warnings,

@@ -48,7 +48,7 @@ def settings() -> Settings:
 async def start_service(name: str, build: Builder, settings: Settings) -> RunningServer:
     """Start one service in this process on a free loopback port."""
     parts = await build(settings)
-    return await start_server(
+    running = await start_server(
         name,
         parts.registrations,
         settings,
@@ -57,6 +57,9 @@ async def start_service(name: str, build: Builder, settings: Settings) -> Runnin
         on_stop=parts.on_stop,
         before_stop=parts.before_stop,
     )
+    for hook in parts.after_start:
+        await hook(running)
+    return running
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,11 @@ from common.storage.open import open_store
 async def migrate_all() -> None:
     """Open (and so migrate) each service's store: one PostgreSQL database, or one SQLite file per service."""
     settings = get_settings()
-    names = ["supervisor"] if settings.database_url and not settings.database_url.startswith("sqlite") else SERVICES
+    names = (
+        ["supervisor"]
+        if settings.database_url and not settings.database_url.startswith("sqlite")
+        else SERVICES
+    )
     for name in names:
         store = await open_store(settings, name)
         print(f"{name}: {store.dialect} schema up to date")
