@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RUN_DIR := .run
 PROTO_DIR := protos
 GEN_DIR := generated
 PROTO_FILES := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
@@ -47,27 +46,11 @@ test: $(STAMP) ## Run unit, integration and end-to-end tests
 demo: $(STAMP) ## Start the four services, run a sample campaign, print it, stop them
 	$(BIN)/python -m supervisor_service.demo
 
-up: $(STAMP) ## Start the four services in the background on 127.0.0.1 (logs and pids in .run/)
-	@mkdir -p $(RUN_DIR)
-	@for svc in $(SERVICES); do \
-		if [ -f $(RUN_DIR)/$$svc.pid ] && kill -0 $$(cat $(RUN_DIR)/$$svc.pid) 2>/dev/null; then \
-			echo "$$svc already running (pid $$(cat $(RUN_DIR)/$$svc.pid))"; continue; fi; \
-		BIND_HOST=$${BIND_HOST:-127.0.0.1} nohup $(BIN)/python -m $${svc}_service > $(RUN_DIR)/$$svc.log 2>&1 & \
-		echo $$! > $(RUN_DIR)/$$svc.pid; \
-		echo "started $$svc (pid $$!, log $(RUN_DIR)/$$svc.log)"; \
-	done
-	@$(BIN)/python -m common.healthcheck --wait 30 research content social supervisor
+up: $(STAMP) ## Start the services in the background on 127.0.0.1 (logs in .run/); REPLICAS=research=2 adds replicas
+	$(BIN)/python -m common.launcher up $(if $(REPLICAS),--replicas $(REPLICAS))
 
-down: ## Stop the services started by `make up` (SIGTERM, graceful drain; supervisor first)
-	@for svc in supervisor research content social; do \
-		if [ -f $(RUN_DIR)/$$svc.pid ]; then \
-			pid=$$(cat $(RUN_DIR)/$$svc.pid); \
-			if kill -0 $$pid 2>/dev/null; then kill -TERM $$pid; echo "stopping $$svc (pid $$pid)"; \
-				for _ in $$(seq 1 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
-				kill -0 $$pid 2>/dev/null && { echo "$$svc did not stop in time; killing"; kill -KILL $$pid; }; fi; \
-			rm -f $(RUN_DIR)/$$svc.pid; \
-		fi; \
-	done
+down: ## Stop the services started by `make up` (SIGTERM and graceful drain, supervisor first)
+	@test -x $(BIN)/python && $(BIN)/python -m common.launcher down || true
 
 migrate: $(STAMP) ## Apply database migrations (DATABASE_URL, else the SQLite files under .data/)
 	$(BIN)/python -m common.storage.migrate

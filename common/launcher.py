@@ -171,3 +171,91 @@ class ServiceLauncher:
         """Stop every service, supervisor first."""
         for name in sorted(self.processes, key=lambda n: n != "supervisor"):
             self.stop(name)
+
+
+RUN_DIR = Path(".run")
+REPLICA_PORT_STEP = 10
+
+
+def replica_ports(base: int, replicas: int) -> list[int]:
+    """Ports of a team's replicas: the base port, then +10, +20, ..."""
+    return [base + REPLICA_PORT_STEP * n for n in range(replicas)]
+
+
+def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60) -> ServiceLauncher:
+    """Start the four services in the background on the standard ports, with extra replicas of some teams.
+
+    Each process writes ``<run_dir>/<instance>.log`` and ``.pid``; the supervisor's team address lists every replica.
+    """
+    launcher = ServiceLauncher(log_dir=run_dir)
+    addresses = {}
+    for team in ("research", "content", "social"):
+        ports = replica_ports(DEFAULT_PORTS[team], replicas.get(team, 1))
+        addresses[f"{team.upper()}_ADDR"] = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    launcher.env = addresses
+    started = []
+    for team in ("research", "content", "social"):
+        for n, port in enumerate(replica_ports(DEFAULT_PORTS[team], replicas.get(team, 1))):
+            instance = team if n == 0 else f"{team}-{n + 1}"
+            metrics = DEFAULT_METRICS_PORTS[team] + REPLICA_PORT_STEP * n
+            started.append(launcher.start(team, instance=instance, port=port, metrics_port=metrics).name)
+    started.append(launcher.start("supervisor").name)
+    for name in started:
+        (run_dir / f"{name}.pid").write_text(str(launcher.processes[name].process.pid))
+    launcher.wait_serving(started, timeout_s)
+    return launcher
+
+
+def down(run_dir: Path = RUN_DIR, timeout_s: float = 15) -> list[str]:
+    """Stop what ``up`` started (SIGTERM, supervisor first, SIGKILL after the timeout); returns the stopped names."""
+    pid_files = sorted(run_dir.glob("*.pid"), key=lambda p: p.stem != "supervisor")
+    stopped = []
+    for pid_file in pid_files:
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        pid_file.unlink()
+        stopped.append(pid_file.stem)
+    return stopped
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m common.launcher up [--replicas research=2,content=2]`` / ``down``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the four services in the background on 127.0.0.1.")
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--replicas", default="", help="extra replicas, e.g. research=2,social=3")
+    args = parser.parse_args(argv)
+    if args.command == "down":
+        for name in down():
+            print(f"stopped {name}")
+        return 0
+    replicas = {}
+    for item in filter(None, args.replicas.split(",")):
+        team, _, count = item.partition("=")
+        if team not in ("research", "content", "social") or not count.isdigit() or not 1 <= int(count) <= 9:
+            parser.error(f"--replicas: {item!r} is not <research|content|social>=<1-9>")
+        replicas[team] = int(count)
+    if any(RUN_DIR.glob("*.pid")):
+        parser.error("services from an earlier `make up` are still recorded in .run/: run `make down` first")
+    try:
+        launcher = up(replicas)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        down()
+        return 1
+    for name, process in launcher.processes.items():
+        print(f"{name}: {process.address} (pid {process.process.pid}, log {process.log_path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
