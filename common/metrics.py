@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from common.interceptors import rewrap_handler
 from common.logging import get_logger
 
 log = get_logger(__name__)
@@ -104,10 +105,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         service, method = _split(handler_call_details.method)
-        if handler.unary_unary is not None:
-            behaviour = handler.unary_unary
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 started, cancelled = time.perf_counter(), False
                 try:
                     return await behaviour(request, context)
@@ -117,18 +117,13 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                 finally:
                     _observe(service, method, context, started, cancelled)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            stream_behaviour = handler.unary_stream
+            return observed
 
-            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 started, cancelled = time.perf_counter(), False
                 try:
-                    async for response in stream_behaviour(request, context):
+                    async for response in behaviour(request, context):
                         yield response
                 except (asyncio.CancelledError, GeneratorExit):
                     cancelled = True
@@ -136,12 +131,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                 finally:
                     _observe(service, method, context, started, cancelled)
 
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+            return observed
+
+        return rewrap_handler(handler, unary, stream)
 
 
 def _observe(

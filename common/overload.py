@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 
 from common.config import Settings
 from common.errors import ResourceExhausted
+from common.interceptors import rewrap_handler
 from common.logging import get_logger
 
 log = get_logger(__name__)
@@ -119,31 +120,11 @@ class OverloadInterceptor(grpc.aio.ServerInterceptor):
         group = self.groups.get(method)
         if handler is None or group is None:
             return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, method, group),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(handler.unary_stream, method, group),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, method, group),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._stream(handler.stream_stream, method, group),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrap_handler(
+            handler,
+            lambda behaviour: self._unary(behaviour, method, group),
+            lambda behaviour: self._stream(behaviour, method, group),
+        )
 
     async def _reject(self, context: grpc.aio.ServicerContext, method: str, group: str) -> None:
         limit = self.limiter.limits[group]
@@ -217,31 +198,25 @@ class UndecodableRequestInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or handler.request_deserializer is None or handler.request_streaming:
             return handler
         method = handler_call_details.method
-        deserializer = _tolerant(handler.request_deserializer)
-        if handler.unary_unary is not None:
-            behaviour = handler.unary_unary
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 if isinstance(request, _Undecodable):
                     await _reject_undecodable(context, method, request)
                 return await behaviour(request, context)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary, request_deserializer=deserializer, response_serializer=handler.response_serializer
-            )
-        if handler.unary_stream is not None:
-            stream_behaviour = handler.unary_stream
+            return guarded
 
-            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 if isinstance(request, _Undecodable):
                     await _reject_undecodable(context, method, request)
-                async for response in stream_behaviour(request, context):
+                async for response in behaviour(request, context):
                     yield response
 
-            return grpc.unary_stream_rpc_method_handler(
-                stream, request_deserializer=deserializer, response_serializer=handler.response_serializer
-            )
-        return handler
+            return guarded
+
+        return rewrap_handler(handler, unary, stream, _tolerant(handler.request_deserializer))
 
 
 def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:

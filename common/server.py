@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 
 from common.config import Settings
 from common.errors import ServiceError
+from common.interceptors import rewrap_handler
 from common.logging import get_logger
 from common.metrics import MetricsInterceptor
 from common.overload import OverloadInterceptor, UndecodableRequestInterceptor
@@ -49,19 +50,7 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrap_handler(handler, lambda b: _wrap_unary(b, method), lambda b: _wrap_stream(b, method))
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
