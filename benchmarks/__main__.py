@@ -24,10 +24,18 @@ def log(message: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", action="store_true", help="profile the hot path instead (writes PROFILE data)")
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (few repetitions, low concurrency)")
-    parser.add_argument("--reps-0ms", type=int, default=20, help="runs per task and stack at 0 ms (default 20)")
-    parser.add_argument("--reps-50ms", type=int, default=10, help="runs per task and stack at 50 ms (default 10)")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the hot path instead (writes PROFILE data)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short smoke run (few repetitions, low concurrency)"
+    )
+    parser.add_argument(
+        "--reps-0ms", type=int, default=20, help="runs per task and stack at 0 ms (default 20)"
+    )
+    parser.add_argument(
+        "--reps-50ms", type=int, default=16, help="runs per task and stack at 50 ms (default 16)"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="warm-up rounds before measuring (default 2)")
     parser.add_argument(
         "--levels", default="1,16,64,256", help="throughput concurrency levels (default 1,16,64,256)"
@@ -62,7 +70,7 @@ def write_results(results: dict[str, Any], out: Path) -> str:
 
 async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     from benchmarks.report import machine_info
-    from benchmarks.stacks import STACK_LIMITS, stack_environment
+    from benchmarks.stacks import STACK_LIMITS, environment_summary, stack_environment
     from benchmarks.suites import efficiency, overhead, throughput
     from benchmarks.tasks import TASKS
 
@@ -71,8 +79,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "machine": machine_info(),
         "config": {
             "stack_environment": stack_environment(0) | {"OFFLINE_LLM_LATENCY_MS": "0 | 50 | 200"},
-            "limits_note": "generous TASK_TIMEOUT_S/TEAM_CALL_TIMEOUT_S/BREAKER_FAIL_MAX so the supervisor's caps "
-            f"never bound a benchmark task: {STACK_LIMITS}",
+            "limits_note": "generous limits so that no cap of the services bounds a benchmark task (see "
+            f"benchmarks/stacks.py): {STACK_LIMITS}",
+            "inherited_environment": environment_summary(),
             "tasks": {t.shape: {"text": t.text, "teams": list(t.teams)} for t in TASKS},
             "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         },
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         from benchmarks.profiling import profile
 
-        return profile(args.out, log)
+        return profile(log)
 
     from benchmarks.stacks import RUN_DIR, configure_in_process_observability
     from benchmarks.tasks import check_routing_shapes

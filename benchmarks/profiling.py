@@ -11,9 +11,9 @@ inclusive time. ``benchmarks/PROFILE.md`` holds the findings drawn from them.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +25,14 @@ from benchmarks.tasks import TASKS
 PROFILE_DIR = RUN_DIR / "profile"
 ROUNDS = 20
 WARMUP_ROUNDS = 2
-PROJECT_DIRS = ("common", "supervisor_service", "research_service", "content_service", "social_service", "generated")
+PROJECT_DIRS = (
+    "common",
+    "supervisor_service",
+    "research_service",
+    "content_service",
+    "social_service",
+    "generated",
+)
 
 
 def area_of(file_path: str | None, function: str) -> str:
@@ -48,10 +55,10 @@ def area_of(file_path: str | None, function: str) -> str:
 
 
 def is_idle(frame: Any) -> bool:
-    """The event loop waiting for I/O (epoll) or a thread waiting on a lock: not work."""
-    return frame.function in ("select", "poll", "wait", "_worker") and (
-        "selectors" in (frame.file_path or "") or "threading" in (frame.file_path or "")
-    )
+    """The event loop waiting in epoll (the selector's ``select`` and the ``epoll.poll`` call under it)."""
+    if frame.function == "epoll.poll":
+        return True
+    return frame.function == "select" and "selectors" in (frame.file_path or "")
 
 
 def analyse(session: Any, top: int = 25) -> dict[str, Any]:
@@ -121,10 +128,27 @@ def render_summary(name: str, analysis: dict[str, Any], tasks: int, note: str) -
     return "\n".join(lines) + "\n"
 
 
-def _save(session: Any, name: str) -> None:
+def render_what_if(result: dict[str, Any]) -> str:
+    """The caching experiment (benchmarks/whatif.py) as markdown."""
+    lines = [
+        "## What if: memoised route schemas, structured-output runnables and bound tools",
+        "",
+        f"In-process, 0 ms, {result['rounds']} rounds, patch off and on alternately (see benchmarks/whatif.py). "
+        f"CPU per task: {result['cpu_ms_per_task_off']} ms off, {result['cpu_ms_per_task_on']} ms on.",
+        "",
+        "| task | p50 off ms | p50 on ms | saved |",
+        "| --- | --- | --- | --- |",
+    ]
+    for task, row in result["tasks"].items():
+        lines.append(f"| {task} | {row['off_p50_ms']} | {row['on_p50_ms']} | {row['saved_pct']}% |")
+    return "\n".join(lines) + "\n"
+
+
+def _save(session: Any, name: str, keep_session: bool = True) -> None:
     from pyinstrument.renderers import ConsoleRenderer
 
-    session.save(str(PROFILE_DIR / f"{name}.pyisession"))
+    if keep_session:
+        session.save(str(PROFILE_DIR / f"{name}.pyisession"))
     text = ConsoleRenderer(unicode=False, color=False, show_all=False, short_mode=False).render(session)
     (PROFILE_DIR / f"{name}.txt").write_text(text)
 
@@ -133,16 +157,20 @@ async def _in_process(log: Callable[[str], None]) -> tuple[Any, int]:
     from pyinstrument import Profiler
 
     stack = InProcessStack(0)
-    for _ in range(WARMUP_ROUNDS):
-        for task in TASKS:
-            await stack.run(task.text)
-    log(f"  profiling the in-process composition: {ROUNDS} rounds of {len(TASKS)} tasks")
-    profiler = Profiler(interval=0.0005, async_mode="disabled")
-    profiler.start()
-    for _ in range(ROUNDS):
-        for task in TASKS:
-            await stack.run(task.text)
-    return profiler.stop(), ROUNDS * len(TASKS)
+    await stack.start()
+    try:
+        for _ in range(WARMUP_ROUNDS):
+            for task in TASKS:
+                await stack.run(task.text)
+        log(f"  profiling the in-process composition: {ROUNDS} rounds of {len(TASKS)} tasks")
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+        for _ in range(ROUNDS):
+            for task in TASKS:
+                await stack.run(task.text)
+        return profiler.stop(), ROUNDS * len(TASKS)
+    finally:
+        await stack.stop()
 
 
 async def _processes(log: Callable[[str], None]) -> tuple[dict[str, Any], int]:
@@ -163,18 +191,19 @@ async def _processes(log: Callable[[str], None]) -> tuple[dict[str, Any], int]:
                 await stack.run(task.text)
         for pid in stack.pids.values():
             os.kill(pid, signal.SIGUSR2)
-        names = list(stack.pids)
-        deadline = time.monotonic() + 30
-        paths = {name: PROFILE_DIR / f"{name}.pyisession" for name in names}
-        while not all(p.exists() for p in paths.values()) and time.monotonic() < deadline:
+        paths = {name: PROFILE_DIR / f"service_{name}.pyisession" for name in stack.pids}
+        for _ in range(150):  # the sessions are written by the signal handlers; allow 30 s
+            if all(p.exists() for p in paths.values()):
+                break
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)
     finally:
         await stack.stop()
-    return {name: Session.load(str(path)) for name, path in paths.items() if path.exists()}, ROUNDS * len(TASKS)
+    sessions = {name: Session.load(str(path)) for name, path in paths.items() if path.exists()}
+    return sessions, ROUNDS * len(TASKS)
 
 
-def profile(out: Path, log: Callable[[str], None]) -> int:
+def profile(log: Callable[[str], None]) -> int:
     """Run both profiles and write the sessions, call trees and summary."""
     PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     for stale in PROFILE_DIR.glob("*.pyisession"):
@@ -192,7 +221,7 @@ def profile(out: Path, log: Callable[[str], None]) -> int:
     ]
     services, tasks = asyncio.run(_processes(log))
     for name, session in services.items():
-        _save(session, f"service_{name}")
+        _save(session, f"service_{name}", keep_session=False)  # the service saved it
         sections.append(
             render_summary(
                 f"{name} service process",
@@ -201,6 +230,11 @@ def profile(out: Path, log: Callable[[str], None]) -> int:
                 "The service's main thread while the four processes served, one at a time:",
             )
         )
+    from benchmarks.whatif import run_ab
+
+    what_if = run_ab(20, log)
+    (PROFILE_DIR / "whatif.json").write_text(json.dumps(what_if, indent=2) + "\n")
+    sections.append(render_what_if(what_if))
     summary = "# Profile data (python -m benchmarks --profile)\n\n" + "\n".join(sections)
     (PROFILE_DIR / "summary.md").write_text(summary)
     print(summary)

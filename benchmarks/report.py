@@ -103,7 +103,8 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             _target(
                 f"errors at {TARGET_CONCURRENCY} concurrent",
                 "0",
-                f"{top['errors']} of {top['tasks']} tasks" + (f" {top['error_kinds']}" if top["errors"] else ""),
+                f"{top['errors']} of {top['tasks']} tasks"
+                + (f" {top['error_kinds']}" if top["errors"] else ""),
                 top["errors"] == 0,
             )
         )
@@ -121,7 +122,10 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     efficiency = results.get("efficiency", {})
     if efficiency:
-        excess = {t: e["max_across_runs"]["supervisor_router_calls"] - (e["teams_needed"] + 1) for t, e in efficiency.items()}
+        excess = {
+            t: e["max_across_runs"]["supervisor_router_calls"] - (e["teams_needed"] + 1)
+            for t, e in efficiency.items()
+        }
         worst_task = max(excess, key=lambda t: excess[t])
         targets.append(
             _target(
@@ -167,13 +171,17 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Orchestration overhead: four processes over gRPC vs the same graphs in one process",
         "",
-        "Latency of one task seen by the caller (`RunTask` over loopback vs `SupervisorServicer._events` called "
-        "directly with the team servicers composed in-process). Tasks run one at a time, both stacks "
-        "interleaved. Added per team hop = (distributed p50 - in-process p50) / team calls.",
+        "Latency of one task seen by the caller: `RunTask` over loopback to the four service processes, vs the "
+        "same four services built in the benchmark process by their own `build()` (stores and checkpointers "
+        "included, SQLite under benchmarks/.run/) and called through their gRPC handlers directly: the "
+        "supervisor's `RunTask` handler, its team clients replaced by callers of the teams' `StreamBrief` "
+        "handlers (no network, no serialization, no interceptors). Tasks run one at a time, both stacks "
+        "interleaved. Added per team hop = (distributed p50 - in-process p50) / team calls; the paired column is "
+        "the median over repetitions of (distributed - in-process) / team calls of runs made back to back.",
         "",
         "| model latency | task | team calls | distributed p50 / p95 ms | in-process p50 / p95 ms | ratio p50 | "
-        "ratio p95 | added per team hop p50 ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "ratio p95 | added per team hop p50 ms | paired ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key, run in results["overhead"].items():
         for row in run["tasks"]:
@@ -181,15 +189,40 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {key} | {row['task']} | {row['team_calls']} | {d['p50_ms']:.1f} / {d['p95_ms']:.1f} | "
                 f"{i['p50_ms']:.1f} / {i['p95_ms']:.1f} | {row['ratio_p50']:.3f} | {row['ratio_p95']:.3f} | "
-                f"{row['added_per_team_hop_p50_ms']:.2f} |"
+                f"{row['added_per_team_hop_p50_ms']:.2f} | {row['added_per_team_hop_paired_median_ms']:.2f} |"
             )
         s = run["summary"]
         lines.append(
             f"| {key} | **all tasks** | | | | {s['ratio_p50_all_tasks']:.3f} | | "
-            f"{s['added_per_team_hop_p50_ms_all_tasks']:.2f} |"
+            f"{s['added_per_team_hop_p50_ms_all_tasks']:.2f} | |"
         )
-    reps = ", ".join(f"{k}: {v['repetitions']} runs per task and stack" for k, v in results["overhead"].items())
-    lines += ["", f"Repetitions: {reps}, after {next(iter(results['overhead'].values()))['warmup_rounds']} warm-up round(s)."]
+    at0 = results["overhead"].get("0ms")
+    if at0:
+        names = ["supervisor", "research", "content", "social", "client"]
+        lines += [
+            "",
+            "CPU time per task at 0 ms (user + system, ms; services from /proc/<pid>/stat, the benchmark process "
+            "from `time.process_time()`):",
+            "",
+            "| task | distributed: "
+            + " / ".join(names)
+            + " | distributed total | in-process total | extra CPU |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in at0["tasks"]:
+            dist, local = row["cpu_ms_per_run"]["distributed"], row["cpu_ms_per_run"]["in_process"]
+            dist_total, local_total = sum(dist.values()), sum(local.values())
+            lines.append(
+                f"| {row['task']} | {' / '.join(f'{dist.get(n, 0):.1f}' for n in names)} | {dist_total:.1f} | "
+                f"{local_total:.1f} | {dist_total - local_total:+.1f} ({dist_total / local_total:.2f}x) |"
+            )
+    reps = ", ".join(
+        f"{k}: {v['repetitions']} runs per task and stack" for k, v in results["overhead"].items()
+    )
+    lines += [
+        "",
+        f"Repetitions: {reps}, after {next(iter(results['overhead'].values()))['warmup_rounds']} warm-up round(s).",
+    ]
     tp = results.get("throughput")
     if tp:
         lines += [
@@ -207,7 +240,9 @@ def markdown(results: dict[str, Any]) -> str:
         for level in tp["levels"]:
             mem = level["memory_mb"]
             hwm = " / ".join(
-                f"{mem[n]['vmhwm_after_level']:.0f}" for n in ("supervisor", "research", "content", "social") if n in mem
+                f"{mem[n]['vmhwm_after_level']:.0f}"
+                for n in ("supervisor", "research", "content", "social")
+                if n in mem
             )
             lat = level["latency"]
             lines.append(
@@ -217,6 +252,35 @@ def markdown(results: dict[str, Any]) -> str:
             )
         start = tp["memory_mb_at_start"]
         lines += ["", "RSS at start (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in start.items()) + "."]
+        names = list(tp["levels"][0]["cpu_ms_per_task"])
+        lines += [
+            "",
+            "CPU time per task (user + system, from /proc/<pid>/stat, ms) and how busy the machine's cores were:",
+            "",
+            "| concurrency | " + " | ".join(names) + " | total | cores busy | CPU-bound ceiling |",
+            "| --- | " + " | ".join("---" for _ in names) + " | --- | --- | --- |",
+        ]
+        cores = results["machine"]["cpu_cores"] or 1
+        for level in tp["levels"]:
+            per_task = level["cpu_ms_per_task"]
+            total = sum(per_task.values())
+            ceiling = cores * 1000 / total if total else float("nan")
+            lines.append(
+                f"| {level['concurrency']} | "
+                + " | ".join(f"{per_task[n]:.0f}" for n in names)
+                + f" | {total:.0f} | {level['cpu_utilisation_pct']:.0f}% | {ceiling:.1f} tasks/s"
+                + (
+                    f" ({100 * ceiling / level['ideal_tasks_per_s']:.0f}% of ideal)"
+                    if ceiling < level.get("ideal_tasks_per_s", 0)
+                    else ""
+                )
+                + " |"
+            )
+        lines += [
+            "",
+            "CPU-bound ceiling = cores / CPU per task: the most this machine could do at that CPU cost. At low "
+            "concurrency the CPU per task also holds idle background work (workflow heartbeats, the RSS sampler).",
+        ]
     eff = results.get("efficiency")
     if eff:
         lines += [

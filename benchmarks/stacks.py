@@ -25,16 +25,16 @@ from common.launcher import SERVICES, ServiceLauncher, free_port
 RUN_DIR = Path(__file__).resolve().parent / ".run"
 PROFILE_HOOK = Path(__file__).resolve().parent / "profile_hook"
 
-# Generous bounds so that the supervisor's own caps never cut a benchmark task short (see common/config.py):
+# Generous bounds so that the services' own caps never cut a benchmark task short (see common/config.py):
 # TASK_TIMEOUT_S bounds a task and TEAM_CALL_TIMEOUT_S a team call; a breaker that opened would turn slow teams
-# into CIRCUIT_OPEN runs. There is no cap on concurrent tasks in the services (grpc.aio servers are created
-# without maximum_concurrent_rpcs).
+# into CIRCUIT_OPEN runs; MAX_CONCURRENT_WORKFLOWS (default 64) and MAX_CONCURRENT_BRIEFS (default 32) answer
+# RESOURCE_EXHAUSTED beyond them (common/overload.py), which would make 256 concurrent tasks fail by design.
 STACK_LIMITS = {
     "TASK_TIMEOUT_S": "1800",
     "TEAM_CALL_TIMEOUT_S": "1800",
     "BREAKER_FAIL_MAX": "100",
-    "SUPERVISOR_MAX_STEPS": "8",
-    "TEAM_MAX_STEPS": "8",
+    "MAX_CONCURRENT_WORKFLOWS": "4096",
+    "MAX_CONCURRENT_BRIEFS": "4096",
 }
 CLIENT_DEADLINE_S = 900.0
 
@@ -63,6 +63,16 @@ def read_memory_kb(pid: int) -> dict[str, int]:
     return values
 
 
+def read_cpu_s(pid: int) -> float:
+    """User plus system CPU time a process has used so far, in seconds (from /proc/<pid>/stat)."""
+    try:
+        fields_after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields_after_name[11]) + int(fields_after_name[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class ProcessStack:
     """The four services as separate processes on 127.0.0.1 (free ports), called with a grpc.aio client."""
@@ -74,16 +84,26 @@ class ProcessStack:
 
     def __post_init__(self) -> None:
         log_dir = RUN_DIR / f"stack-{self.latency_ms}ms"
-        shutil.rmtree(log_dir, ignore_errors=True)
-        env = stack_environment(self.latency_ms)
-        if self.profiled:
-            # benchmarks/profile_hook/sitecustomize.py starts pyinstrument in the services named here.
+        data_dir = RUN_DIR / f"data-stack-{self.latency_ms}ms"
+        for directory in (log_dir, data_dir):
+            shutil.rmtree(directory, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+        env = stack_environment(self.latency_ms) | {"DATA_DIR": str(data_dir)}
+        if self.profiled or os.environ.get("BENCH_SWITCH_INTERVAL"):
+            # benchmarks/profile_hook/sitecustomize.py: pyinstrument in the services named here (--profile), and
+            # the BENCH_SWITCH_INTERVAL experiment.
             env |= {
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROFILE_HOOK), os.environ.get("PYTHONPATH")])),
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(PROFILE_HOOK), os.environ.get("PYTHONPATH")])
+                ),
                 "BENCH_PROFILE_SERVICES": ",".join(self.profiled),
                 "BENCH_PROFILE_DIR": str(RUN_DIR / "profile"),
             }
-        options: dict[str, Any] = {"log_dir": log_dir, "ports": {n: free_port() for n in SERVICES}, "env": env}
+        options: dict[str, Any] = {
+            "log_dir": log_dir,
+            "ports": {n: free_port() for n in SERVICES},
+            "env": env,
+        }
         if "metrics_ports" in {f.name for f in fields(ServiceLauncher)}:
             options["metrics_ports"] = {n: free_port() for n in SERVICES}
         self.launcher = ServiceLauncher(**options)
@@ -96,6 +116,10 @@ class ProcessStack:
     def memory_kb(self) -> dict[str, dict[str, int]]:
         """VmRSS and VmHWM of each service process."""
         return {name: read_memory_kb(pid) for name, pid in self.pids.items()}
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds each service process has used so far."""
+        return {name: read_cpu_s(pid) for name, pid in self.pids.items()}
 
     async def start(self) -> None:
         """Start the services and wait until each answers SERVING (raises with the log's tail otherwise)."""
@@ -129,7 +153,9 @@ class ProcessStack:
         assert self.channel is not None, "the stack is not started"
         stub = supervisor_pb2_grpc.SupervisorServiceStub(self.channel)
         workflow, steps = None, []
-        async for event in stub.StreamTask(supervisor_pb2.StreamTaskRequest(task=task), timeout=CLIENT_DEADLINE_S):
+        async for event in stub.StreamTask(
+            supervisor_pb2.StreamTaskRequest(task=task), timeout=CLIENT_DEADLINE_S
+        ):
             if event.HasField("agent_step"):
                 steps.append(event.agent_step)
             elif event.HasField("done"):
@@ -137,15 +163,37 @@ class ProcessStack:
         return workflow, steps
 
 
-class _NoDeadline:
-    """The part of a ``grpc.aio.ServicerContext`` that ``SupervisorServicer._events`` uses: no caller deadline."""
+class _Context:
+    """What the servicers read from a ``grpc.aio.ServicerContext`` in-process: no caller deadline, no metadata."""
 
     def time_remaining(self) -> None:
         return None
 
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+
+class _CapturingServer:
+    """Stands in for ``grpc.aio.Server`` while a service registers its servicers: keeps their method handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Any] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        for method, handler in handlers.items():
+            self.handlers[f"/{service}/{method}"] = handler
+
+
+STREAM_BRIEF = "/marketing.team.v1.TeamService/StreamBrief"
+RUN_TASK = "/marketing.supervisor.v1.SupervisorService/RunTask"
+_BRIEF_REQUEST_FIELDS = frozenset(team_pb2.StreamBriefRequest.DESCRIPTOR.fields_by_name)
+
 
 class InProcessTeam:
-    """A team caller with no gRPC: iterates the team's ``TeamServicer.StreamBrief`` in this process.
+    """A team caller with no gRPC: iterates the team's ``TeamService.StreamBrief`` handler in this process.
 
     The team's stream runs in its own task whose context has no parent runnable config, as in a team process. Run
     inline in the supervisor's node instead, LangGraph would treat the team graph as a subgraph of the
@@ -153,18 +201,28 @@ class InProcessTeam:
     team model call as a routing call) and its step metadata (per-step usage comes out empty).
     """
 
-    def __init__(self, servicer: Any) -> None:
-        self.servicer = servicer
+    def __init__(self, stream_brief_handler: Any) -> None:
+        self.handler = stream_brief_handler
+
+    async def close(self) -> None:
+        """Nothing to close (the supervisor closes its team clients on stop)."""
 
     async def stream_brief(
-        self, brief: team_pb2.Brief, timeout_s: float, stream_text: bool = False
+        self,
+        brief: team_pb2.Brief,
+        timeout_s: float,
+        stream_text: bool = False,
+        idempotency_key: str = "",
+        **fields: Any,
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
-        request = team_pb2.StreamBriefRequest(brief=brief, stream_text=stream_text)
+        fields["idempotency_key"] = idempotency_key
+        extra = {k: v for k, v in fields.items() if k in _BRIEF_REQUEST_FIELDS and v}
+        request = team_pb2.StreamBriefRequest(brief=brief, stream_text=stream_text, **extra)
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
         async def pump() -> None:
             try:
-                async for event in self.servicer.StreamBrief(request, None):
+                async for event in self.handler(request, _Context()):
                     queue.put_nowait(event)
             except Exception as exc:
                 queue.put_nowait(exc)
@@ -200,45 +258,73 @@ def configure_in_process_observability(log_path: Path) -> None:
 
 
 class InProcessStack:
-    """The same supervisor and team graphs composed in one process, driven as ``SupervisorServicer`` does."""
+    """The four services composed in one process with no gRPC.
+
+    Each service is built by its own ``build(settings)`` (as ``python -m <name>_service`` does: stores,
+    checkpointers, servicers), its servicers are registered on a stand-in server that keeps the method handlers,
+    and the supervisor's team clients are replaced by callers of the teams' ``StreamBrief`` handlers. A task runs
+    through the supervisor's ``RunTask`` handler with a context that has no deadline, as the gRPC server would
+    call it, minus the network, serialization and server interceptors.
+    """
 
     def __init__(self, latency_ms: int) -> None:
-        from common.agents.team_graph import build_team_graph
-        from common.agents.team_service import TeamServicer
-        from common.config import load_settings
-        from content_service.graph import content_team
-        from research_service.__main__ import load_knowledge_base
-        from research_service.graph import research_team
-        from social_service.graph import social_team
-        from supervisor_service.graph import build_supervisor_graph
-        from supervisor_service.servicer import SupervisorServicer
-
-        overrides: dict[str, Any] = {k.lower(): v for k, v in STACK_LIMITS.items()}
-        settings = load_settings(llm_provider="offline", offline_llm_latency_ms=latency_ms, **overrides)
-        teams = {
-            "research": research_team(load_knowledge_base(settings)),
-            "content": content_team(),
-            "social": social_team(),
-        }
-        callers = {
-            name: InProcessTeam(TeamServicer(name, build_team_graph(team, settings), settings))
-            for name, team in teams.items()
-        }
         self.latency_ms = latency_ms
-        self.servicer = SupervisorServicer(build_supervisor_graph(settings, callers), settings)
+        self._parts: list[Any] = []
+        self._run_task: Any = None
+
+    async def start(self) -> None:
+        """Build the services (SQLite files under benchmarks/.run/data-inprocess-<latency>ms)."""
+        from common.config import load_settings
+        from content_service.__main__ import build as build_content
+        from research_service.__main__ import build as build_research
+        from social_service.__main__ import build as build_social
+        from supervisor_service.__main__ import build as build_supervisor
+
+        data_dir = RUN_DIR / f"data-inprocess-{self.latency_ms}ms"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+        overrides: dict[str, Any] = {k.lower(): v for k, v in STACK_LIMITS.items()}
+        settings = load_settings(
+            llm_provider="offline", offline_llm_latency_ms=self.latency_ms, data_dir=data_dir, **overrides
+        )
+        callers = {}
+        for name, build in (
+            ("research", build_research),
+            ("content", build_content),
+            ("social", build_social),
+        ):
+            callers[name] = InProcessTeam(self._handlers(await build(settings))[STREAM_BRIEF].unary_stream)
+        self._run_task = self._handlers(await build_supervisor(settings, clients=callers))[
+            RUN_TASK
+        ].unary_unary
+
+    def _handlers(self, parts: Any) -> dict[str, Any]:
+        self._parts.append(parts)
+        server = _CapturingServer()
+        for registration in parts.registrations:
+            registration.register(server)
+        return server.handlers
+
+    async def stop(self) -> None:
+        """Shut the services down as their processes would (supervisor first)."""
+        for parts in reversed(self._parts):
+            for callback in [*parts.before_stop, *parts.on_stop]:
+                await callback()
+        self._parts.clear()
 
     async def run(self, task: str) -> supervisor_pb2.Workflow:
-        """Run one task through the graphs; returns the workflow the RPC would have returned."""
-        workflow = None
-        async for event in self.servicer._events(task, _NoDeadline(), stream_text=False):
-            if event.HasField("done"):
-                workflow = event.done
-        if workflow is None:
-            raise RuntimeError("the supervisor finished without a workflow")
-        return workflow
+        """Run one task through the supervisor's RunTask handler; returns the workflow the RPC would return."""
+        response = await self._run_task(supervisor_pb2.RunTaskRequest(task=task), _Context())
+        return response.workflow
 
 
 def environment_summary() -> dict[str, str]:
     """Benchmark-relevant variables of this process's environment (the services inherit them)."""
-    keys = ("LLM_PROVIDER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER", "LOG_LEVEL")
+    keys = (
+        "LLM_PROVIDER",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_TRACES_EXPORTER",
+        "LOG_LEVEL",
+        "DATABASE_URL",
+    )
     return {k: os.environ[k] for k in keys if k in os.environ}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from marketing.supervisor.v1 import supervisor_pb2
 from marketing.team.v1 import team_pb2
 
 from benchmarks.stacks import InProcessStack, ProcessStack
-from benchmarks.stats import summary_ms
+from benchmarks.stats import percentile, summary_ms
 from benchmarks.tasks import CAMPAIGN, TASKS, BenchTask
 
 DISTRIBUTED = "distributed"
@@ -119,7 +120,9 @@ def efficiency(
         figures = [usage_figures(w, streamed.get(task.shape)) for w in workflows.get(task.shape, [])]
         if not figures:
             continue
-        numeric = [{k: v for k, v in f.items() if isinstance(v, int) and not isinstance(v, bool)} for f in figures]
+        numeric = [
+            {k: v for k, v in f.items() if isinstance(v, int) and not isinstance(v, bool)} for f in figures
+        ]
         distinct = {tuple(sorted(f.items())) for f in numeric}
         per_task[task.shape] = {
             **figures[0],
@@ -149,8 +152,11 @@ async def overhead(
     errors: dict[tuple[str, str], list[str]] = {}
     workflows: dict[str, list[supervisor_pb2.Workflow]] = {}
     streamed: dict[str, list[team_pb2.AgentStep]] = {}
+    pairs: dict[tuple[int, str], dict[str, float]] = {}
+    cpu: dict[tuple[str, str], Counter[str]] = {}
+    in_process = InProcessStack(latency_ms)
     try:
-        in_process = InProcessStack(latency_ms)
+        await in_process.start()
         stacks: list[tuple[str, Stack]] = [(DISTRIBUTED, distributed), (IN_PROCESS, in_process)]
         for _ in range(warmup):
             for task in TASKS:
@@ -158,13 +164,23 @@ async def overhead(
                     outcome = await run_once(stack, task)
                     if outcome.error:
                         errors.setdefault((name, task.shape), []).append(f"warm-up: {outcome.error}")
-        log(f"  overhead @ {latency_ms} ms: warm-up done, {reps} repetitions of {len(TASKS)} tasks x 2 stacks")
+        log(
+            f"  overhead @ {latency_ms} ms: warm-up done, {reps} repetitions of {len(TASKS)} tasks x 2 stacks"
+        )
         for rep in range(reps):
             order = stacks if rep % 2 == 0 else stacks[::-1]
             for task in TASKS:
                 for name, stack in order:
+                    services_before = distributed.cpu_s() if name == DISTRIBUTED else {}
+                    own_before = time.process_time()
                     outcome = await run_once(stack, task)
+                    own = time.process_time() - own_before
+                    spent = cpu.setdefault((name, task.shape), Counter())
+                    spent["benchmark process" if name == IN_PROCESS else "client"] += own
+                    for service, seconds in distributed.cpu_s().items() if name == DISTRIBUTED else ():
+                        spent[service] += seconds - services_before[service]
                     samples.setdefault((name, task.shape), []).append(outcome.seconds)
+                    pairs.setdefault((rep, task.shape), {})[name] = outcome.seconds
                     if outcome.error:
                         errors.setdefault((name, task.shape), []).append(outcome.error)
                     if outcome.workflow is not None:
@@ -173,6 +189,7 @@ async def overhead(
             for task in TASKS:
                 _, streamed[task.shape] = await distributed.stream(task.text)
     finally:
+        await in_process.stop()
         await distributed.stop()
 
     rows = []
@@ -180,6 +197,11 @@ async def overhead(
         dist = summary_ms(samples[(DISTRIBUTED, task.shape)])
         local = summary_ms(samples[(IN_PROCESS, task.shape)])
         hops = len(task.teams)
+        paired = [
+            (p[DISTRIBUTED] - p[IN_PROCESS]) / hops
+            for (_, shape), p in pairs.items()
+            if shape == task.shape and len(p) == 2
+        ]
         rows.append(
             {
                 "task": task.shape,
@@ -190,6 +212,15 @@ async def overhead(
                 "ratio_p50": round(dist["p50_ms"] / local["p50_ms"], 4),
                 "ratio_p95": round(dist["p95_ms"] / local["p95_ms"], 4),
                 "added_per_team_hop_p50_ms": round((dist["p50_ms"] - local["p50_ms"]) / hops, 3),
+                # The median of the per-repetition differences (each pair ran back to back): less sensitive to
+                # drift than the difference of the two medians.
+                "added_per_team_hop_paired_median_ms": round(1000 * percentile(paired, 50), 3),
+                # CPU time (user + system) per run, by process: /proc/<pid>/stat for the services (10 ms ticks,
+                # summed over all runs), time.process_time() for this process.
+                "cpu_ms_per_run": {
+                    name: {k: round(1000 * v / reps, 2) for k, v in sorted(cpu[(name, task.shape)].items())}
+                    for name, _ in stacks
+                },
                 "errors": {name: errors.get((name, task.shape), []) for name, _ in stacks},
             }
         )
@@ -236,6 +267,8 @@ async def throughput_level(
     peaks: dict[str, int] = {}
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(stack, peaks, stop))
+    cpu_before = stack.cpu_s()
+    client_cpu_before = time.process_time()
     began = time.perf_counter()
 
     async def client() -> None:
@@ -250,6 +283,8 @@ async def throughput_level(
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     wall = time.perf_counter() - began
+    cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in stack.cpu_s().items()}
+    cpu["benchmark client"] = time.process_time() - client_cpu_before
     stop.set()
     await sampler
     memory = stack.memory_kb()
@@ -263,6 +298,11 @@ async def throughput_level(
         "wall_s": round(wall, 3),
         "tasks_per_s": round(len(latencies) / wall, 3),
         "latency": summary_ms(latencies),
+        "cpu_s": {name: round(seconds, 2) for name, seconds in cpu.items()},
+        "cpu_ms_per_task": {
+            name: round(1000 * seconds / max(finished, 1), 1) for name, seconds in cpu.items()
+        },
+        "cpu_utilisation_pct": round(100 * sum(cpu.values()) / wall / (os.cpu_count() or 1), 1),
         "memory_mb": {
             name: {
                 "vmhwm_after_level": round(memory[name].get("VmHWM", 0) / 1024, 1),

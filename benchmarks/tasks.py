@@ -46,4 +46,6 @@ def check_routing_shapes() -> None:
     for task in TASKS:
         needed = tuple(router.needed(task.text))
         if needed != task.teams:
-            raise RuntimeError(f"task {task.shape!r} routes to {needed}, expected {task.teams}: {task.text!r}")
+            raise RuntimeError(
+                f"task {task.shape!r} routes to {needed}, expected {task.teams}: {task.text!r}"
+            )

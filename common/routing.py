@@ -6,6 +6,7 @@ options still open, never the full text of earlier work, so the router's context
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Collection, Sequence
@@ -180,8 +181,13 @@ def _keyword_in(keyword: str, tokens: list[str], text: str) -> bool:
 
 
 def route_schema(options: Sequence[str]) -> type[BaseModel]:
-    """A structured-output schema whose ``next`` field admits exactly the given options."""
-    choice = Literal[tuple(options)]  # type: ignore[valid-type]
+    """A structured-output schema whose ``next`` field admits exactly the given options (built once per set)."""
+    return _route_schema(tuple(options))
+
+
+@functools.lru_cache(maxsize=256)
+def _route_schema(options: tuple[str, ...]) -> type[BaseModel]:
+    choice = Literal[options]  # type: ignore[valid-type]
     return create_model(
         "RouteDecision",
         __doc__="Choose who acts next, or FINISH when the task needs nothing more.",
@@ -197,6 +203,14 @@ class Router:
         self.model = model
         self.keyword_router = keyword_router
         self.system_prompt = system_prompt
+        self._structured: dict[tuple[str, ...], Any] = {}
+
+    def _structured_model(self, allowed: list[str]) -> Any:
+        """The model bound to the routing schema of these options (bound once per option set)."""
+        key = tuple(allowed)
+        if key not in self._structured:
+            self._structured[key] = self.model.with_structured_output(route_schema(allowed))
+        return self._structured[key]
 
     async def decide(self, context: RoutingContext, router: str = "router") -> RouteDecision:
         """One routing decision, in a span named after the router.
@@ -222,7 +236,7 @@ class Router:
     async def _decide(self, context: RoutingContext) -> RouteDecision:
         allowed = [o.name for o in context.options] + [FINISH]
         try:
-            structured = self.model.with_structured_output(route_schema(allowed))
+            structured = self._structured_model(allowed)
             answer: Any = await structured.ainvoke(
                 [SystemMessage(self.system_prompt), HumanMessage(context.render())]
             )

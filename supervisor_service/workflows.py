@@ -218,7 +218,10 @@ class WorkflowRunner:
                 mode, chunk = item
                 if mode == "values":
                     state = chunk
-                    await self._save_progress(workflow_id, state, task, created, routing_usage(), recorded)
+                    if len(state.get("team_runs", [])) > len(recorded):  # save when a team call finished
+                        await self._save_progress(
+                            workflow_id, state, task, created, routing_usage(), recorded
+                        )
                 elif "text_delta" in chunk:
                     yield event(text_delta=chunk["text_delta"])
                 elif "routing_step" in chunk:

@@ -15,7 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from common.agents.brief import render_brief
 from common.agents.state import ArtifactData, BriefData, StepData, new_step
-from common.agents.worker import Worker, WorkerOutput, run_worker
+from common.agents.worker import BoundWorkerModel, Worker, WorkerOutput, run_worker
 from common.config import Settings
 from common.llm.factory import ModelRole, build_chat_model
 from common.logging import get_logger
@@ -86,7 +86,10 @@ def build_team_graph(
         keyword_router,
         team.lead_instructions,
     )
-    models = {w.name: build_chat_model(settings, ModelRole.WORKER, w.offline) for w in team.workers}
+    models = {
+        w.name: BoundWorkerModel.bind(w, build_chat_model(settings, ModelRole.WORKER, w.offline))
+        for w in team.workers
+    }
 
     async def team_lead(state: TeamState) -> dict[str, Any]:
         with structlog.contextvars.bound_contextvars(agent=TEAM_LEAD):

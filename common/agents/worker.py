@@ -9,7 +9,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
@@ -108,9 +107,25 @@ class WorkerError(RuntimeError):
     """A worker could not finish its step."""
 
 
+@dataclass(frozen=True)
+class BoundWorkerModel:
+    """A worker's model bound to its tools once: for the tool-calling rounds, and for the final answer."""
+
+    with_tools: Any
+    final: Any
+
+    @classmethod
+    def bind(cls, worker: Worker, model: Any) -> BoundWorkerModel:
+        """Bind the worker's tools (no binding for a worker without tools)."""
+        if not worker.tools:
+            return cls(model, model)
+        tools = list(worker.tools)
+        return cls(model.bind_tools(tools), model.bind_tools(tools, tool_choice="none"))
+
+
 async def run_worker(
     worker: Worker,
-    model: BaseChatModel,
+    model: BoundWorkerModel,
     brief_text: str,
     artifacts: Sequence[ArtifactData],
     max_tool_rounds: int,
@@ -125,11 +140,13 @@ async def run_worker(
         return await _run(worker, model, brief_text, max_tool_rounds)
 
 
-async def _run(worker: Worker, model: BaseChatModel, brief_text: str, max_tool_rounds: int) -> WorkerOutput:
+async def _run(
+    worker: Worker, model: BoundWorkerModel, brief_text: str, max_tool_rounds: int
+) -> WorkerOutput:
     messages: list[BaseMessage] = [SystemMessage(worker.instructions), HumanMessage(brief_text)]
     by_name = {tool.name: tool for tool in worker.tools}
     results: list[ToolResult] = []
-    with_tools = model.bind_tools(list(worker.tools)) if worker.tools else model
+    with_tools = model.with_tools
     answer: AIMessage | None = None
     for _ in range(max_tool_rounds):
         answer = await with_tools.ainvoke(messages)
@@ -142,8 +159,7 @@ async def _run(worker: Worker, model: BaseChatModel, brief_text: str, max_tool_r
             content = json.dumps(result.value, default=str) if not result.error else f"error: {result.error}"
             messages.append(ToolMessage(content, tool_call_id=call["id"] or call["name"], name=call["name"]))
     else:
-        final = model.bind_tools(list(worker.tools), tool_choice="none") if worker.tools else model
-        answer = await final.ainvoke(messages)
+        answer = await model.final.ainvoke(messages)
     assert answer is not None
     text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
     model_name = str(

@@ -139,6 +139,8 @@ class SqliteDatabase:
         connection = await aiosqlite.connect(path, isolation_level=None)
         connection.row_factory = aiosqlite.Row
         await connection.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL survives a process crash; only a power loss may drop the last commits.
+        await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.execute("PRAGMA foreign_keys=ON")
         await connection.execute("PRAGMA busy_timeout=5000")
         return cls(connection)
