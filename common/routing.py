@@ -19,6 +19,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, create_model
 
 from common.errors import ModelOutputError
+from common.llm.offline import OfflineReply
 from common.logging import get_logger
 from common.telemetry import tracer
 from common.text import clip, tokenize
@@ -268,9 +269,7 @@ class KeywordRoutingBehaviour:
     def __init__(self, keyword_router: KeywordRouter) -> None:
         self.keyword_router = keyword_router
 
-    def respond(self, messages: Sequence[Any], tools: Sequence[dict[str, Any]]) -> Any:
-        from common.llm.offline import OfflineReply
-
+    def respond(self, messages: Sequence[Any], tools: Sequence[dict[str, Any]]) -> OfflineReply:
         if not tools:
             return OfflineReply(content="The offline model routes only through structured output.")
         tool = tools[0]["function"]
