@@ -1,23 +1,43 @@
-# One image for the four services; the command picks the service (python -m <name>_service).
-# Health checks are per service (docker-compose.yml), since each listens on its own port.
-FROM python:3.11-slim AS build
+# One image for the four services; the command picks the service: python -m <name>_service
+# (supervisor by default). Build: docker build -t marketing-agents .
+#
+# Stage 1 builds a virtual environment with the runtime dependencies of pyproject.toml (not the dev extra), each
+# pinned by requirements.lock. Stage 2 is a clean slim image with that environment, the source and nothing else.
+FROM python:3.11.14-slim-trixie AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python -m venv /opt/venv
-COPY requirements.lock pyproject.toml README.md ./
-COPY common ./common
+COPY pyproject.toml requirements.lock ./
+RUN python -m venv /opt/venv \
+ && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+      > requirements.txt \
+ && /opt/venv/bin/pip install --no-cache-dir -c requirements.lock -r requirements.txt
+
+FROM python:3.11.14-slim-trixie
+# The source runs from /app (PYTHONPATH), so package data such as the SQL migrations and the research knowledge
+# base are there as in the repository. DATA_DIR holds the SQLite files when DATABASE_URL is not set.
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app:/app/generated \
+    DATA_DIR=/var/lib/marketing-agents
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin app \
+ && mkdir -p /var/lib/marketing-agents \
+ && chown 10001:10001 /var/lib/marketing-agents
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
 COPY generated ./generated
+COPY common ./common
 COPY supervisor_service ./supervisor_service
 COPY research_service ./research_service
 COPY content_service ./content_service
 COPY social_service ./social_service
-RUN /opt/venv/bin/pip install -c requirements.lock .
-
-FROM python:3.11-slim
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH
-RUN useradd --create-home --uid 10001 app
-COPY --from=build /opt/venv /opt/venv
-USER app
-WORKDIR /home/app
+USER 10001:10001
+# gRPC: supervisor 50051, research 50052, content 50053, social 50054. Prometheus /metrics: 9101-9104.
 EXPOSE 50051 50052 50053 50054 9101 9102 9103 9104
+# gRPC health protocol. Each service listens on its own port: set GRPC_HEALTH_ADDR for a team
+# (docker run -e GRPC_HEALTH_ADDR=127.0.0.1:50052 ... python -m research_service). docker-compose.yml sets its own
+# check per service, and Kubernetes ignores this one (native gRPC probes in deploy/k8s).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["sh", "-c", "python -m common.healthcheck \"${GRPC_HEALTH_ADDR:-127.0.0.1:50051}\" || exit 1"]
 CMD ["python", "-m", "supervisor_service"]
