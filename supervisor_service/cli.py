@@ -105,8 +105,18 @@ def render_event(event: supervisor_pb2.StreamTaskResponse) -> str | None:
     return None
 
 
+def exit_code(workflow: supervisor_pb2.Workflow) -> int:
+    """0 for COMPLETED or DEGRADED (done, with warnings), 3 for PARTIAL, 4 for FAILED or CANCELLED."""
+    return {
+        supervisor_pb2.WORKFLOW_STATUS_COMPLETED: 0,
+        supervisor_pb2.WORKFLOW_STATUS_DEGRADED: 0,
+        supervisor_pb2.WORKFLOW_STATUS_PARTIAL: 3,
+    }.get(workflow.status, 4)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run a task and print the workflow; exit 0 for COMPLETED, 3 for PARTIAL, 4 for FAILED, 1 on RPC error."""
+    """Run a task and print the workflow; exit 0 for COMPLETED or DEGRADED (done, with warnings printed), 3 for
+    PARTIAL, 4 for FAILED or CANCELLED, 1 on an RPC error."""
     parser = argparse.ArgumentParser(description="Send a marketing task to the supervisor.")
     parser.add_argument("mode", choices=["run", "stream"], help="unary RunTask or streaming StreamTask")
     parser.add_argument("task", help="the marketing task")
@@ -150,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json_format.MessageToJson(workflow))
     else:
         print("\n" + render_workflow(workflow, args.max_lines))
-    return {supervisor_pb2.WORKFLOW_STATUS_COMPLETED: 0, supervisor_pb2.WORKFLOW_STATUS_PARTIAL: 3}.get(
-        workflow.status, 4
-    )
+    return exit_code(workflow)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""The command-line client's rendering and exit codes."""
+
+from __future__ import annotations
+
+import pytest
+from marketing.supervisor.v1 import supervisor_pb2 as S
+from marketing.team.v1 import team_pb2
+
+from supervisor_service.cli import exit_code, render_event, render_workflow
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (S.WORKFLOW_STATUS_COMPLETED, 0),
+        (S.WORKFLOW_STATUS_DEGRADED, 0),
+        (S.WORKFLOW_STATUS_PARTIAL, 3),
+        (S.WORKFLOW_STATUS_FAILED, 4),
+        (S.WORKFLOW_STATUS_CANCELLED, 4),
+        (S.WORKFLOW_STATUS_RUNNING, 4),
+    ],
+)
+def test_exit_codes(status: int, code: int) -> None:
+    assert exit_code(S.Workflow(status=status)) == code
+
+
+def test_the_workflow_is_rendered_with_warnings_usage_and_artifacts() -> None:
+    workflow = S.Workflow(
+        id="wf",
+        status=S.WORKFLOW_STATUS_DEGRADED,
+        warnings=["content/writer failed: no provider"],
+        usage=team_pb2.Usage(model_calls=3, input_tokens=10, output_tokens=5, cost_usd=0.25),
+        artifacts=[
+            team_pb2.Artifact(
+                id="research-1", team="research", agent="analyst", title="Brief", content="a\nb"
+            )
+        ],
+    )
+    text = render_workflow(workflow, max_lines=1)
+    assert "workflow wf: DEGRADED" in text
+    assert "warning: content/writer failed: no provider" in text
+    assert "3 model calls, 10 input + 5 output tokens, $0.2500" in text
+    assert "--- research-1 [research/analyst]" in text and "(1 more lines)" in text
+
+
+def test_events_are_one_line_each() -> None:
+    event = S.StreamTaskResponse(team_started=S.TeamStarted(team="social"))
+    assert render_event(event) == "[social] started"
+    assert render_event(S.StreamTaskResponse(done=S.Workflow())) is None
