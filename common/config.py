@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=0, le=65535)
     grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     shutdown_grace_s: float = Field(10.0, ge=0, le=300)
+    grpc_max_connection_age_s: float = Field(300.0, ge=0, le=86400)
 
     # Supervisor behaviour.
     task_timeout_s: float = Field(300.0, gt=0, le=3600)

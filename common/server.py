@@ -88,13 +88,21 @@ def _wrap_stream(behaviour: Callable[..., Any], method: str) -> Callable[..., An
 
 
 def server_options(settings: Settings) -> list[tuple[str, Any]]:
-    """Channel arguments shared by servers: explicit message limits and keepalive policy."""
-    return [
+    """Channel arguments shared by servers: explicit message limits, keepalive policy, and a maximum connection
+    age, so that clients reconnect now and then, re-resolve DNS and spread over replicas added since (in-flight
+    calls get the team call timeout to finish on the old connection)."""
+    options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
         ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
+    if settings.grpc_max_connection_age_s:
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.grpc_max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int((settings.team_call_timeout_s + 10) * 1000)),
+        ]
+    return options
 
 
 @dataclass

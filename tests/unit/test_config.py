@@ -131,3 +131,14 @@ def test_knowledge_dir_that_is_a_file_is_rejected(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KNOWLEDGE_DIR", str(file))
     with pytest.raises(ConfigError, match="KNOWLEDGE_DIR"):
         load_settings()
+
+
+def test_servers_age_connections_out_so_clients_rebalance() -> None:
+    from common.server import server_options
+
+    options = dict(server_options(load_settings(grpc_max_connection_age_s=60, team_call_timeout_s=30)))
+    assert options["grpc.max_connection_age_ms"] == 60_000
+    assert options["grpc.max_connection_age_grace_ms"] == 40_000, "in-flight team calls may finish"
+    assert "grpc.max_connection_age_ms" not in dict(
+        server_options(load_settings(grpc_max_connection_age_s=0))
+    )
