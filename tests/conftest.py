@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,21 +63,39 @@ async def start_service(name: str, build: Builder, settings: Settings) -> Runnin
     return running
 
 
-@pytest.fixture(scope="session")
-async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningServer]]:
+async def start_teams(settings: Settings) -> dict[str, RunningServer]:
     """The three team services, in-process, each on its own loopback port."""
     from content_service.__main__ import build as build_content
     from research_service.__main__ import build as build_research
     from social_service.__main__ import build as build_social
 
-    servers = {
+    return {
         "research": await start_service("research", build_research, settings),
         "content": await start_service("content", build_content, settings),
         "social": await start_service("social", build_social, settings),
     }
+
+
+@pytest.fixture(scope="session")
+async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningServer]]:
+    """The three team services, shared by the tests that do not change their settings."""
+    servers = await start_teams(settings)
     yield servers
     for server in servers.values():
         await server.stop(0)
+
+
+@asynccontextmanager
+async def in_process_stack(settings: Settings) -> AsyncIterator[grpc.aio.Channel]:
+    """All four services in this process with the given settings; yields a channel to the supervisor."""
+    teams = await start_teams(settings)
+    supervisor, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in teams.items()})
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
+            yield channel
+    finally:
+        for server in (supervisor, *teams.values()):
+            await server.stop(0)
 
 
 async def start_supervisor(settings: Settings, addresses: Mapping[str, str]) -> tuple[RunningServer, dict]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import pytest
 from langchain_core.messages import HumanMessage
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
@@ -16,7 +15,7 @@ from common.config import Settings
 from common.llm.factory import ModelRole, build_chat_model
 from common.llm.offline import OFFLINE_NOTICE
 from common.llm.providers import ModelUnavailableError
-from tests.conftest import start_service, start_supervisor, test_settings
+from tests.conftest import in_process_stack, test_settings
 from tests.fakes.openai_server import FakeOpenAIServer, Fault
 
 CAMPAIGN = "Launch campaign for our vector database: research, a blog article and LinkedIn posts"
@@ -54,30 +53,10 @@ def openai_settings(
     return test_settings(**(values | overrides))
 
 
-async def start_stack(settings: Settings) -> AsyncIterator[grpc.aio.Channel]:
-    from content_service.__main__ import build as build_content
-    from research_service.__main__ import build as build_research
-    from social_service.__main__ import build as build_social
-
-    teams = {
-        "research": await start_service("research", build_research, settings),
-        "content": await start_service("content", build_content, settings),
-        "social": await start_service("social", build_social, settings),
-    }
-    supervisor, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in teams.items()})
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
-            yield channel
-    finally:
-        for server in (supervisor, *teams.values()):
-            await server.stop(0)
-
-
 async def run_campaign(settings: Settings, task: str = CAMPAIGN) -> supervisor_pb2.Workflow:
-    async for channel in start_stack(settings):
+    async with in_process_stack(settings) as channel:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         return (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=task), timeout=60)).workflow
-    raise AssertionError("unreachable")
 
 
 def chain(settings: Settings, role: ModelRole = ModelRole.WORKER) -> Any:
@@ -192,7 +171,7 @@ async def test_both_providers_down_gives_a_degraded_workflow_without_template_te
 
 
 async def test_stream_task_streams_model_tokens(primary: FakeOpenAIServer) -> None:
-    async for channel in start_stack(openai_settings(primary)):
+    async with in_process_stack(openai_settings(primary)) as channel:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         request = supervisor_pb2.StreamTaskRequest(task="Write a blog article about vector search")
         events = [e async for e in stub.StreamTask(request, timeout=60)]

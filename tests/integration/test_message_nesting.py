@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import grpc
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
@@ -14,7 +13,7 @@ import supervisor_service.graph as supervisor_graph
 from common.agents.brief import parse_brief
 from common.llm.offline import OfflineChatModel
 from common.routing import RoutingContext
-from tests.conftest import start_service, start_supervisor, test_settings
+from tests.conftest import in_process_stack, test_settings
 
 TASK = "Launch campaign for our open-source vector database: research, blog article, LinkedIn and X posts"
 
@@ -45,24 +44,9 @@ async def recorded_run(
 
     monkeypatch.setattr(team_graph, "build_chat_model", recording_factory)
     monkeypatch.setattr(supervisor_graph, "build_chat_model", recording_factory)
-    from content_service.__main__ import build as build_content
-    from research_service.__main__ import build as build_research
-    from social_service.__main__ import build as build_social
-
-    settings = test_settings()
-    teams = {
-        "research": await start_service("research", build_research, settings),
-        "content": await start_service("content", build_content, settings),
-        "social": await start_service("social", build_social, settings),
-    }
-    supervisor, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in teams.items()})
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
-            stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
-            workflow = (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=TASK), timeout=30)).workflow
-    finally:
-        for server in (supervisor, *teams.values()):
-            await server.stop(0)
+    async with in_process_stack(test_settings()) as channel:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        workflow = (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=TASK), timeout=30)).workflow
     return journal, workflow
 
 
