@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     research_port: int = Field(50052, ge=1, le=65535)
     content_port: int = Field(50053, ge=1, le=65535)
     social_port: int = Field(50054, ge=1, le=65535)
-    supervisor_addr: str = "localhost:50051"
     research_addr: str = "localhost:50052"
     content_addr: str = "localhost:50053"
     social_addr: str = "localhost:50054"
@@ -129,7 +128,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("supervisor_addr", "research_addr", "content_addr", "social_addr", "bind_host")
+    @field_validator("research_addr", "content_addr", "social_addr", "bind_host")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():

@@ -171,7 +171,7 @@ class TeamClient:
                     log.info(
                         "team_call_retry", team=self.team, attempt=attempt, code=code, delay_s=round(delay, 3)
                     )
-                    await asyncio.sleep(delay)
+                    await self._backoff(delay)
                     continue
                 raise TeamCallError(self.team, code, exc.details() or code, attempt) from None
 

@@ -12,7 +12,7 @@ from marketing.team.v1 import team_pb2
 
 from common.agents.convert import duration_ms
 from common.config import Settings
-from common.errors import FieldViolation
+from common.errors import FieldViolation, InvalidArgument
 from common.storage import AgentExecution, BadPageToken
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
 from supervisor_service.workflows import WorkflowRunner, status_name
@@ -85,8 +85,7 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
                 request.page_size or DEFAULT_PAGE_SIZE, request.page_token, status
             )
         except BadPageToken as exc:
-            raise_if_invalid([FieldViolation("page_token", str(exc))])
-            raise
+            raise InvalidArgument([FieldViolation("page_token", str(exc))]) from None
         return supervisor_pb2.ListWorkflowsResponse(workflows=workflows, next_page_token=token)
 
     async def ResumeWorkflow(
@@ -107,8 +106,7 @@ def validate_workflow_id(workflow_id: str) -> str:
     try:
         return str(uuid.UUID(workflow_id))
     except (ValueError, AttributeError):
-        raise_if_invalid([FieldViolation("workflow_id", "must be a UUID such as 3f2b8c1e-...")])
-        raise
+        raise InvalidArgument([FieldViolation("workflow_id", "must be a UUID such as 3f2b8c1e-...")]) from None
 
 
 def execution_to_proto(execution: AgentExecution) -> supervisor_pb2.AgentExecution:

@@ -103,10 +103,6 @@ class Worker:
     keywords: tuple[str, ...] = ()
 
 
-class WorkerError(RuntimeError):
-    """A worker could not finish its step."""
-
-
 @dataclass(frozen=True)
 class BoundWorkerModel:
     """A worker's model bound to its tools once: for the tool-calling rounds, and for the final answer."""

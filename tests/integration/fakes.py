@@ -37,3 +37,22 @@ async def start_faulty_team(settings: Settings, team: FaultyTeam) -> RunningServ
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(team, server)
     )
     return await start_server("fake", [registration], settings, port=0, host="127.0.0.1")
+
+
+class QuickTeam(team_pb2_grpc.TeamServiceServicer):
+    """A TeamService that answers every brief at once with an empty result."""
+
+    async def StreamBrief(
+        self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
+        yield team_pb2.StreamBriefResponse(result=team_pb2.BriefResult(team="quick", summary="done"))
+
+
+async def start_team_on(
+    settings: Settings, servicer: team_pb2_grpc.TeamServiceServicer, port: int
+) -> RunningServer:
+    """Serve a fake team on a given loopback port."""
+    registration = ServiceRegistration(
+        TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)
+    )
+    return await start_server("fake", [registration], settings, port=port, host="127.0.0.1")
