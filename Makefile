@@ -62,4 +62,4 @@ bench: $(STAMP) ## Benchmarks: gRPC overhead vs in-process, throughput, model ca
 	$(BIN)/python -m benchmarks
 
 clean: ## Remove the virtual environment, run files and caches
-	rm -rf $(VENV) $(RUN_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache
