@@ -106,7 +106,9 @@ def validate_workflow_id(workflow_id: str) -> str:
     try:
         return str(uuid.UUID(workflow_id))
     except (ValueError, AttributeError):
-        raise InvalidArgument([FieldViolation("workflow_id", "must be a UUID such as 3f2b8c1e-...")]) from None
+        raise InvalidArgument(
+            [FieldViolation("workflow_id", "must be a UUID such as 3f2b8c1e-...")]
+        ) from None
 
 
 def execution_to_proto(execution: AgentExecution) -> supervisor_pb2.AgentExecution:
