@@ -111,6 +111,34 @@ class Settings(BaseSettings):
     )  # per tool, e.g. {"search_knowledge_base": 600}
     cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
 
+    # External APIs behind the tools (common/tools/http.py). A service is on when its key or its URL is set.
+    external_timeout_s: float = Field(15.0, gt=0, le=300)
+    external_max_attempts: int = Field(3, ge=1, le=10)
+    external_retry_max_wait_s: float = Field(30.0, ge=0, le=600)
+    external_breaker_fail_max: int = Field(5, ge=1, le=100)
+    external_breaker_reset_timeout_s: float = Field(60.0, gt=0, le=3600)
+    web_search_provider: Literal["auto", "tavily", "serper", "off"] = "auto"
+    tavily_api_key: str | None = Field(None, repr=False)
+    tavily_base_url: str | None = None
+    serper_api_key: str | None = Field(None, repr=False)
+    serper_base_url: str | None = None
+    github_token: str | None = Field(None, repr=False)
+    github_api_url: str | None = None
+    fetch_max_bytes: int = Field(2_000_000, ge=1024, le=50_000_000)
+    fetch_allow_private_networks: bool = False
+    image_model: str | None = None
+    images_api_key: str | None = Field(None, repr=False)
+    images_base_url: str | None = None
+    social_publish: Literal["dry-run", "live"] = "dry-run"
+    publisher_poll_s: float = Field(5.0, gt=0, le=3600)
+    publisher_lease_s: float = Field(120.0, gt=0, le=86400)
+    x_bearer_token: str | None = Field(None, repr=False)
+    x_api_url: str | None = None
+    linkedin_access_token: str | None = Field(None, repr=False)
+    linkedin_api_url: str | None = None
+    linkedin_author_urn: str | None = None
+    linkedin_version: str = Field("202510", pattern=r"^\d{6}$")
+
     # Overload protection (see common/overload.py).
     max_concurrent_workflows: int = Field(64, ge=1, le=100_000)
     max_concurrent_briefs: int = Field(32, ge=1, le=100_000)
@@ -141,6 +169,20 @@ class Settings(BaseSettings):
         if value and not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
             raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
         return value or None
+
+    @field_validator(
+        "tavily_base_url",
+        "serper_base_url",
+        "github_api_url",
+        "images_base_url",
+        "x_api_url",
+        "linkedin_api_url",
+    )
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
 
     @field_validator("redis_url")
     @classmethod

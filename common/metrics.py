@@ -52,6 +52,23 @@ BREAKER_STATE = Gauge(
 WORKFLOWS_IN_FLIGHT = Gauge("marketing_workflows_in_flight", "Workflows running on this supervisor.")
 BRIEFS_IN_FLIGHT = Gauge("marketing_briefs_in_flight", "Briefs running on this team service.", ["team"])
 
+EXTERNAL_REQUESTS = Counter(
+    "marketing_external_requests_total",
+    "HTTP requests to external APIs (retries included), by service and outcome (HTTP status, error, breaker_open).",
+    ["service", "outcome"],
+)
+EXTERNAL_SECONDS = Histogram(
+    "marketing_external_request_seconds",
+    "Latency of external API requests.",
+    ["service"],
+    buckets=LATENCY_BUCKETS,
+)
+POSTS_PUBLISHED = Counter(
+    "marketing_posts_published_total",
+    "Scheduled posts handled by the publisher loop, by platform and outcome (published, dry_run, failed).",
+    ["platform", "outcome"],
+)
+
 CACHE_LOOKUPS = Counter(
     "marketing_tool_cache_total", "Tool-result cache lookups, by tool and result.", ["tool", "result"]
 )

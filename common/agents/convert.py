@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2
 from marketing.team.v1 import team_pb2
 
 from common.agents.state import ArtifactData, BriefData, StepData
+from common.tools.registry import ToolInfo
 
 _STEP_KINDS = {"routing": team_pb2.AGENT_STEP_KIND_ROUTING, "work": team_pb2.AGENT_STEP_KIND_WORK}
 _SOURCES = {
@@ -57,12 +58,13 @@ def artifact_to_proto(artifact: ArtifactData) -> team_pb2.Artifact:
         content=artifact["content"],
         mime_type=artifact["mime_type"],
         metadata=artifact["metadata"],
+        data=artifact.get("data", b""),
     )
 
 
 def artifact_from_proto(artifact: team_pb2.Artifact) -> ArtifactData:
     """Protobuf artifact to record."""
-    return ArtifactData(
+    record = ArtifactData(
         id=artifact.id,
         team=artifact.team,
         agent=artifact.agent,
@@ -71,6 +73,23 @@ def artifact_from_proto(artifact: team_pb2.Artifact) -> ArtifactData:
         content=artifact.content,
         mime_type=artifact.mime_type or "text/markdown",
         metadata=dict(artifact.metadata),
+    )
+    if artifact.data:
+        record["data"] = artifact.data
+    return record
+
+
+def tool_info_to_proto(team: str, tool: ToolInfo) -> team_pb2.Tool:
+    """A registry entry to protobuf."""
+    return team_pb2.Tool(
+        name=tool.name,
+        description=tool.description,
+        input_schema_json=tool.input_schema_json,
+        service=tool.service,
+        configured=tool.configured,
+        status=tool.status,
+        agents=list(tool.agents),
+        team=team,
     )
 
 

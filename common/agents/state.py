@@ -16,6 +16,7 @@ class ArtifactData(TypedDict):
     content: str
     mime_type: str
     metadata: dict[str, str]
+    data: NotRequired[bytes]  # binary content (PNG chart or image); absent for text artifacts
 
 
 class StepData(TypedDict):

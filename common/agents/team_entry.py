@@ -30,6 +30,7 @@ async def build_team_service(
         settings,
         store=store,
         durable_graph=build_team_graph(team, settings, checkpointer),
+        tools=team.tools,
     )
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)

@@ -30,6 +30,7 @@ from common.routing import (
 )
 from common.telemetry import mark_error, tracer
 from common.text import clip
+from common.tools.registry import ToolRegistry
 
 log = get_logger(__name__)
 
@@ -49,11 +50,13 @@ class TeamState(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class TeamDefinition:
-    """What makes a team: its name, its workers in the order work flows, and when its lead should finish."""
+    """What makes a team: its name, its workers in the order work flows, when its lead should finish, and the
+    registry its workers took their tools from (for ``ListTools``)."""
 
     name: str
     workers: tuple[Worker, ...]
     finish_when: str
+    tools: ToolRegistry | None = None
 
     @property
     def lead_instructions(self) -> str:
@@ -205,18 +208,19 @@ def _number(team: str, worker: Worker, output: WorkerOutput, already: int) -> li
         metadata = {str(k): str(v) for k, v in draft.metadata.items()}
         if output.model_name:
             metadata.setdefault("model", output.model_name)
-        artifacts.append(
-            ArtifactData(
-                id=f"{team}-{already + offset}",
-                team=team,
-                agent=worker.name,
-                kind=draft.kind,
-                title=draft.title,
-                content=draft.content,
-                mime_type=draft.mime_type,
-                metadata=metadata,
-            )
+        artifact = ArtifactData(
+            id=f"{team}-{already + offset}",
+            team=team,
+            agent=worker.name,
+            kind=draft.kind,
+            title=draft.title,
+            content=draft.content,
+            mime_type=draft.mime_type,
+            metadata=metadata,
         )
+        if draft.data:
+            artifact["data"] = draft.data
+        artifacts.append(artifact)
     return artifacts
 
 

@@ -17,6 +17,7 @@ from common.agents.convert import (
     brief_from_proto,
     duration_ms,
     step_to_proto,
+    tool_info_to_proto,
     usage_to_proto,
 )
 from common.agents.team_graph import TeamState, initial_state
@@ -27,6 +28,7 @@ from common.logging import get_logger
 from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
 from common.storage import Store
 from common.telemetry import ModelCallSpans
+from common.tools.registry import ToolRegistry
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
 
 log = get_logger(__name__)
@@ -69,6 +71,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         settings: Settings,
         store: Store | None = None,
         durable_graph: CompiledStateGraph | None = None,
+        tools: ToolRegistry | None = None,
     ) -> None:
         """
         Args:
@@ -77,14 +80,22 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             settings: Process settings.
             store: Where completed results are kept by idempotency key.
             durable_graph: The same subgraph with a checkpointer, for calls with a key.
+            tools: The registry the team's workers took their tools from.
         """
         self.team = team
         self.graph = graph
         self.store = store
         self.durable_graph = durable_graph
+        self.tools = tools
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.team_max_steps * 2 + 4
         self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
+
+    async def ListTools(
+        self, request: team_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
+    ) -> team_pb2.ListToolsResponse:
+        tools = self.tools.describe() if self.tools is not None else []
+        return team_pb2.ListToolsResponse(tools=[tool_info_to_proto(self.team, t) for t in tools])
 
     def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
         artifacts = state.get("artifacts", [])

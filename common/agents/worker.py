@@ -78,6 +78,7 @@ class ArtifactDraft:
     content: str
     mime_type: str = "text/markdown"
     metadata: Mapping[str, str] = field(default_factory=dict)
+    data: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ async def _run(
         for call in answer.tool_calls:
             result = await _call_tool(by_name.get(call["name"]), call["name"], call["args"])
             results.append(result)
-            content = json.dumps(result.value, default=str) if not result.error else f"error: {result.error}"
+            content = for_model(result.value) if not result.error else f"error: {result.error}"
             messages.append(ToolMessage(content, tool_call_id=call["id"] or call["name"], name=call["name"]))
     else:
         answer = await model.final.ainvoke(messages)
@@ -176,6 +177,26 @@ async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> 
             log.info("tool_failed", tool=name, error=clip(str(exc), 300))
             mark_error(span, exc)
             return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
+
+
+def for_model(value: Any) -> str:
+    """A tool result as the model sees it: JSON, with binary payloads (keys ending in ``_b64``) left out."""
+    return json.dumps(_without_binary(value), default=str)
+
+
+def _without_binary(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (
+                f"<{len(v) * 3 // 4} bytes, not shown>"
+                if k.endswith("_b64") and isinstance(v, str)
+                else _without_binary(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_binary(v) for v in value]
+    return value
 
 
 def _text_of(blocks: Sequence[Any]) -> str:

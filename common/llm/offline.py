@@ -63,8 +63,27 @@ def tool_results(messages: Sequence[BaseMessage]) -> list[tuple[str, Any]]:
     return results
 
 
+def _canonical(arguments: dict[str, Any]) -> str:
+    return json.dumps(arguments, sort_keys=True, default=str)
+
+
+def _calls_made(messages: Sequence[BaseMessage]) -> set[tuple[str, str]]:
+    """The (tool, arguments) pairs the conversation has already called."""
+    return {
+        (call["name"], _canonical(call["args"]))
+        for message in messages
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+    }
+
+
 class TemplateBehaviour:
-    """A worker's offline behaviour: call tools first (when planned), then write text from a template."""
+    """A worker's offline behaviour: call the tools its plan asks for, then write text from a template.
+
+    The plan sees the conversation so far, so it may ask for more calls once earlier results are in (a search,
+    then reading what it found); a call already made with the same arguments is never repeated, and when the
+    plan asks for nothing new the template writes the answer.
+    """
 
     def __init__(
         self,
@@ -81,9 +100,13 @@ class TemplateBehaviour:
 
     def respond(self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> OfflineReply:
         names = {t["function"]["name"] for t in tools}
-        already_called = any(isinstance(m, ToolMessage) for m in messages)
-        if self._plan is not None and names and not already_called:
-            calls = [(n, a) for n, a in self._plan(messages, names) if n in names]
+        if self._plan is not None and names:
+            made = _calls_made(messages)
+            calls = [
+                (n, a)
+                for n, a in self._plan(messages, names)
+                if n in names and (n, _canonical(a)) not in made
+            ]
             if calls:
                 return OfflineReply(tool_calls=calls)
         return OfflineReply(content=self._render(messages).rstrip() + "\n\n" + OFFLINE_NOTICE)
@@ -110,8 +133,8 @@ class OfflineChatModel(BaseChatModel):
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
     def _reply(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
-        tools = kwargs.get("tools") or []
         tool_choice = kwargs.get("tool_choice")
+        tools = (kwargs.get("tools") or []) if tool_choice != "none" else []  # "none": text only, as real models
         reply = self.behaviour.respond(messages, tools)
         forced = tool_choice not in (None, "none", "auto")
         if forced and not reply.tool_calls:

@@ -50,8 +50,11 @@ def retry_after_s(exc: BaseException | None) -> float | None:
     """The delay a provider asked for (``retry-after-ms`` or ``Retry-After`` in seconds or as an HTTP date)."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
-    if not headers:
-        return None
+    return retry_after_in(headers) if headers else None
+
+
+def retry_after_in(headers: Any) -> float | None:
+    """The delay response headers ask for: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
     if (value := headers.get("retry-after-ms")) is not None:
         try:
             return max(0.0, float(value) / 1000)

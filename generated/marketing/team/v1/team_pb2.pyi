@@ -19,6 +19,11 @@ class ArtifactKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ARTIFACT_KIND_SEO_REPORT: _ClassVar[ArtifactKind]
     ARTIFACT_KIND_SOCIAL_POST: _ClassVar[ArtifactKind]
     ARTIFACT_KIND_POSTING_SCHEDULE: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_REPOSITORY_METRICS: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_CHART: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_IMAGE: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_IMAGE_BRIEF: _ClassVar[ArtifactKind]
+    ARTIFACT_KIND_WEB_PAGES: _ClassVar[ArtifactKind]
 
 class AgentStepKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,6 +44,11 @@ ARTIFACT_KIND_ARTICLE: ArtifactKind
 ARTIFACT_KIND_SEO_REPORT: ArtifactKind
 ARTIFACT_KIND_SOCIAL_POST: ArtifactKind
 ARTIFACT_KIND_POSTING_SCHEDULE: ArtifactKind
+ARTIFACT_KIND_REPOSITORY_METRICS: ArtifactKind
+ARTIFACT_KIND_CHART: ArtifactKind
+ARTIFACT_KIND_IMAGE: ArtifactKind
+ARTIFACT_KIND_IMAGE_BRIEF: ArtifactKind
+ARTIFACT_KIND_WEB_PAGES: ArtifactKind
 AGENT_STEP_KIND_UNSPECIFIED: AgentStepKind
 AGENT_STEP_KIND_ROUTING: AgentStepKind
 AGENT_STEP_KIND_WORK: AgentStepKind
@@ -48,7 +58,7 @@ DECISION_SOURCE_KEYWORD_FALLBACK: DecisionSource
 DECISION_SOURCE_STEP_LIMIT: DecisionSource
 
 class Artifact(_message.Message):
-    __slots__ = ("id", "team", "agent", "kind", "title", "content", "mime_type", "metadata")
+    __slots__ = ("id", "team", "agent", "kind", "title", "content", "mime_type", "metadata", "data")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +74,7 @@ class Artifact(_message.Message):
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     id: str
     team: str
     agent: str
@@ -72,7 +83,8 @@ class Artifact(_message.Message):
     content: str
     mime_type: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., content: _Optional[str] = ..., mime_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    data: bytes
+    def __init__(self, id: _Optional[str] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., content: _Optional[str] = ..., mime_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class AgentStep(_message.Message):
     __slots__ = ("index", "team", "agent", "kind", "next", "reasoning", "decision_source", "summary", "artifact_ids", "error", "duration", "usage")
@@ -209,3 +221,33 @@ class StreamBriefResponse(_message.Message):
     result: BriefResult
     text_delta: TextDelta
     def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ..., text_delta: _Optional[_Union[TextDelta, _Mapping]] = ...) -> None: ...
+
+class ListToolsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Tool(_message.Message):
+    __slots__ = ("name", "description", "input_schema_json", "service", "configured", "status", "agents", "team")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    input_schema_json: str
+    service: str
+    configured: bool
+    status: str
+    agents: _containers.RepeatedScalarFieldContainer[str]
+    team: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., input_schema_json: _Optional[str] = ..., service: _Optional[str] = ..., configured: _Optional[bool] = ..., status: _Optional[str] = ..., agents: _Optional[_Iterable[str]] = ..., team: _Optional[str] = ...) -> None: ...
+
+class ListToolsResponse(_message.Message):
+    __slots__ = ("tools",)
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    tools: _containers.RepeatedCompositeFieldContainer[Tool]
+    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...

@@ -46,6 +46,11 @@ class TeamServiceStub:
                 request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.StreamBriefRequest.SerializeToString,
                 response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.StreamBriefResponse.FromString,
                 _registered_method=True)
+        self.ListTools = channel.unary_unary(
+                '/marketing.team.v1.TeamService/ListTools',
+                request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsRequest.SerializeToString,
+                response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsResponse.FromString,
+                _registered_method=True)
 
 
 class TeamServiceServicer:
@@ -68,6 +73,13 @@ class TeamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTools(self, request, context):
+        """ListTools lists every tool the team's agents can use, whether it is configured, and why not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TeamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +92,11 @@ def add_TeamServiceServicer_to_server(servicer, server):
                     servicer.StreamBrief,
                     request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.StreamBriefRequest.FromString,
                     response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.StreamBriefResponse.SerializeToString,
+            ),
+            'ListTools': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTools,
+                    request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsRequest.FromString,
+                    response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +155,33 @@ class TeamService:
             '/marketing.team.v1.TeamService/StreamBrief',
             marketing_dot_team_dot_v1_dot_team__pb2.StreamBriefRequest.SerializeToString,
             marketing_dot_team_dot_v1_dot_team__pb2.StreamBriefResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTools(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.team.v1.TeamService/ListTools',
+            marketing_dot_team_dot_v1_dot_team__pb2.ListToolsRequest.SerializeToString,
+            marketing_dot_team_dot_v1_dot_team__pb2.ListToolsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,310 @@
+"""The one HTTP layer for external APIs (search, GitHub, images, social platforms).
+
+``ExternalApi`` is one service: its base URL and auth headers, an ``httpx.AsyncClient`` with timeouts, tenacity
+retries on transport errors, 408, 429 and 5xx (``Retry-After`` and rate-limit reset headers honoured, capped by
+``EXTERNAL_RETRY_MAX_WAIT_S``), and a circuit breaker per service. Every failure is an ``ExternalServiceError``
+whose message names the service; a service that is not configured raises ``ServiceNotConfigured`` naming the
+variables that turn it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from common.config import Settings
+from common.llm.providers import RetryAfterOrBackoff, retry_after_in
+from common.logging import get_logger
+from common.metrics import EXTERNAL_REQUESTS, EXTERNAL_SECONDS
+from common.resilience import AsyncCircuitBreaker, BreakerOpen
+from common.telemetry import mark_error, tracer
+from common.text import clip
+
+log = get_logger(__name__)
+
+USER_AGENT = "marketing-agents/0.1 (+https://github.com/marketing-agents)"
+
+
+class ExternalServiceError(RuntimeError):
+    """An external API failed; the message names the service and says what happened.
+
+    Attributes:
+        service: The service's name, e.g. ``tavily``.
+        status: The HTTP status of the last response, or None when there was none.
+        response: The last response, when there was one.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        status: int | None = None,
+        response: httpx.Response | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+        self.response = response
+        self._retryable = retryable
+
+    @property
+    def retryable(self) -> bool:
+        """Worth another try: no response, 408, 429, 5xx, or a rate-limit 403 (unless said otherwise)."""
+        if self._retryable is not None:
+            return self._retryable
+        if self.status is None:
+            return True
+        return self.status in (408, 429) or self.status >= 500 or _rate_limited(self.response)
+
+
+class ServiceNotConfigured(ExternalServiceError):
+    """The service's key or URL is not set."""
+
+    def __init__(self, service: str, how: str) -> None:
+        super().__init__(service, f"not configured ({how})", retryable=False)
+
+
+def _rate_limited(response: httpx.Response | None) -> bool:
+    return (
+        response is not None
+        and response.status_code == 403
+        and response.headers.get("x-ratelimit-remaining") == "0"
+    )
+
+
+def rate_limit_wait_s(response: httpx.Response | None) -> float | None:
+    """Seconds until a rate limit resets: ``Retry-After``, else ``x-ratelimit-reset`` (epoch seconds) when
+    ``x-ratelimit-remaining`` is 0; None when the response sets neither."""
+    if response is None:
+        return None
+    if (delay := retry_after_in(response.headers)) is not None:
+        return delay
+    if response.headers.get("x-ratelimit-remaining") == "0":
+        try:
+            return max(0.0, float(response.headers["x-ratelimit-reset"]) - time.time())
+        except (KeyError, ValueError):
+            return None
+    return None
+
+
+def error_message(response: httpx.Response) -> str:
+    """A short description of an error response: its status and the API's own message when it sent one."""
+    detail = ""
+    try:
+        body = response.json()
+    except ValueError:
+        detail = response.text
+    else:
+        detail = _message_in(body) or str(body)
+    reason = response.reason_phrase or ""
+    return clip(
+        f"HTTP {response.status_code} {reason}".strip() + (f": {detail}" if detail.strip() else ""), 300
+    )
+
+
+def _message_in(body: Any) -> str:
+    """The human-readable message of common JSON error shapes (GitHub, OpenAI, X, LinkedIn, Tavily)."""
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error_description", "title", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict | list):
+                if nested := _message_in(value):
+                    return nested
+        if isinstance(body.get("errors"), list):
+            return _message_in(body["errors"])
+    if isinstance(body, list) and body:
+        return _message_in(body[0])
+    return ""
+
+
+@dataclass
+class ExternalApi:
+    """One external HTTP API.
+
+    Attributes:
+        name: Service name for errors, logs, metrics and the breaker (``tavily``, ``github``, ...).
+        base_url: Where the API lives; request paths are relative to it.
+        headers: Sent with every request (auth, API version).
+        timeout_s: Per-request timeout (connect, read, write, pool).
+        max_attempts: Attempts per call, the first included.
+        max_wait_s: Cap on one wait between attempts (also on a Retry-After the service asks for).
+        breaker: Opens after consecutive failed calls (a call's retries count once).
+    """
+
+    name: str
+    base_url: str
+    headers: Mapping[str, str]
+    timeout_s: float
+    max_attempts: int
+    max_wait_s: float
+    breaker: AsyncCircuitBreaker
+    transport: httpx.AsyncBaseTransport | None = None
+    _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    _blocked_until: float = field(default=0.0, init=False, repr=False)
+
+    @classmethod
+    def from_settings(
+        cls, name: str, base_url: str, settings: Settings, headers: Mapping[str, str] | None = None
+    ) -> ExternalApi:
+        """An API with the process's timeout, retry and breaker settings."""
+        return cls(
+            name=name,
+            base_url=base_url.rstrip("/"),
+            headers={"user-agent": USER_AGENT, **(headers or {})},
+            timeout_s=settings.external_timeout_s,
+            max_attempts=settings.external_max_attempts,
+            max_wait_s=settings.external_retry_max_wait_s,
+            breaker=AsyncCircuitBreaker(
+                f"external:{name}",
+                settings.external_breaker_fail_max,
+                settings.external_breaker_reset_timeout_s,
+                is_caller_error=lambda exc: isinstance(exc, ExternalServiceError) and not exc.retryable,
+            ),
+        )
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The service's connection pool (created on first use)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=dict(self.headers),
+                timeout=httpx.Timeout(self.timeout_s),
+                transport=self.transport,
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        """Send a request, retried and guarded by the breaker; returns a response whose status is in ``ok``.
+
+        Raises:
+            ExternalServiceError: The breaker is open, the service is rate limited for longer than the retry
+                cap, every attempt failed, or the service answered with a status that is not worth retrying.
+        """
+        attributes = {
+            "http.request.method": method,
+            "server.address": httpx.URL(self.base_url).host,
+            "url.path": path,
+            "marketing.external_service": self.name,
+        }
+        with tracer().start_as_current_span(f"{method} {self.name}", attributes=attributes) as span:
+            try:
+                async with self.breaker.guard():
+                    response = await self._with_retries(method, path, json, params, headers, ok)
+            except BreakerOpen as exc:
+                EXTERNAL_REQUESTS.labels(service=self.name, outcome="breaker_open").inc()
+                mark_error(span, exc)
+                raise ExternalServiceError(self.name, f"failing, calls paused ({exc})") from None
+            except ExternalServiceError as exc:
+                mark_error(span, exc)
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def _with_retries(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        ok: tuple[int, ...],
+    ) -> httpx.Response:
+        wait = RetryAfterOrBackoff(self.max_wait_s)
+
+        def wait_for(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            requested = rate_limit_wait_s(getattr(error, "response", None))
+            return min(requested, self.max_wait_s) if requested is not None else wait(state)
+
+        def log_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.info(
+                "external_retry",
+                service=self.name,
+                attempt=state.attempt_number,
+                error=clip(str(error), 200),
+                wait_s=round(state.upcoming_sleep, 2),
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_for,
+            retry=retry_if_exception(lambda e: isinstance(e, ExternalServiceError) and e.retryable),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, path, json, params, headers, ok)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        ok: tuple[int, ...],
+    ) -> httpx.Response:
+        if (blocked := self._blocked_until - time.time()) > 0:
+            if blocked > self.max_wait_s:
+                raise ExternalServiceError(
+                    self.name, f"rate limit exhausted; it resets in {blocked:.0f} s", retryable=False
+                )
+            await asyncio.sleep(blocked)
+        started = time.monotonic()
+        try:
+            response = await self.client.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            EXTERNAL_REQUESTS.labels(service=self.name, outcome="timeout").inc()
+            raise ExternalServiceError(self.name, f"timed out after {self.timeout_s:g} s ({exc!r})") from None
+        except httpx.HTTPError as exc:
+            EXTERNAL_REQUESTS.labels(service=self.name, outcome="error").inc()
+            raise ExternalServiceError(self.name, f"unreachable at {self.base_url}: {exc}") from None
+        finally:
+            EXTERNAL_SECONDS.labels(service=self.name).observe(time.monotonic() - started)
+        EXTERNAL_REQUESTS.labels(service=self.name, outcome=str(response.status_code)).inc()
+        self._note_rate_limit(response)
+        if response.status_code in ok:
+            return response
+        await response.aread()
+        raise ExternalServiceError(
+            self.name, error_message(response), status=response.status_code, response=response
+        )
+
+    def _note_rate_limit(self, response: httpx.Response) -> None:
+        """Remember an exhausted rate limit so later calls wait or fail fast instead of being refused."""
+        if response.headers.get("x-ratelimit-remaining") == "0" and (
+            reset := response.headers.get("x-ratelimit-reset")
+        ):
+            try:
+                self._blocked_until = float(reset)
+            except ValueError:
+                pass
