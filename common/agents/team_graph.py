@@ -153,7 +153,12 @@ def build_team_graph(
             index = len(state.get("steps", [])) + 1
             try:
                 output = await run_worker(
-                    worker, models[worker.name], prompt, visible, settings.worker_max_tool_rounds
+                    worker,
+                    models[worker.name],
+                    prompt,
+                    visible,
+                    settings.worker_max_tool_rounds,
+                    workflow_id=brief["workflow_id"],
                 )
                 artifacts = _number(team.name, worker, output, len(state.get("artifacts", [])))
             except Exception as exc:

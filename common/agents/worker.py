@@ -21,16 +21,30 @@ from common.text import clip
 log = get_logger(__name__)
 
 _ARTIFACTS_IN_SCOPE: ContextVar[tuple[ArtifactData, ...]] = ContextVar("artifacts_in_scope", default=())
+_WORKFLOW_IN_SCOPE: ContextVar[str] = ContextVar("workflow_in_scope", default="")
 
 
 @contextmanager
-def artifact_scope(artifacts: Sequence[ArtifactData]) -> Iterator[None]:
-    """Make the run's artifacts visible to tools (so a model passes an id, not a whole article)."""
+def artifact_scope(artifacts: Sequence[ArtifactData], workflow_id: str = "") -> Iterator[None]:
+    """Make the run's artifacts and workflow id visible to tools (so a model passes an artifact id, not a whole
+    article, and never gets to choose which workflow a tool acts for)."""
     token = _ARTIFACTS_IN_SCOPE.set(tuple(artifacts))
+    workflow_token = _WORKFLOW_IN_SCOPE.set(workflow_id)
     try:
         yield
     finally:
         _ARTIFACTS_IN_SCOPE.reset(token)
+        _WORKFLOW_IN_SCOPE.reset(workflow_token)
+
+
+def current_workflow_id() -> str:
+    """The workflow the running worker works for ("" outside a worker run or for a brief without one)."""
+    return _WORKFLOW_IN_SCOPE.get()
+
+
+def artifacts_in_scope() -> tuple[ArtifactData, ...]:
+    """Every artifact the running worker can see (upstream ones first)."""
+    return _ARTIFACTS_IN_SCOPE.get()
 
 
 def find_artifact(artifact_id: str) -> ArtifactData:
@@ -126,14 +140,15 @@ async def run_worker(
     brief_text: str,
     artifacts: Sequence[ArtifactData],
     max_tool_rounds: int,
+    workflow_id: str = "",
 ) -> WorkerOutput:
     """Run one worker on a brief.
 
     The model may call tools for up to ``max_tool_rounds`` rounds; tool errors go back to the model as tool
     messages so it can correct itself. The final answer is requested without tools. Tools can look up the
-    given artifacts with ``find_artifact``.
+    given artifacts with ``find_artifact`` and the workflow id with ``current_workflow_id``.
     """
-    with artifact_scope(artifacts):
+    with artifact_scope(artifacts, workflow_id):
         return await _run(worker, model, brief_text, max_tool_rounds)
 
 

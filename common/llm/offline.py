@@ -134,7 +134,9 @@ class OfflineChatModel(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
         tool_choice = kwargs.get("tool_choice")
-        tools = (kwargs.get("tools") or []) if tool_choice != "none" else []  # "none": text only, as real models
+        tools = (
+            (kwargs.get("tools") or []) if tool_choice != "none" else []
+        )  # "none": text only, as real models
         reply = self.behaviour.respond(messages, tools)
         forced = tool_choice not in (None, "none", "auto")
         if forced and not reply.tool_calls:

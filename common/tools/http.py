@@ -38,6 +38,9 @@ class ExternalServiceError(RuntimeError):
         service: The service's name, e.g. ``tavily``.
         status: The HTTP status of the last response, or None when there was none.
         response: The last response, when there was one.
+        delivered: Whether the service may have acted on the request: False when it cannot have (connection
+            refused, breaker open, rate limit known to be exhausted), True when it answered, None when unknown
+            (a timeout). Publishers use it to tell a safe retry from a possible duplicate post.
     """
 
     def __init__(
@@ -47,12 +50,14 @@ class ExternalServiceError(RuntimeError):
         status: int | None = None,
         response: httpx.Response | None = None,
         retryable: bool | None = None,
+        delivered: bool | None = None,
     ) -> None:
         super().__init__(f"{service}: {message}")
         self.service = service
         self.status = status
         self.response = response
         self._retryable = retryable
+        self.delivered = delivered if delivered is not None else (True if status is not None else None)
 
     @property
     def retryable(self) -> bool:
@@ -68,15 +73,11 @@ class ServiceNotConfigured(ExternalServiceError):
     """The service's key or URL is not set."""
 
     def __init__(self, service: str, how: str) -> None:
-        super().__init__(service, f"not configured ({how})", retryable=False)
+        super().__init__(service, f"not configured ({how})", retryable=False, delivered=False)
 
 
 def _rate_limited(response: httpx.Response | None) -> bool:
-    return (
-        response is not None
-        and response.status_code == 403
-        and response.headers.get("x-ratelimit-remaining") == "0"
-    )
+    return response is not None and response.status_code == 403 and _rate_limit_headers(response)[0] == "0"
 
 
 def rate_limit_wait_s(response: httpx.Response | None) -> float | None:
@@ -86,10 +87,11 @@ def rate_limit_wait_s(response: httpx.Response | None) -> float | None:
         return None
     if (delay := retry_after_in(response.headers)) is not None:
         return delay
-    if response.headers.get("x-ratelimit-remaining") == "0":
+    remaining, reset = _rate_limit_headers(response)
+    if remaining == "0" and reset:
         try:
-            return max(0.0, float(response.headers["x-ratelimit-reset"]) - time.time())
-        except (KeyError, ValueError):
+            return max(0.0, float(reset) - time.time())
+        except ValueError:
             return None
     return None
 
@@ -199,42 +201,46 @@ class ExternalApi:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
+        idempotent: bool = True,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """Send a request, retried and guarded by the breaker; returns a response whose status is in ``ok``.
+
+        Args:
+            path: Relative to the base URL, or an absolute URL (page fetching).
+            ok: Statuses that are answers (e.g. ``(200, 304)`` for conditional requests).
+            idempotent: False for calls with side effects (publishing a post): they are retried only when the
+                request cannot have been acted on (connection refused, 429), never after a timeout or a 5xx.
+            max_bytes: Refuse a body larger than this (it is read in chunks and abandoned once over).
 
         Raises:
             ExternalServiceError: The breaker is open, the service is rate limited for longer than the retry
                 cap, every attempt failed, or the service answered with a status that is not worth retrying.
         """
+        call = _Call(method.upper(), path, json, params, headers, ok, idempotent, max_bytes)
         attributes = {
-            "http.request.method": method,
-            "server.address": httpx.URL(self.base_url).host,
-            "url.path": path,
+            "http.request.method": call.method,
+            "server.address": httpx.URL(self.base_url).host or httpx.URL(path).host,
+            "url.path": httpx.URL(path).path,
             "marketing.external_service": self.name,
         }
-        with tracer().start_as_current_span(f"{method} {self.name}", attributes=attributes) as span:
+        with tracer().start_as_current_span(f"{call.method} {self.name}", attributes=attributes) as span:
             try:
                 async with self.breaker.guard():
-                    response = await self._with_retries(method, path, json, params, headers, ok)
+                    response = await self._with_retries(call)
             except BreakerOpen as exc:
                 EXTERNAL_REQUESTS.labels(service=self.name, outcome="breaker_open").inc()
                 mark_error(span, exc)
-                raise ExternalServiceError(self.name, f"failing, calls paused ({exc})") from None
+                raise ExternalServiceError(
+                    self.name, f"failing, calls paused ({exc})", retryable=False, delivered=False
+                ) from None
             except ExternalServiceError as exc:
                 mark_error(span, exc)
                 raise
             span.set_attribute("http.response.status_code", response.status_code)
             return response
 
-    async def _with_retries(
-        self,
-        method: str,
-        path: str,
-        json: Any,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        ok: tuple[int, ...],
-    ) -> httpx.Response:
+    async def _with_retries(self, call: _Call) -> httpx.Response:
         wait = RetryAfterOrBackoff(self.max_wait_s)
 
         def wait_for(state: RetryCallState) -> float:
@@ -252,59 +258,117 @@ class ExternalApi:
                 wait_s=round(state.upcoming_sleep, 2),
             )
 
+        def worth_retrying(error: BaseException) -> bool:
+            if not isinstance(error, ExternalServiceError) or not error.retryable:
+                return False
+            return call.idempotent or error.delivered is False or error.status == 429
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=wait_for,
-            retry=retry_if_exception(lambda e: isinstance(e, ExternalServiceError) and e.retryable),
+            retry=retry_if_exception(worth_retrying),
             before_sleep=log_retry,
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                return await self._once(method, path, json, params, headers, ok)
+                return await self._once(call)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _once(
-        self,
-        method: str,
-        path: str,
-        json: Any,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        ok: tuple[int, ...],
-    ) -> httpx.Response:
+    async def _once(self, call: _Call) -> httpx.Response:
         if (blocked := self._blocked_until - time.time()) > 0:
             if blocked > self.max_wait_s:
                 raise ExternalServiceError(
-                    self.name, f"rate limit exhausted; it resets in {blocked:.0f} s", retryable=False
+                    self.name,
+                    f"rate limit exhausted; it resets in {blocked:.0f} s",
+                    retryable=False,
+                    delivered=False,
                 )
             await asyncio.sleep(blocked)
         started = time.monotonic()
         try:
-            response = await self.client.request(method, path, json=json, params=params, headers=headers)
+            request = self.client.build_request(
+                call.method, call.path, json=call.json, params=call.params, headers=call.headers
+            )
+            response = await self.client.send(request, stream=True)
+            try:
+                body = await _read_capped(response, call.max_bytes)
+            finally:
+                await response.aclose()
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            EXTERNAL_REQUESTS.labels(service=self.name, outcome="unreachable").inc()
+            where = self.base_url or httpx.URL(call.path).host
+            raise ExternalServiceError(
+                self.name, f"unreachable at {where}: {exc!r}", delivered=False
+            ) from None
         except httpx.TimeoutException as exc:
             EXTERNAL_REQUESTS.labels(service=self.name, outcome="timeout").inc()
             raise ExternalServiceError(self.name, f"timed out after {self.timeout_s:g} s ({exc!r})") from None
         except httpx.HTTPError as exc:
             EXTERNAL_REQUESTS.labels(service=self.name, outcome="error").inc()
-            raise ExternalServiceError(self.name, f"unreachable at {self.base_url}: {exc}") from None
+            raise ExternalServiceError(self.name, f"request failed: {exc!r}") from None
         finally:
             EXTERNAL_SECONDS.labels(service=self.name).observe(time.monotonic() - started)
         EXTERNAL_REQUESTS.labels(service=self.name, outcome=str(response.status_code)).inc()
         self._note_rate_limit(response)
-        if response.status_code in ok:
+        if body is None:
+            raise ExternalServiceError(
+                self.name, f"response larger than {call.max_bytes} bytes", status=response.status_code,
+                retryable=False,
+            )  # fmt: skip
+        response = httpx.Response(
+            response.status_code, headers=response.headers, content=body, request=response.request
+        )
+        if response.status_code in call.ok:
             return response
-        await response.aread()
         raise ExternalServiceError(
             self.name, error_message(response), status=response.status_code, response=response
         )
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
         """Remember an exhausted rate limit so later calls wait or fail fast instead of being refused."""
-        if response.headers.get("x-ratelimit-remaining") == "0" and (
-            reset := response.headers.get("x-ratelimit-reset")
-        ):
+        remaining, reset = _rate_limit_headers(response)
+        if remaining == "0" and reset:
             try:
                 self._blocked_until = float(reset)
             except ValueError:
                 pass
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    path: str
+    json: Any
+    params: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
+    ok: tuple[int, ...]
+    idempotent: bool
+    max_bytes: int | None
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int | None) -> bytes | None:
+    """The body, or None once it exceeds ``max_bytes``."""
+    if max_bytes is None:
+        return await response.aread()
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        return None
+    chunks, size = [], 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _rate_limit_headers(response: httpx.Response | None) -> tuple[str | None, str | None]:
+    """(remaining, reset epoch seconds) from GitHub's ``x-ratelimit-*`` or X's ``x-rate-limit-*`` headers."""
+    if response is None:
+        return None, None
+    headers = response.headers
+    for prefix in ("x-ratelimit-", "x-rate-limit-"):
+        if (remaining := headers.get(prefix + "remaining")) is not None:
+            return remaining, headers.get(prefix + "reset")
+    return None, None
