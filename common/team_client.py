@@ -98,6 +98,15 @@ class TeamClient:
         """Close the channel."""
         await self._channel.close()
 
+    async def list_tools(self, timeout_s: float) -> list[team_pb2.Tool]:
+        """The team's tools (introspection: no breaker, no retries).
+
+        Raises:
+            grpc.aio.AioRpcError: The team did not answer.
+        """
+        response = await self._stub.ListTools(team_pb2.ListToolsRequest(), timeout=timeout_s)
+        return list(response.tools)
+
     async def stream_brief(
         self,
         brief: team_pb2.Brief,

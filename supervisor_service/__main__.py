@@ -29,7 +29,7 @@ async def build(settings: Settings, clients: dict[str, TeamClient] | None = None
     resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, "supervisor"))
     runner = WorkflowRunner(build_supervisor_graph(settings, clients, checkpointer), store, settings)
-    servicer = SupervisorServicer(runner, settings)
+    servicer = SupervisorServicer(runner, settings, clients)
     registration = ServiceRegistration(
         SERVICE_NAME,
         lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),

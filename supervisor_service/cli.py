@@ -1,14 +1,18 @@
 """A small command-line client for the supervisor.
 
 python -m supervisor_service.cli run "Research the vector database market"
-python -m supervisor_service.cli stream "Launch campaign for ..." --addr localhost:50051
+python -m supervisor_service.cli stream "Launch campaign for ..." --addr localhost:50051 --save-artifacts out/
+python -m supervisor_service.cli tools            # every team's tools, and which external services are off
 """
 
 from __future__ import annotations
 
 import argparse
+import mimetypes
 import sys
 import textwrap
+from collections.abc import Sequence
+from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
@@ -33,9 +37,13 @@ def render_routing_step(step: supervisor_pb2.RoutingStep) -> str:
     return f"[router] step {step.index}: -> {step.next} ({_SOURCE.get(step.decision_source, '?')}): {step.reasoning}"
 
 
-def render_artifact(artifact: team_pb2.Artifact, max_lines: int = 40) -> str:
-    """An artifact with its header, content indented and cut after ``max_lines`` lines."""
+def render_artifact(artifact: team_pb2.Artifact, max_lines: int = 40, saved_to: Path | None = None) -> str:
+    """An artifact with its header, content indented and cut after ``max_lines`` lines (binary data is described,
+    with the file it was saved to)."""
     lines = artifact.content.splitlines()
+    if artifact.data:
+        where = f", saved to {saved_to}" if saved_to else ", not saved (use --save-artifacts DIR)"
+        lines.insert(0, f"[{artifact.mime_type or 'binary'}, {len(artifact.data)} bytes{where}]")
     shown = lines[:max_lines] + (
         [f"... ({len(lines) - max_lines} more lines)"] if len(lines) > max_lines else []
     )
@@ -52,7 +60,35 @@ def render_usage(usage: team_pb2.Usage) -> str:
     )
 
 
-def render_workflow(workflow: supervisor_pb2.Workflow, max_lines: int = 40) -> str:
+def save_artifacts(artifacts: Sequence[team_pb2.Artifact], directory: Path) -> dict[str, Path]:
+    """Write each artifact that carries binary data to ``directory/<id><extension>``; returns id -> path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = {}
+    for artifact in artifacts:
+        if artifact.data:
+            extension = mimetypes.guess_extension(artifact.mime_type or "") or ".bin"
+            path = directory / f"{Path(artifact.id).name}{extension}"
+            path.write_bytes(artifact.data)
+            saved[artifact.id] = path
+    return saved
+
+
+def render_tools(response: supervisor_pb2.ListToolsResponse) -> str:
+    """Every team's tools, one line each, with what is off and how to turn it on."""
+    out = []
+    for tool in response.tools:
+        state = "on " if tool.configured else "OFF"
+        agents = ", ".join(tool.agents) or "-"
+        out.append(f"  {state} {tool.team}/{tool.name} ({agents}): {tool.status}")
+    out += [f"  ??? {t.team}: did not answer ({t.code}: {t.message})" for t in response.unavailable_teams]
+    off = [t.name for t in response.tools if not t.configured]
+    out.append(f"  tools off: {', '.join(off)}" if off else "  every tool is configured")
+    return "tools:\n" + "\n".join(out)
+
+
+def render_workflow(
+    workflow: supervisor_pb2.Workflow, max_lines: int = 40, saved: dict[str, Path] | None = None
+) -> str:
     """A readable account of a finished workflow: status, routing, team runs, usage and every artifact."""
     out = [
         f"workflow {workflow.id}: {_status(workflow)}",
@@ -79,7 +115,7 @@ def render_workflow(workflow: supervisor_pb2.Workflow, max_lines: int = 40) -> s
     if workflow.failed_teams:
         out.append(f"  failed teams: {', '.join(workflow.failed_teams)}")
     out += ["", f"artifacts ({len(workflow.artifacts)}):"]
-    out += [render_artifact(a, max_lines) for a in workflow.artifacts]
+    out += [render_artifact(a, max_lines, (saved or {}).get(a.id)) for a in workflow.artifacts]
     return "\n".join(out)
 
 
@@ -118,16 +154,26 @@ def main(argv: list[str] | None = None) -> int:
     """Run a task and print the workflow; exit 0 for COMPLETED or DEGRADED (done, with warnings printed), 3 for
     PARTIAL, 4 for FAILED or CANCELLED, 1 on an RPC error."""
     parser = argparse.ArgumentParser(description="Send a marketing task to the supervisor.")
-    parser.add_argument("mode", choices=["run", "stream"], help="unary RunTask or streaming StreamTask")
-    parser.add_argument("task", help="the marketing task")
+    parser.add_argument(
+        "mode", choices=["run", "stream", "tools"], help="unary RunTask, streaming StreamTask, or ListTools"
+    )
+    parser.add_argument("task", nargs="?", default="", help="the marketing task (run and stream)")
     parser.add_argument("--addr", default="localhost:50051", help="supervisor address")
     parser.add_argument("--timeout", type=float, default=120.0, help="deadline in seconds")
     parser.add_argument("--json", action="store_true", help="print the workflow as JSON")
     parser.add_argument("--max-lines", type=int, default=40, help="lines shown per artifact")
+    parser.add_argument("--save-artifacts", type=Path, metavar="DIR", help="write charts and images to DIR")
+    parser.add_argument("--team", default="", help="tools: only this team's tools")
     args = parser.parse_args(argv)
+    if args.mode != "tools" and not args.task.strip():
+        parser.error(f"{args.mode} needs a task")
     with grpc.insecure_channel(args.addr) as channel:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         try:
+            if args.mode == "tools":
+                tools = stub.ListTools(supervisor_pb2.ListToolsRequest(team=args.team), timeout=args.timeout)
+                print(json_format.MessageToJson(tools) if args.json else render_tools(tools))
+                return 0
             if args.mode == "run":
                 workflow = stub.RunTask(
                     supervisor_pb2.RunTaskRequest(task=args.task), timeout=args.timeout
@@ -156,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     if workflow is None:
         print("error: the stream ended without a workflow", file=sys.stderr)
         return 1
+    saved = save_artifacts(workflow.artifacts, args.save_artifacts) if args.save_artifacts else {}
     if args.json:
         print(json_format.MessageToJson(workflow))
     else:
-        print("\n" + render_workflow(workflow, args.max_lines))
+        print("\n" + render_workflow(workflow, args.max_lines, saved))
     return exit_code(workflow)
 
 

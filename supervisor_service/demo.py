@@ -13,6 +13,7 @@ SAMPLE_TASK = (
     "article, and prepare posts for LinkedIn and X."
 )
 LOG_DIR = Path(".run/demo")
+ARTIFACT_DIR = LOG_DIR / "artifacts"
 
 
 def main() -> int:
@@ -22,9 +23,11 @@ def main() -> int:
     print(f"starting research, content, social and supervisor on 127.0.0.1:50051-50054 (logs in {LOG_DIR}/)")
     try:
         launcher.start_all()
-        print(f"sending task: {task}\n", flush=True)
+        address = launcher.processes["supervisor"].address
+        cli.main(["tools", "--addr", address])
+        print(f"\nsending task: {task}\n", flush=True)
         code = cli.main(
-            ["stream", task, "--addr", launcher.processes["supervisor"].address, "--max-lines", "25"]
+            ["stream", task, "--addr", address, "--max-lines", "25", "--save-artifacts", str(ARTIFACT_DIR)]
         )
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)

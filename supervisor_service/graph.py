@@ -225,7 +225,8 @@ async def call_team(
         workflow_id=state["workflow_id"],
         task=state["task"],
         instructions=reasoning,
-        upstream_artifacts=[artifact_to_proto(a) for a in state.get("artifacts", [])],
+        # Teams work from text: charts and images stay with the workflow, not in every later brief.
+        upstream_artifacts=[artifact_to_proto(a, with_data=False) for a in state.get("artifacts", [])],
     )
     artifacts: list[ArtifactData] = []
     steps: list[StepData] = []

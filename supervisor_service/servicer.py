@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
@@ -14,6 +15,7 @@ from common.agents.convert import duration_ms
 from common.config import Settings
 from common.errors import FieldViolation, InvalidArgument
 from common.storage import AgentExecution, BadPageToken
+from common.team_client import TeamClient
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
 from supervisor_service.workflows import WorkflowRunner, status_name
 
@@ -21,6 +23,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 # Time kept back from the caller's deadline to assemble and send the answer.
 RESPONSE_RESERVE_S = 0.5
+LIST_TOOLS_TIMEOUT_S = 5.0
 
 
 def validate_task(task: str) -> None:
@@ -31,9 +34,12 @@ def validate_task(task: str) -> None:
 class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     """Validates requests and hands workflows to the runner."""
 
-    def __init__(self, runner: WorkflowRunner, settings: Settings) -> None:
+    def __init__(
+        self, runner: WorkflowRunner, settings: Settings, clients: Mapping[str, TeamClient] | None = None
+    ) -> None:
         self.runner = runner
         self.settings = settings
+        self.clients = dict(clients or {})
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
         budget = self.settings.task_timeout_s
@@ -99,6 +105,30 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     ) -> supervisor_pb2.CancelWorkflowResponse:
         workflow = await self.runner.cancel(validate_workflow_id(request.workflow_id))
         return supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
+
+    async def ListTools(
+        self, request: supervisor_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.ListToolsResponse:
+        if request.team and request.team not in self.clients:
+            known = ", ".join(sorted(self.clients))
+            raise InvalidArgument([FieldViolation("team", f"unknown team {request.team!r}; known: {known}")])
+        teams = [request.team] if request.team else list(self.clients)
+        remaining = context.time_remaining()
+        timeout = min(LIST_TOOLS_TIMEOUT_S, remaining) if remaining is not None else LIST_TOOLS_TIMEOUT_S
+        answers = await asyncio.gather(
+            *(self.clients[team].list_tools(timeout) for team in teams), return_exceptions=True
+        )
+        response = supervisor_pb2.ListToolsResponse()
+        for team, answer in zip(teams, answers, strict=True):
+            if isinstance(answer, grpc.aio.AioRpcError):
+                response.unavailable_teams.add(
+                    team=team, code=answer.code().name, message=answer.details() or ""
+                )
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                response.tools.extend(answer)
+        return response
 
 
 def validate_workflow_id(workflow_id: str) -> str:

@@ -47,8 +47,8 @@ def decision_source(source: str) -> int:
     return _SOURCES.get(source, team_pb2.DECISION_SOURCE_UNSPECIFIED)
 
 
-def artifact_to_proto(artifact: ArtifactData) -> team_pb2.Artifact:
-    """Artifact record to protobuf."""
+def artifact_to_proto(artifact: ArtifactData, with_data: bool = True) -> team_pb2.Artifact:
+    """Artifact record to protobuf (without its binary data when ``with_data`` is false)."""
     return team_pb2.Artifact(
         id=artifact["id"],
         team=artifact["team"],
@@ -58,7 +58,7 @@ def artifact_to_proto(artifact: ArtifactData) -> team_pb2.Artifact:
         content=artifact["content"],
         mime_type=artifact["mime_type"],
         metadata=artifact["metadata"],
-        data=artifact.get("data", b""),
+        data=artifact.get("data", b"") if with_data else b"",
     )
 
 

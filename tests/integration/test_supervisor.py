@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import grpc
@@ -212,3 +213,42 @@ async def test_stream_task_streams_the_writers_text_but_run_task_does_not_ask(su
     article = next(a for a in events[-1].done.artifacts if a.agent == "writer")
     assert "".join(d.text for d in deltas if d.agent == "writer").strip() == article.content.strip()
     assert all(d.team == "content" for d in deltas)
+
+
+async def test_list_tools_shows_every_teams_tools_and_what_is_off(supervisor, channel_to) -> None:
+    stub = supervisor_pb2_grpc.SupervisorServiceStub(channel_to(supervisor))
+    response = await stub.ListTools(supervisor_pb2.ListToolsRequest(), timeout=10)
+    assert list(response.unavailable_teams) == []
+    assert {t.team for t in response.tools} == {"research", "content", "social"}
+    tools = {t.name: t for t in response.tools}
+    kb = tools["search_knowledge_base"]
+    assert kb.configured and kb.service == "" and kb.agents
+    assert json.loads(kb.input_schema_json)["properties"]["query"]["type"] == "string"
+    off = [t for t in response.tools if not t.configured]
+    assert off, "with no external service configured some tools must be off"
+    assert all(t.service and t.status for t in off)
+    only = await stub.ListTools(supervisor_pb2.ListToolsRequest(team="social"), timeout=10)
+    assert {t.team for t in only.tools} == {"social"}
+
+
+async def test_list_tools_rejects_an_unknown_team(supervisor, channel_to) -> None:
+    stub = supervisor_pb2_grpc.SupervisorServiceStub(channel_to(supervisor))
+    with pytest.raises(grpc.RpcError) as caught:
+        await stub.ListTools(supervisor_pb2.ListToolsRequest(team="marketing"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown team 'marketing'" in bad_request_fields(caught.value)["team"]
+
+
+async def test_list_tools_names_a_team_that_does_not_answer(team_servers, channel_to) -> None:
+    settings = test_settings()
+    addresses = {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()} | {
+        "social": f"127.0.0.1:{free_port()}"
+    }
+    server, _ = await start_supervisor(settings, addresses)
+    try:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel_to(server))
+        response = await stub.ListTools(supervisor_pb2.ListToolsRequest(), timeout=10)
+        assert [(t.team, t.code) for t in response.unavailable_teams] == [("social", "UNAVAILABLE")]
+        assert {t.team for t in response.tools} == {"research", "content"}
+    finally:
+        await server.stop(0)

@@ -233,3 +233,27 @@ class CancelWorkflowResponse(_message.Message):
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     workflow: Workflow
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class ListToolsRequest(_message.Message):
+    __slots__ = ("team",)
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    def __init__(self, team: _Optional[str] = ...) -> None: ...
+
+class TeamUnavailable(_message.Message):
+    __slots__ = ("team", "code", "message")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    code: str
+    message: str
+    def __init__(self, team: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ListToolsResponse(_message.Message):
+    __slots__ = ("tools", "unavailable_teams")
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_TEAMS_FIELD_NUMBER: _ClassVar[int]
+    tools: _containers.RepeatedCompositeFieldContainer[_team_pb2.Tool]
+    unavailable_teams: _containers.RepeatedCompositeFieldContainer[TeamUnavailable]
+    def __init__(self, tools: _Optional[_Iterable[_Union[_team_pb2.Tool, _Mapping]]] = ..., unavailable_teams: _Optional[_Iterable[_Union[TeamUnavailable, _Mapping]]] = ...) -> None: ...

@@ -66,6 +66,11 @@ class SupervisorServiceStub:
                 request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowRequest.SerializeToString,
                 response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowResponse.FromString,
                 _registered_method=True)
+        self.ListTools = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/ListTools',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisorServiceServicer:
@@ -118,6 +123,14 @@ class SupervisorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTools(self, request, context):
+        """ListTools asks the teams for their tools: what each agent can use, and which external services are
+        configured. A team that does not answer is listed in unavailable_teams.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +163,11 @@ def add_SupervisorServiceServicer_to_server(servicer, server):
                     servicer.CancelWorkflow,
                     request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowRequest.FromString,
                     response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowResponse.SerializeToString,
+            ),
+            'ListTools': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTools,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -316,6 +334,33 @@ class SupervisorService:
             '/marketing.supervisor.v1.SupervisorService/CancelWorkflow',
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowRequest.SerializeToString,
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.CancelWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTools(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/ListTools',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsResponse.FromString,
             options,
             channel_credentials,
             insecure,
