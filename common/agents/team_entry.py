@@ -10,19 +10,21 @@ from common.agents.team_graph import TeamDefinition, build_team_graph
 from common.agents.team_service import TeamServicer
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration
-from common.storage import open_checkpointer, open_store
+from common.storage import Store, open_checkpointer, open_store
 
 TEAM_SERVICE_NAME = team_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name
 
 
 async def build_team_service(
-    team: TeamDefinition, settings: Settings, own_service: ServiceRegistration
+    team: TeamDefinition, settings: Settings, own_service: ServiceRegistration, store: Store | None = None
 ) -> ServiceParts:
     """A team process's servicers: TeamService over the compiled subgraph (with its store and checkpointer for
-    idempotent, resumable calls), and the team's own service. The teardown closes the databases."""
+    idempotent, resumable calls), and the team's own service. The teardown closes the databases it opened (a
+    ``store`` passed in, shared with the team's own service, stays the caller's to close)."""
     resources = AsyncExitStack()
-    store = await open_store(settings, team.name)
-    resources.push_async_callback(store.close)
+    if store is None:
+        store = await open_store(settings, team.name)
+        resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, team.name))
     servicer = TeamServicer(
         team.name,

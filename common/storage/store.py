@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.storage.database import Database
+from common.storage.pages import newest_first
 
 RUNNING = "running"
 TERMINAL = frozenset({"completed", "degraded", "partial", "failed", "cancelled"})
-
-
-class BadPageToken(ValueError):
-    """A page token that this store did not issue (or issued for another filter)."""
 
 
 @dataclass(frozen=True)
@@ -125,23 +119,15 @@ class Store:
         Raises:
             BadPageToken: The token is malformed or was issued for another status filter.
         """
-        after = self._decode_token(page_token, status) if page_token else None
-        clauses, args = [], []
-        if status:
-            args.append(status)
-            clauses.append(f"status = ${len(args)}")
-        if after is not None:
-            args += [after[0], after[1]]
-            n = len(args)
-            clauses.append(f"(created_at < ${n - 1} OR (created_at = ${n - 1} AND id < ${n}))")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        args.append(page_size + 1)
-        rows = await self.db.fetch(
-            f"SELECT * FROM workflows {where} ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args
+        return await newest_first(
+            self.db,
+            "workflows",
+            {"status": status},
+            page_size,
+            page_token,
+            self._record,
+            lambda r: (r.created_at, r.id),
         )
-        records = [self._record(r) for r in rows[:page_size]]
-        token = self._encode_token(records[-1], status) if len(rows) > page_size else ""
-        return records, token
 
     async def claim_orphans(self, owner: str, stale_after_s: float) -> list[str]:
         """Take over running workflows whose owner stopped heart-beating; each is claimed by one replica only."""
@@ -236,21 +222,3 @@ class Store:
             cost_usd=row["cost_usd"],
             snapshot=bytes(row["snapshot"]),
         )
-
-    @staticmethod
-    def _encode_token(last: WorkflowRecord, status: str) -> str:
-        payload = json.dumps({"t": last.created_at.isoformat(), "i": last.id, "s": status})
-        return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-    @staticmethod
-    def _decode_token(token: str, status: str) -> tuple[datetime, str]:
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            created, last_id, filtered = datetime.fromisoformat(payload["t"]), str(payload["i"]), payload["s"]
-        except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise BadPageToken("page_token is not a token this service issued") from exc
-        if created.tzinfo is None:
-            raise BadPageToken("page_token is not a token this service issued")
-        if filtered != status:
-            raise BadPageToken("page_token was issued for another status filter")
-        return created, last_id

@@ -114,15 +114,14 @@ def error_message(response: httpx.Response) -> str:
 def _message_in(body: Any) -> str:
     """The human-readable message of common JSON error shapes (GitHub, OpenAI, X, LinkedIn, Tavily)."""
     if isinstance(body, dict):
-        for key in ("message", "detail", "error_description", "title", "error"):
+        # Specific before generic: X sends a generic "detail" next to the specific errors[].message.
+        for key in ("message", "error_description", "errors", "detail", "title", "error"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value
             if isinstance(value, dict | list):
                 if nested := _message_in(value):
                     return nested
-        if isinstance(body.get("errors"), list):
-            return _message_in(body["errors"])
     if isinstance(body, list) and body:
         return _message_in(body[0])
     return ""

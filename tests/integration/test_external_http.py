@@ -155,3 +155,16 @@ async def test_client_errors_do_not_open_the_breaker(server: FakeApi) -> None:
             await api.request("GET", "/v1/thing")
     assert api.breaker.state != STATE_OPEN
     await api.aclose()
+
+
+async def test_the_specific_error_message_wins_over_the_generic_one(server: FakeApi) -> None:
+    body = {
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "errors": [{"message": "The text is too long."}],
+    }
+    server.fail(400, body, path="/v1/post")
+    api = make_api(server.url)
+    with pytest.raises(ExternalServiceError, match=r"thing: HTTP 400 Bad Request: The text is too long\.$"):
+        await api.request("POST", "/v1/post", json={}, ok=(201,))
+    await api.aclose()

@@ -22,23 +22,40 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n marketing/social/v1/social.proto\x12\x13marketing.social.v1\"c\n\x10\x44raftPostRequest\x12/\n\x08platform\x18\x01 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08hashtags\x18\x03 \x03(\t\"\x89\x01\n\x04Post\x12/\n\x08platform\x18\x01 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06length\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x10\n\x08hashtags\x18\x05 \x03(\t\x12\x11\n\ttruncated\x18\x06 \x01(\x08\"<\n\x11\x44raftPostResponse\x12\'\n\x04post\x18\x01 \x01(\x0b\x32\x19.marketing.social.v1.Post*K\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x0e\n\nPLATFORM_X\x10\x01\x12\x15\n\x11PLATFORM_LINKEDIN\x10\x02\x32k\n\rSocialService\x12Z\n\tDraftPost\x12%.marketing.social.v1.DraftPostRequest\x1a&.marketing.social.v1.DraftPostResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n marketing/social/v1/social.proto\x12\x13marketing.social.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n\x10\x44raftPostRequest\x12/\n\x08platform\x18\x01 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08hashtags\x18\x03 \x03(\t\"\x89\x01\n\x04Post\x12/\n\x08platform\x18\x01 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06length\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x10\n\x08hashtags\x18\x05 \x03(\t\x12\x11\n\ttruncated\x18\x06 \x01(\x08\"<\n\x11\x44raftPostResponse\x12\'\n\x04post\x18\x01 \x01(\x0b\x32\x19.marketing.social.v1.Post\"\xc0\x04\n\rScheduledPost\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61rtifact_id\x18\x03 \x01(\t\x12/\n\x08platform\x18\x04 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x32\n\x0escheduled_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x06status\x18\x07 \x01(\x0e\x32(.marketing.social.v1.ScheduledPostStatus\x12\x0f\n\x07\x64ry_run\x18\x08 \x01(\x08\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\x12\n\nclaimed_by\x18\n \x01(\t\x12.\n\nclaim_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cpublish_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65xternal_id\x18\r \x01(\t\x12\x14\n\x0c\x65xternal_url\x18\x0e \x01(\t\x12\r\n\x05\x65rror\x18\x0f \x01(\t\x12\x17\n\x0foutcome_unknown\x18\x10 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x01\n\x19ListScheduledPostsRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32(.marketing.social.v1.ScheduledPostStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"h\n\x1aListScheduledPostsResponse\x12\x31\n\x05posts\x18\x01 \x03(\x0b\x32\".marketing.social.v1.ScheduledPost\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x15ReschedulePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12.\n\npublish_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x16ReschedulePostResponse\x12\x30\n\x04post\x18\x01 \x01(\x0b\x32\".marketing.social.v1.ScheduledPost\"-\n\x1a\x43\x61ncelScheduledPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"O\n\x1b\x43\x61ncelScheduledPostResponse\x12\x30\n\x04post\x18\x01 \x01(\x0b\x32\".marketing.social.v1.ScheduledPost*K\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x0e\n\nPLATFORM_X\x10\x01\x12\x15\n\x11PLATFORM_LINKEDIN\x10\x02*\xf3\x01\n\x13ScheduledPostStatus\x12%\n!SCHEDULED_POST_STATUS_UNSPECIFIED\x10\x00\x12#\n\x1fSCHEDULED_POST_STATUS_SCHEDULED\x10\x01\x12$\n SCHEDULED_POST_STATUS_PUBLISHING\x10\x02\x12#\n\x1fSCHEDULED_POST_STATUS_PUBLISHED\x10\x03\x12 \n\x1cSCHEDULED_POST_STATUS_FAILED\x10\x04\x12#\n\x1fSCHEDULED_POST_STATUS_CANCELLED\x10\x05\x32\xc7\x03\n\rSocialService\x12Z\n\tDraftPost\x12%.marketing.social.v1.DraftPostRequest\x1a&.marketing.social.v1.DraftPostResponse\x12u\n\x12ListScheduledPosts\x12..marketing.social.v1.ListScheduledPostsRequest\x1a/.marketing.social.v1.ListScheduledPostsResponse\x12i\n\x0eReschedulePost\x12*.marketing.social.v1.ReschedulePostRequest\x1a+.marketing.social.v1.ReschedulePostResponse\x12x\n\x13\x43\x61ncelScheduledPost\x12/.marketing.social.v1.CancelScheduledPostRequest\x1a\x30.marketing.social.v1.CancelScheduledPostResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'marketing.social.v1.social_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLATFORM']._serialized_start=360
-  _globals['_PLATFORM']._serialized_end=435
-  _globals['_DRAFTPOSTREQUEST']._serialized_start=57
-  _globals['_DRAFTPOSTREQUEST']._serialized_end=156
-  _globals['_POST']._serialized_start=159
-  _globals['_POST']._serialized_end=296
-  _globals['_DRAFTPOSTRESPONSE']._serialized_start=298
-  _globals['_DRAFTPOSTRESPONSE']._serialized_end=358
-  _globals['_SOCIALSERVICE']._serialized_start=437
-  _globals['_SOCIALSERVICE']._serialized_end=544
+  _globals['_PLATFORM']._serialized_start=1520
+  _globals['_PLATFORM']._serialized_end=1595
+  _globals['_SCHEDULEDPOSTSTATUS']._serialized_start=1598
+  _globals['_SCHEDULEDPOSTSTATUS']._serialized_end=1841
+  _globals['_DRAFTPOSTREQUEST']._serialized_start=90
+  _globals['_DRAFTPOSTREQUEST']._serialized_end=189
+  _globals['_POST']._serialized_start=192
+  _globals['_POST']._serialized_end=329
+  _globals['_DRAFTPOSTRESPONSE']._serialized_start=331
+  _globals['_DRAFTPOSTRESPONSE']._serialized_end=391
+  _globals['_SCHEDULEDPOST']._serialized_start=394
+  _globals['_SCHEDULEDPOST']._serialized_end=970
+  _globals['_LISTSCHEDULEDPOSTSREQUEST']._serialized_start=973
+  _globals['_LISTSCHEDULEDPOSTSREQUEST']._serialized_end=1118
+  _globals['_LISTSCHEDULEDPOSTSRESPONSE']._serialized_start=1120
+  _globals['_LISTSCHEDULEDPOSTSRESPONSE']._serialized_end=1224
+  _globals['_RESCHEDULEPOSTREQUEST']._serialized_start=1226
+  _globals['_RESCHEDULEPOSTREQUEST']._serialized_end=1314
+  _globals['_RESCHEDULEPOSTRESPONSE']._serialized_start=1316
+  _globals['_RESCHEDULEPOSTRESPONSE']._serialized_end=1390
+  _globals['_CANCELSCHEDULEDPOSTREQUEST']._serialized_start=1392
+  _globals['_CANCELSCHEDULEDPOSTREQUEST']._serialized_end=1437
+  _globals['_CANCELSCHEDULEDPOSTRESPONSE']._serialized_start=1439
+  _globals['_CANCELSCHEDULEDPOSTRESPONSE']._serialized_end=1518
+  _globals['_SOCIALSERVICE']._serialized_start=1844
+  _globals['_SOCIALSERVICE']._serialized_end=2299
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,21 @@ class SocialServiceStub:
                 request_serializer=marketing_dot_social_dot_v1_dot_social__pb2.DraftPostRequest.SerializeToString,
                 response_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.DraftPostResponse.FromString,
                 _registered_method=True)
+        self.ListScheduledPosts = channel.unary_unary(
+                '/marketing.social.v1.SocialService/ListScheduledPosts',
+                request_serializer=marketing_dot_social_dot_v1_dot_social__pb2.ListScheduledPostsRequest.SerializeToString,
+                response_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.ListScheduledPostsResponse.FromString,
+                _registered_method=True)
+        self.ReschedulePost = channel.unary_unary(
+                '/marketing.social.v1.SocialService/ReschedulePost',
+                request_serializer=marketing_dot_social_dot_v1_dot_social__pb2.ReschedulePostRequest.SerializeToString,
+                response_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.ReschedulePostResponse.FromString,
+                _registered_method=True)
+        self.CancelScheduledPost = channel.unary_unary(
+                '/marketing.social.v1.SocialService/CancelScheduledPost',
+                request_serializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostRequest.SerializeToString,
+                response_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostResponse.FromString,
+                _registered_method=True)
 
 
 class SocialServiceServicer:
@@ -55,6 +70,28 @@ class SocialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListScheduledPosts(self, request, context):
+        """ListScheduledPosts lists scheduled posts, newest first, optionally for one workflow and one status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReschedulePost(self, request, context):
+        """ReschedulePost moves a scheduled post, or one that failed before anything was sent, to a new time.
+        Other states answer FAILED_PRECONDITION naming the current status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelScheduledPost(self, request, context):
+        """CancelScheduledPost cancels a post that is still scheduled (FAILED_PRECONDITION otherwise).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SocialServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -62,6 +99,21 @@ def add_SocialServiceServicer_to_server(servicer, server):
                     servicer.DraftPost,
                     request_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.DraftPostRequest.FromString,
                     response_serializer=marketing_dot_social_dot_v1_dot_social__pb2.DraftPostResponse.SerializeToString,
+            ),
+            'ListScheduledPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScheduledPosts,
+                    request_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.ListScheduledPostsRequest.FromString,
+                    response_serializer=marketing_dot_social_dot_v1_dot_social__pb2.ListScheduledPostsResponse.SerializeToString,
+            ),
+            'ReschedulePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReschedulePost,
+                    request_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.ReschedulePostRequest.FromString,
+                    response_serializer=marketing_dot_social_dot_v1_dot_social__pb2.ReschedulePostResponse.SerializeToString,
+            ),
+            'CancelScheduledPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelScheduledPost,
+                    request_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostRequest.FromString,
+                    response_serializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -93,6 +145,87 @@ class SocialService:
             '/marketing.social.v1.SocialService/DraftPost',
             marketing_dot_social_dot_v1_dot_social__pb2.DraftPostRequest.SerializeToString,
             marketing_dot_social_dot_v1_dot_social__pb2.DraftPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScheduledPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.social.v1.SocialService/ListScheduledPosts',
+            marketing_dot_social_dot_v1_dot_social__pb2.ListScheduledPostsRequest.SerializeToString,
+            marketing_dot_social_dot_v1_dot_social__pb2.ListScheduledPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReschedulePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.social.v1.SocialService/ReschedulePost',
+            marketing_dot_social_dot_v1_dot_social__pb2.ReschedulePostRequest.SerializeToString,
+            marketing_dot_social_dot_v1_dot_social__pb2.ReschedulePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelScheduledPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.social.v1.SocialService/CancelScheduledPost',
+            marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostRequest.SerializeToString,
+            marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostResponse.FromString,
             options,
             channel_credentials,
             insecure,

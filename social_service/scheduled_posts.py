@@ -1,0 +1,244 @@
+"""Scheduled social posts (table ``scheduled_posts``, stored with the workflow records) and their state machine.
+
+``scheduled`` -> ``publishing`` (claimed by one publisher loop) -> ``published`` | ``failed`` | back to
+``scheduled`` (a failure that certainly did not reach the platform); ``scheduled`` -> ``cancelled``. Claims are
+single atomic statements (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so each due post is published once however
+many publisher loops share the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from common.storage.database import Database
+from common.storage.pages import newest_first
+
+SCHEDULED = "scheduled"
+PUBLISHING = "publishing"
+PUBLISHED = "published"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES = (SCHEDULED, PUBLISHING, PUBLISHED, FAILED, CANCELLED)
+LEASE_EXPIRED_ERROR = (
+    "outcome unknown: the publisher stopped while publishing (its lease expired); check the platform for the "
+    "post before scheduling it again"
+)
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A post to schedule."""
+
+    workflow_id: str
+    artifact_id: str
+    platform: str
+    text: str
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True)
+class ScheduledPost:
+    """One row of ``scheduled_posts``."""
+
+    id: str
+    workflow_id: str
+    artifact_id: str
+    platform: str
+    text: str
+    scheduled_at: datetime
+    status: str
+    dry_run: bool
+    attempts: int
+    claimed_by: str
+    claimed_at: datetime | None
+    published_at: datetime | None
+    external_id: str
+    external_url: str
+    error: str
+    outcome_unknown: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def reschedulable(self) -> bool:
+        """Scheduled, or failed without any chance that the platform published it."""
+        return self.status == SCHEDULED or (self.status == FAILED and not self.outcome_unknown)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return _utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+
+
+def _post(row: dict[str, Any]) -> ScheduledPost:
+    return ScheduledPost(
+        id=str(row["id"]),
+        workflow_id=row["workflow_id"],
+        artifact_id=row["artifact_id"],
+        platform=row["platform"],
+        text=row["text"],
+        scheduled_at=_time(row["scheduled_at"]),  # type: ignore[arg-type]
+        status=row["status"],
+        dry_run=bool(row["dry_run"]),
+        attempts=int(row["attempts"]),
+        claimed_by=row["claimed_by"],
+        claimed_at=_time(row["claimed_at"]),
+        published_at=_time(row["published_at"]),
+        external_id=row["external_id"],
+        external_url=row["external_url"],
+        error=row["error"],
+        outcome_unknown=bool(row["outcome_unknown"]),
+        created_at=_time(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=_time(row["updated_at"]),  # type: ignore[arg-type]
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScheduledPosts:
+    """Queries on ``scheduled_posts`` for both backends (timestamps are stored in UTC)."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def schedule(self, posts: Sequence[NewPost], dry_run: bool) -> list[ScheduledPost]:
+        """Store posts; a (workflow, artifact) already scheduled keeps its existing row (a retried team run).
+
+        Returns:
+            The stored rows, in the order of ``posts``.
+        """
+        now = _now()
+        stored = []
+        for post in posts:
+            await self.db.execute(
+                "INSERT INTO scheduled_posts (id, workflow_id, artifact_id, platform, text, scheduled_at, status, "
+                "dry_run, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) "
+                "ON CONFLICT (workflow_id, artifact_id) DO NOTHING",
+                str(uuid.uuid4()), post.workflow_id, post.artifact_id, post.platform, post.text,
+                _utc(post.scheduled_at), SCHEDULED, dry_run, now,
+            )  # fmt: skip
+            rows = await self.db.fetch(
+                "SELECT * FROM scheduled_posts WHERE workflow_id = $1 AND artifact_id = $2",
+                post.workflow_id, post.artifact_id,
+            )  # fmt: skip
+            stored.append(_post(rows[0]))
+        return stored
+
+    async def get(self, post_id: str) -> ScheduledPost | None:
+        """One post, or None."""
+        rows = await self.db.fetch("SELECT * FROM scheduled_posts WHERE id = $1", post_id)
+        return _post(rows[0]) if rows else None
+
+    async def list(
+        self, page_size: int, page_token: str = "", workflow_id: str = "", status: str = ""
+    ) -> tuple[list[ScheduledPost], str]:
+        """Newest first, ``page_size`` at a time, optionally for one workflow and one status.
+
+        Returns:
+            The page and the next page's token ("" on the last page).
+
+        Raises:
+            BadPageToken: The token is malformed or was issued for other filters.
+        """
+        return await newest_first(
+            self.db,
+            "scheduled_posts",
+            {"workflow_id": workflow_id, "status": status},
+            page_size,
+            page_token,
+            _post,
+            lambda post: (post.created_at, post.id),
+        )
+
+    async def reschedule(self, post_id: str, at: datetime) -> ScheduledPost | None:
+        """Move a scheduled (or failed-before-send) post to ``at`` and reset its attempts.
+
+        Returns:
+            The updated post, or None when it does not exist or is in another state (see :meth:`get`).
+        """
+        rows = await self.db.fetch(
+            "UPDATE scheduled_posts SET status = $2, scheduled_at = $3, attempts = 0, error = '', claimed_by = '', "
+            "claimed_at = NULL, updated_at = $4 WHERE id = $1 AND (status = $2 OR (status = $5 AND outcome_unknown = $6)) "
+            "RETURNING *",
+            post_id, SCHEDULED, _utc(at), _now(), FAILED, False,
+        )  # fmt: skip
+        return _post(rows[0]) if rows else None
+
+    async def cancel(self, post_id: str) -> ScheduledPost | None:
+        """Cancel a scheduled post; None when it does not exist or is not scheduled."""
+        rows = await self.db.fetch(
+            "UPDATE scheduled_posts SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4 RETURNING *",
+            post_id, CANCELLED, _now(), SCHEDULED,
+        )  # fmt: skip
+        return _post(rows[0]) if rows else None
+
+    # --- the publisher loop's side ---------------------------------------------------------------------------
+
+    async def claim_due(self, owner: str, now: datetime, limit: int) -> list[ScheduledPost]:
+        """Atomically move up to ``limit`` due posts to ``publishing`` for ``owner``; no two callers get the same
+        post (PostgreSQL skips rows another claim has locked; SQLite serialises writers)."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        rows = await self.db.fetch(
+            "UPDATE scheduled_posts SET status = $1, claimed_by = $2, claimed_at = $3, updated_at = $3, "
+            "attempts = attempts + 1 WHERE status = $4 AND id IN (SELECT id FROM scheduled_posts "
+            f"WHERE status = $4 AND scheduled_at <= $3 ORDER BY scheduled_at, id LIMIT $5{lock}) RETURNING *",
+            PUBLISHING, owner, _utc(now), SCHEDULED, limit,
+        )  # fmt: skip
+        return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
+
+    async def expire_leases(self, claimed_before: datetime) -> list[ScheduledPost]:
+        """Fail posts claimed before ``claimed_before`` (their publisher died mid-publish) as outcome unknown;
+        they are never republished automatically."""
+        rows = await self.db.fetch(
+            "UPDATE scheduled_posts SET status = $1, outcome_unknown = $2, error = $3, updated_at = $4 "
+            "WHERE status = $5 AND claimed_at < $6 RETURNING *",
+            FAILED, True, LEASE_EXPIRED_ERROR, _now(), PUBLISHING, _utc(claimed_before),
+        )  # fmt: skip
+        return [_post(r) for r in rows]
+
+    async def mark_published(
+        self, post: ScheduledPost, external_id: str, external_url: str, dry_run: bool
+    ) -> bool:
+        """Record a publication by the claim's holder (also over an expired lease: the post is known to be
+        live). Returns False when the claim is no longer this one."""
+        now = _now()
+        changed = await self.db.execute(
+            "UPDATE scheduled_posts SET status = $4, published_at = $5, updated_at = $5, external_id = $6, "
+            "external_url = $7, dry_run = $8, error = '', outcome_unknown = $9 "
+            "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($10, $11)",
+            post.id, post.claimed_by, post.claimed_at, PUBLISHED, now, external_id, external_url, dry_run,
+            False, PUBLISHING, FAILED,
+        )  # fmt: skip
+        return changed == 1
+
+    async def mark_failed(self, post: ScheduledPost, error: str, outcome_unknown: bool) -> bool:
+        """Record a failure by the claim's holder."""
+        changed = await self.db.execute(
+            "UPDATE scheduled_posts SET status = $4, error = $5, outcome_unknown = $6, updated_at = $7 "
+            "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($8, $4)",
+            post.id, post.claimed_by, post.claimed_at, FAILED, error, outcome_unknown, _now(), PUBLISHING,
+        )  # fmt: skip
+        return changed == 1
+
+    async def retry_later(self, post: ScheduledPost, at: datetime, error: str) -> bool:
+        """Put a claimed post back to ``scheduled`` at ``at`` (the platform certainly did not act on it)."""
+        changed = await self.db.execute(
+            "UPDATE scheduled_posts SET status = $4, scheduled_at = $5, error = $6, claimed_by = '', "
+            "claimed_at = NULL, updated_at = $7 WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 "
+            "AND status = $8",
+            post.id, post.claimed_by, post.claimed_at, SCHEDULED, _utc(at), error, _now(), PUBLISHING,
+        )  # fmt: skip
+        return changed == 1
