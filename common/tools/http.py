@@ -260,6 +260,9 @@ class ExternalApi:
         def worth_retrying(error: BaseException) -> bool:
             if not isinstance(error, ExternalServiceError) or not error.retryable:
                 return False
+            requested = rate_limit_wait_s(error.response)
+            if requested is not None and requested > self.max_wait_s:
+                return False  # the service asks for longer than we may wait: fail now, not after the cap
             return call.idempotent or error.delivered is False or error.status == 429
 
         retrying = AsyncRetrying(

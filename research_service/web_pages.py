@@ -1,0 +1,143 @@
+"""Fetching a web page as readable, fenced text, refusing private networks (SSRF) on every redirect hop."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import trafilatura
+
+from common.config import Settings
+from common.text import clip
+from common.tools.http import ExternalApi, ExternalServiceError
+from common.tools.untrusted import fence
+
+SERVICE = "web"
+MAX_REDIRECTS = 5
+MAX_TEXT_CHARS = 8000
+REDIRECTS = (301, 302, 303, 307, 308)
+TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml")
+
+
+class FetchRefused(ExternalServiceError):
+    """The URL may not be fetched (scheme, private address, content type, too many redirects)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(SERVICE, message, retryable=False, delivered=False)
+
+
+@dataclass
+class PageFetcher:
+    """Fetches pages through one ``ExternalApi`` named "web" (retries, breaker, size cap)."""
+
+    api: ExternalApi
+    max_bytes: int
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PageFetcher:
+        """A fetcher with the process's limits."""
+        api = ExternalApi.from_settings(SERVICE, "", settings, headers={"accept": ", ".join(TEXT_TYPES)})
+        return cls(api, settings.fetch_max_bytes, settings.fetch_allow_private_networks)
+
+    async def fetch(self, url: str) -> dict[str, Any]:
+        """The page's readable text (fenced), title and metadata.
+
+        Raises:
+            FetchRefused: Not http(s), a private address, not text, or more than five redirects.
+            ExternalServiceError: The site failed or sent more than the size cap.
+        """
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            await self.check_url(current)
+            response = await self.api.request("GET", current, ok=(200, *REDIRECTS), max_bytes=self.max_bytes)
+            if response.status_code in REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise ExternalServiceError(SERVICE, f"redirect without a location from {current}")
+                current = urljoin(current, location)
+                continue
+            return await asyncio.to_thread(self._page, url, current, response)
+        raise FetchRefused(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    async def check_url(self, url: str) -> None:
+        """Refuse a URL that is not http(s) or whose host resolves to a non-public address.
+
+        Raises:
+            FetchRefused: The URL may not be fetched.
+        """
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise FetchRefused(f"invalid URL {clip(url, 200)!r}: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise FetchRefused(f"only http(s) URLs with a host can be fetched, not {clip(url, 200)!r}")
+        if self.allow_private:
+            return
+        for address in await _addresses(
+            parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+        ):
+            if not _public(address):
+                raise FetchRefused(
+                    f"{parsed.host} resolves to a non-public address ({address}); "
+                    "set FETCH_ALLOW_PRIVATE_NETWORKS=true to allow it"
+                )
+
+    def _page(self, requested: str, final: str, response: httpx.Response) -> dict[str, Any]:
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in TEXT_TYPES:
+            raise FetchRefused(
+                f"{final} is {content_type or 'of no declared type'}, not text/html or text/plain"
+            )
+        title, meta = "", {}
+        if content_type == "text/plain":
+            text = response.text
+        else:
+            extracted = trafilatura.extract(
+                response.text, url=final, output_format="json", with_metadata=True, include_comments=False
+            )
+            meta = json.loads(extracted) if extracted else {}
+            text = meta.get("text") or ""
+            title = meta.get("title") or ""
+        text = text.strip()
+        if not text:
+            raise ExternalServiceError(SERVICE, f"no readable text at {final}", retryable=False)
+        return {
+            "url": requested,
+            "final_url": final,
+            "title": clip(" ".join(title.split()), 200) or final,
+            "site": clip(meta.get("sitename") or httpx.URL(final).host, 100),
+            "author": clip(meta.get("author") or "", 100),
+            "date": meta.get("date") or "",
+            "content_type": content_type,
+            "truncated": len(text) > MAX_TEXT_CHARS,
+            "text": fence(final, clip(text, MAX_TEXT_CHARS)),
+        }
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.api.aclose()
+
+
+async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ExternalServiceError(SERVICE, f"cannot resolve {host}: {exc}", retryable=False) from None
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
