@@ -5,48 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 
-import common.agents.team_graph as team_graph
-import supervisor_service.graph as supervisor_graph
 from common.agents.brief import parse_brief
-from common.llm.offline import OfflineChatModel
 from common.routing import RoutingContext
 from tests.conftest import in_process_stack, test_settings
+from tests.fakes.recording_model import recording_models
 
 TASK = "Launch campaign for our open-source vector database: research, blog article, LinkedIn and X posts"
-
-
-class RecordingChatModel(OfflineChatModel):
-    """The offline model, recording every conversation it is given and every answer it gives."""
-
-    journal: Any
-    role: str = ""
-
-    def _reply(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
-        answer = super()._reply(messages, **kwargs)
-        tools = {t["function"]["name"] for t in kwargs.get("tools") or []}
-        self.journal.append({"model": id(self), "messages": list(messages), "answer": answer, "tools": tools})
-        return answer
 
 
 @pytest.fixture
 async def recorded_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[list[dict[str, Any]], supervisor_pb2.Workflow]:
-    journal: list[dict[str, Any]] = []
-    real_factory = team_graph.build_chat_model
-
-    def recording_factory(settings, role, offline_behaviour):
-        real_factory(settings, role, offline_behaviour)  # keep the factory's own validation in the path
-        return RecordingChatModel(behaviour=offline_behaviour, journal=journal, role=role.value)
-
-    monkeypatch.setattr(team_graph, "build_chat_model", recording_factory)
-    monkeypatch.setattr(supervisor_graph, "build_chat_model", recording_factory)
-    async with in_process_stack(test_settings()) as channel:
-        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
-        workflow = (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=TASK), timeout=30)).workflow
+    with recording_models(monkeypatch) as journal:
+        async with in_process_stack(test_settings()) as channel:
+            stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+            workflow = (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=TASK), timeout=30)).workflow
     return journal, workflow
 
 
