@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -19,7 +20,8 @@ import pyphen
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from common.text import extract_keywords
+from common.text import STOPWORDS, extract_keywords, tokenize
+from common.tools.untrusted import unfence
 
 TITLE_MIN_CHARS = 30
 TITLE_MAX_CHARS = 60
@@ -34,6 +36,20 @@ LONG_TEXT_WORDS = 300
 MIN_H2_FOR_LONG_TEXT = 2
 MIN_READING_EASE = 50.0
 DEFAULT_KEYWORD_COUNT = 3
+SUGGESTION_MIN_PHRASE_COUNT = 2
+SUGGESTION_MIN_WORD_COUNT = 3
+"""A two-word phrase, or a single word, must occur at least this often in the research to be suggested."""
+SUGGESTION_LIMIT = 10
+UNDERUSE_RATIO = 0.5
+"""A term is under-used when its article density is below this share of its research density."""
+_RESEARCH_BOILERPLATE = frozenset(
+    "research brief findings finding implications sources source task score kb knowledge-base http https www com".split()
+)
+_URL_OR_CODE = re.compile(r"https?://\S+|`[^`\n]*`")
+_NOTE_LINE = re.compile(r"^[ \t]*([_*])(?![_*\s]).*(?<![\s_*])\1[ \t]*$", re.MULTILINE)
+_SEGMENT_KEY_TOKENS = 6
+_IDENTIFIER_OR_PATH = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\S*|\S+/\S+")
+_SEGMENT_BREAK = re.compile(r"[.!?;:,()\[\]|\n]+")
 
 # Flesch constants for English (as in textstat's "en" configuration).
 _FRE_BASE = 206.835
@@ -73,6 +89,15 @@ class KeywordDensity:
 
 
 @dataclass(frozen=True)
+class KeywordSuggestion:
+    """A term or two-word phrase prominent in the research that the article misses or under-uses."""
+
+    keyword: str
+    research_count: int
+    article_count: int
+
+
+@dataclass(frozen=True)
 class Heading:
     """A markdown heading: level 1-6 and its plain inline text."""
 
@@ -96,6 +121,7 @@ class SeoReport:
     headings: tuple[Heading, ...]
     issues: tuple[str, ...]
     score: int
+    keyword_suggestions: tuple[KeywordSuggestion, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly representation (tuples become lists of plain dicts)."""
@@ -115,6 +141,10 @@ class SeoReport:
             "headings": [{"level": h.level, "text": h.text} for h in self.headings],
             "issues": list(self.issues),
             "score": self.score,
+            "keyword_suggestions": [
+                {"keyword": k.keyword, "research_count": k.research_count, "article_count": k.article_count}
+                for k in self.keyword_suggestions
+            ],
         }
 
 
@@ -210,11 +240,97 @@ def _heading_skips(headings: Sequence[Heading]) -> list[tuple[Heading, Heading]]
     return [(prev, cur) for prev, cur in itertools.pairwise(headings) if cur.level > prev.level + 1]
 
 
+def _term_counts(texts: Iterable[str], distinct: bool = False) -> tuple[Counter[str], int]:
+    """Counts of content words and two-word phrases (not across punctuation), and the number of words.
+
+    Markdown is reduced to plain text; URLs, inline code, snake_case identifiers, paths, untrusted-content
+    fences and whole-line italic notes (``_Web search off: ..._``) are dropped. With ``distinct``, a segment
+    (text between punctuation) whose first six words repeat a segment already seen in any of the texts counts
+    once, as does one clipped with "…" that begins another: a source title listed in three places, or a finding
+    quoted (clipped or not) by both the search results and the brief, is one mention.
+    """
+    counts: Counter[str] = Counter()
+    words = 0
+    seen: set[tuple[str, ...]] = set()
+    prefixes: set[tuple[str, ...]] = set()
+    clipped: set[tuple[str, ...]] = set()
+    for text in texts:
+        markdown = _NOTE_LINE.sub("", _URL_OR_CODE.sub(" ", unfence(text)))
+        plain = "\n".join(_parse(markdown).blocks)
+        for segment in _SEGMENT_BREAK.split(_IDENTIFIER_OR_PATH.sub(" ", plain)):
+            tokens = tokenize(segment)
+            if distinct:
+                key = tuple(tokens[:_SEGMENT_KEY_TOKENS])
+                is_clipped = segment.rstrip().endswith("…")
+                if (
+                    key in seen
+                    or (is_clipped and key in prefixes)
+                    or any(key[:n] in clipped for n in range(2, len(key)))
+                ):
+                    continue
+                seen.add(key)
+                prefixes.update(key[:n] for n in range(2, len(key) + 1))
+                if is_clipped:
+                    clipped.add(key)
+            words += len(tokens)
+            useful = [
+                t
+                if t not in STOPWORDS and t not in _RESEARCH_BOILERPLATE and not t.isdigit() and len(t) > 1
+                else ""
+                for t in tokens
+            ]
+            counts.update(t for t in useful if t)
+            counts.update(f"{a} {b}" for a, b in itertools.pairwise(useful) if a and b and a != b)
+    return counts, words
+
+
+def suggest_keywords(
+    text: str, research_texts: Sequence[str], limit: int = SUGGESTION_LIMIT
+) -> list[KeywordSuggestion]:
+    """Terms and two-word phrases prominent in the research that the article misses or under-uses.
+
+    Candidates: phrases occurring at least ``SUGGESTION_MIN_PHRASE_COUNT`` times in the research, words at least
+    ``SUGGESTION_MIN_WORD_COUNT`` times (stopwords, numbers and research boilerplate such as "findings" or
+    "sources" excluded; repeated segments count once, see ``_term_counts``). A candidate is suggested when its
+    density in the article is below ``UNDERUSE_RATIO`` of its density in the research. Ranked by research count
+    times the shortfall (1 - article density / (``UNDERUSE_RATIO`` x research density)), phrases weighted double,
+    then by first appearance. A word is left out when, without the occurrences of suggested phrases holding it,
+    it would fall below the word minimum. Words match exactly (no stemming: "database" and "databases" differ).
+    """
+    research, research_words = _term_counts(research_texts, distinct=True)
+    if not research_words:
+        return []
+    article, article_words = _term_counts([text])
+    order = {term: index for index, term in enumerate(research)}
+    scored: list[tuple[float, int, KeywordSuggestion]] = []
+    for term, count in research.items():
+        if count < (SUGGESTION_MIN_PHRASE_COUNT if " " in term else SUGGESTION_MIN_WORD_COUNT):
+            continue
+        research_density = count / research_words
+        article_density = article[term] / article_words if article_words else 0.0
+        if article_density >= UNDERUSE_RATIO * research_density:
+            continue
+        gap = 1 - article_density / (UNDERUSE_RATIO * research_density)
+        weight = count * gap * (2 if " " in term else 1)
+        scored.append((weight, order[term], KeywordSuggestion(term, count, article[term])))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    phrases = [s for _, _, s in scored if " " in s.keyword]
+    result = []
+    for _, _, suggestion in scored:
+        if " " not in suggestion.keyword:
+            covered = sum(p.research_count for p in phrases if suggestion.keyword in p.keyword.split())
+            if suggestion.research_count - covered < SUGGESTION_MIN_WORD_COUNT:
+                continue
+        result.append(suggestion)
+    return result[:limit]
+
+
 def analyze_seo(
     text: str,
     keywords: Sequence[str] = (),
     title: str = "",
     meta_description: str = "",
+    research_texts: Sequence[str] = (),
 ) -> SeoReport:
     """Analyse a markdown article for on-page SEO.
 
@@ -234,6 +350,8 @@ def analyze_seo(
         keywords: Target keyword phrases, primary first; if empty, the top 3 terms of the body are used.
         title: Page title; defaults to the first H1.
         meta_description: Meta description; defaults to the body's ``Meta description:`` line.
+        research_texts: Upstream research (briefs, search results, page text) for keyword suggestions
+            (:func:`suggest_keywords`); suggestions do not change the score.
 
     Returns:
         The figures and the list of human-readable issues.
@@ -373,4 +491,5 @@ def analyze_seo(
         headings=headings,
         issues=tuple(message for _, message in failed),
         score=score,
+        keyword_suggestions=tuple(suggest_keywords(text, research_texts)) if research_texts else (),
     )

@@ -11,6 +11,8 @@ from content_service.seo import SeoReport, analyze_seo
 
 MAX_TEXT_CHARS = 200_000
 MAX_KEYWORDS = 20
+MAX_RESEARCH_TEXTS = 20
+MAX_RESEARCH_TEXT_CHARS = 100_000
 
 
 def report_to_proto(report: SeoReport) -> content_pb2.SeoReport:
@@ -33,11 +35,17 @@ def report_to_proto(report: SeoReport) -> content_pb2.SeoReport:
         headings=[content_pb2.Heading(level=h.level, text=h.text) for h in report.headings],
         issues=list(report.issues),
         score=report.score,
+        keyword_suggestions=[
+            content_pb2.KeywordSuggestion(
+                keyword=k.keyword, research_count=k.research_count, article_count=k.article_count
+            )
+            for k in report.keyword_suggestions
+        ],
     )
 
 
 class ContentServicer(content_pb2_grpc.ContentServiceServicer):
-    """Direct access to the SEO analyser."""
+    """Direct access to the SEO analyser (with keyword suggestions from research texts)."""
 
     async def AnalyzeSeo(
         self, request: content_pb2.AnalyzeSeoRequest, context: grpc.aio.ServicerContext
@@ -49,6 +57,16 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
             problems.append(FieldViolation("keywords", f"at most {MAX_KEYWORDS} keywords"))
         for index, keyword in enumerate(request.keywords):
             problems += check_text(f"keywords[{index}]", keyword, max_chars=100)
+        if len(request.research_texts) > MAX_RESEARCH_TEXTS:
+            problems.append(FieldViolation("research_texts", f"at most {MAX_RESEARCH_TEXTS} texts"))
+        for index, research in enumerate(request.research_texts[:MAX_RESEARCH_TEXTS]):
+            problems += check_text(f"research_texts[{index}]", research, max_chars=MAX_RESEARCH_TEXT_CHARS)
         raise_if_invalid(problems)
-        report = analyze_seo(request.text, list(request.keywords), request.title, request.meta_description)
+        report = analyze_seo(
+            request.text,
+            list(request.keywords),
+            request.title,
+            request.meta_description,
+            research_texts=list(request.research_texts),
+        )
         return content_pb2.AnalyzeSeoResponse(report=report_to_proto(report))

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"marketing/content/v1/content.proto\x12\x14marketing.content.v1\"\\\n\x11\x41nalyzeSeoRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08keywords\x18\x02 \x03(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x18\n\x10meta_description\x18\x04 \x01(\t\"O\n\x0eKeywordDensity\x12\x0f\n\x07keyword\x18\x01 \x01(\t\x12\x13\n\x0boccurrences\x18\x02 \x01(\x05\x12\x17\n\x0f\x64\x65nsity_percent\x18\x03 \x01(\x01\"&\n\x07Heading\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xe3\x02\n\tSeoReport\x12\x12\n\nword_count\x18\x01 \x01(\x05\x12\x16\n\x0esentence_count\x18\x02 \x01(\x05\x12\x1b\n\x13\x66lesch_reading_ease\x18\x03 \x01(\x01\x12\x1c\n\x14\x66lesch_kincaid_grade\x18\x04 \x01(\x01\x12\r\n\x05title\x18\x05 \x01(\t\x12\x14\n\x0ctitle_length\x18\x06 \x01(\x05\x12\x18\n\x10meta_description\x18\x07 \x01(\t\x12\x1f\n\x17meta_description_length\x18\x08 \x01(\x05\x12?\n\x11keyword_densities\x18\t \x03(\x0b\x32$.marketing.content.v1.KeywordDensity\x12/\n\x08headings\x18\n \x03(\x0b\x32\x1d.marketing.content.v1.Heading\x12\x0e\n\x06issues\x18\x0b \x03(\t\x12\r\n\x05score\x18\x0c \x01(\x05\"E\n\x12\x41nalyzeSeoResponse\x12/\n\x06report\x18\x01 \x01(\x0b\x32\x1f.marketing.content.v1.SeoReport2q\n\x0e\x43ontentService\x12_\n\nAnalyzeSeo\x12\'.marketing.content.v1.AnalyzeSeoRequest\x1a(.marketing.content.v1.AnalyzeSeoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"marketing/content/v1/content.proto\x12\x14marketing.content.v1\"t\n\x11\x41nalyzeSeoRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08keywords\x18\x02 \x03(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x18\n\x10meta_description\x18\x04 \x01(\t\x12\x16\n\x0eresearch_texts\x18\x05 \x03(\t\"O\n\x0eKeywordDensity\x12\x0f\n\x07keyword\x18\x01 \x01(\t\x12\x13\n\x0boccurrences\x18\x02 \x01(\x05\x12\x17\n\x0f\x64\x65nsity_percent\x18\x03 \x01(\x01\"S\n\x11KeywordSuggestion\x12\x0f\n\x07keyword\x18\x01 \x01(\t\x12\x16\n\x0eresearch_count\x18\x02 \x01(\x05\x12\x15\n\rarticle_count\x18\x03 \x01(\x05\"&\n\x07Heading\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xa9\x03\n\tSeoReport\x12\x12\n\nword_count\x18\x01 \x01(\x05\x12\x16\n\x0esentence_count\x18\x02 \x01(\x05\x12\x1b\n\x13\x66lesch_reading_ease\x18\x03 \x01(\x01\x12\x1c\n\x14\x66lesch_kincaid_grade\x18\x04 \x01(\x01\x12\r\n\x05title\x18\x05 \x01(\t\x12\x14\n\x0ctitle_length\x18\x06 \x01(\x05\x12\x18\n\x10meta_description\x18\x07 \x01(\t\x12\x1f\n\x17meta_description_length\x18\x08 \x01(\x05\x12?\n\x11keyword_densities\x18\t \x03(\x0b\x32$.marketing.content.v1.KeywordDensity\x12/\n\x08headings\x18\n \x03(\x0b\x32\x1d.marketing.content.v1.Heading\x12\x0e\n\x06issues\x18\x0b \x03(\t\x12\r\n\x05score\x18\x0c \x01(\x05\x12\x44\n\x13keyword_suggestions\x18\r \x03(\x0b\x32\'.marketing.content.v1.KeywordSuggestion\"E\n\x12\x41nalyzeSeoResponse\x12/\n\x06report\x18\x01 \x01(\x0b\x32\x1f.marketing.content.v1.SeoReport2q\n\x0e\x43ontentService\x12_\n\nAnalyzeSeo\x12\'.marketing.content.v1.AnalyzeSeoRequest\x1a(.marketing.content.v1.AnalyzeSeoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,15 +32,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'marketing.content.v1.conten
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ANALYZESEOREQUEST']._serialized_start=60
-  _globals['_ANALYZESEOREQUEST']._serialized_end=152
-  _globals['_KEYWORDDENSITY']._serialized_start=154
-  _globals['_KEYWORDDENSITY']._serialized_end=233
-  _globals['_HEADING']._serialized_start=235
-  _globals['_HEADING']._serialized_end=273
-  _globals['_SEOREPORT']._serialized_start=276
-  _globals['_SEOREPORT']._serialized_end=631
-  _globals['_ANALYZESEORESPONSE']._serialized_start=633
-  _globals['_ANALYZESEORESPONSE']._serialized_end=702
-  _globals['_CONTENTSERVICE']._serialized_start=704
-  _globals['_CONTENTSERVICE']._serialized_end=817
+  _globals['_ANALYZESEOREQUEST']._serialized_end=176
+  _globals['_KEYWORDDENSITY']._serialized_start=178
+  _globals['_KEYWORDDENSITY']._serialized_end=257
+  _globals['_KEYWORDSUGGESTION']._serialized_start=259
+  _globals['_KEYWORDSUGGESTION']._serialized_end=342
+  _globals['_HEADING']._serialized_start=344
+  _globals['_HEADING']._serialized_end=382
+  _globals['_SEOREPORT']._serialized_start=385
+  _globals['_SEOREPORT']._serialized_end=810
+  _globals['_ANALYZESEORESPONSE']._serialized_start=812
+  _globals['_ANALYZESEORESPONSE']._serialized_end=881
+  _globals['_CONTENTSERVICE']._serialized_start=883
+  _globals['_CONTENTSERVICE']._serialized_end=996
 # @@protoc_insertion_point(module_scope)

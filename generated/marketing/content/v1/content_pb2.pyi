@@ -7,16 +7,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AnalyzeSeoRequest(_message.Message):
-    __slots__ = ("text", "keywords", "title", "meta_description")
+    __slots__ = ("text", "keywords", "title", "meta_description", "research_texts")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     META_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    RESEARCH_TEXTS_FIELD_NUMBER: _ClassVar[int]
     text: str
     keywords: _containers.RepeatedScalarFieldContainer[str]
     title: str
     meta_description: str
-    def __init__(self, text: _Optional[str] = ..., keywords: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., meta_description: _Optional[str] = ...) -> None: ...
+    research_texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., keywords: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., meta_description: _Optional[str] = ..., research_texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class KeywordDensity(_message.Message):
     __slots__ = ("keyword", "occurrences", "density_percent")
@@ -28,6 +30,16 @@ class KeywordDensity(_message.Message):
     density_percent: float
     def __init__(self, keyword: _Optional[str] = ..., occurrences: _Optional[int] = ..., density_percent: _Optional[float] = ...) -> None: ...
 
+class KeywordSuggestion(_message.Message):
+    __slots__ = ("keyword", "research_count", "article_count")
+    KEYWORD_FIELD_NUMBER: _ClassVar[int]
+    RESEARCH_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ARTICLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    keyword: str
+    research_count: int
+    article_count: int
+    def __init__(self, keyword: _Optional[str] = ..., research_count: _Optional[int] = ..., article_count: _Optional[int] = ...) -> None: ...
+
 class Heading(_message.Message):
     __slots__ = ("level", "text")
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -37,7 +49,7 @@ class Heading(_message.Message):
     def __init__(self, level: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
 
 class SeoReport(_message.Message):
-    __slots__ = ("word_count", "sentence_count", "flesch_reading_ease", "flesch_kincaid_grade", "title", "title_length", "meta_description", "meta_description_length", "keyword_densities", "headings", "issues", "score")
+    __slots__ = ("word_count", "sentence_count", "flesch_reading_ease", "flesch_kincaid_grade", "title", "title_length", "meta_description", "meta_description_length", "keyword_densities", "headings", "issues", "score", "keyword_suggestions")
     WORD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SENTENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
     FLESCH_READING_EASE_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +62,7 @@ class SeoReport(_message.Message):
     HEADINGS_FIELD_NUMBER: _ClassVar[int]
     ISSUES_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
     word_count: int
     sentence_count: int
     flesch_reading_ease: float
@@ -62,7 +75,8 @@ class SeoReport(_message.Message):
     headings: _containers.RepeatedCompositeFieldContainer[Heading]
     issues: _containers.RepeatedScalarFieldContainer[str]
     score: int
-    def __init__(self, word_count: _Optional[int] = ..., sentence_count: _Optional[int] = ..., flesch_reading_ease: _Optional[float] = ..., flesch_kincaid_grade: _Optional[float] = ..., title: _Optional[str] = ..., title_length: _Optional[int] = ..., meta_description: _Optional[str] = ..., meta_description_length: _Optional[int] = ..., keyword_densities: _Optional[_Iterable[_Union[KeywordDensity, _Mapping]]] = ..., headings: _Optional[_Iterable[_Union[Heading, _Mapping]]] = ..., issues: _Optional[_Iterable[str]] = ..., score: _Optional[int] = ...) -> None: ...
+    keyword_suggestions: _containers.RepeatedCompositeFieldContainer[KeywordSuggestion]
+    def __init__(self, word_count: _Optional[int] = ..., sentence_count: _Optional[int] = ..., flesch_reading_ease: _Optional[float] = ..., flesch_kincaid_grade: _Optional[float] = ..., title: _Optional[str] = ..., title_length: _Optional[int] = ..., meta_description: _Optional[str] = ..., meta_description_length: _Optional[int] = ..., keyword_densities: _Optional[_Iterable[_Union[KeywordDensity, _Mapping]]] = ..., headings: _Optional[_Iterable[_Union[Heading, _Mapping]]] = ..., issues: _Optional[_Iterable[str]] = ..., score: _Optional[int] = ..., keyword_suggestions: _Optional[_Iterable[_Union[KeywordSuggestion, _Mapping]]] = ...) -> None: ...
 
 class AnalyzeSeoResponse(_message.Message):
     __slots__ = ("report",)
