@@ -27,21 +27,23 @@ log = get_logger(__name__)
 KEY_PREFIX = "marketing:tool"
 
 
-def normalise(value: Any) -> Any:
-    """Arguments in canonical form: whitespace collapsed and case folded in strings, dict keys sorted."""
+def normalise(value: Any, fold_case: bool = True) -> Any:
+    """Arguments in canonical form: whitespace collapsed (and case folded unless ``fold_case`` is false) in
+    strings, dict keys sorted."""
     if isinstance(value, str):
-        return " ".join(value.split()).casefold()
+        collapsed = " ".join(value.split())
+        return collapsed.casefold() if fold_case else collapsed
     if isinstance(value, dict):
-        return {str(k): normalise(v) for k, v in sorted(value.items())}
+        return {str(k): normalise(v, fold_case) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
-        return [normalise(v) for v in value]
+        return [normalise(v, fold_case) for v in value]
     return value
 
 
-def cache_key(tool: str, arguments: dict[str, Any], namespace: str = "") -> str:
-    """The cache key of one tool call."""
+def cache_key(tool: str, arguments: dict[str, Any], namespace: str = "", fold_case: bool = True) -> str:
+    """The cache key of one tool call (``fold_case=False`` for case-sensitive arguments such as URLs)."""
     digest = hashlib.sha256(
-        json.dumps(normalise(arguments), sort_keys=True, default=str).encode()
+        json.dumps(normalise(arguments, fold_case), sort_keys=True, default=str).encode()
     ).hexdigest()
     return f"{KEY_PREFIX}:{namespace + ':' if namespace else ''}{tool}:{digest}"
 
@@ -142,14 +144,16 @@ class ToolCache:
         """The TTL of a tool's results (0 = not cached)."""
         return self.ttls.get(tool, self.default_ttl_s)
 
-    def wrap(self, tool: str, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        """A cached version of an async tool function."""
+    def wrap(
+        self, tool: str, function: Callable[..., Awaitable[Any]], fold_case: bool = True
+    ) -> Callable[..., Awaitable[Any]]:
+        """A cached version of an async tool function (``fold_case=False`` keeps arguments' case in the key)."""
 
         async def cached(**arguments: Any) -> Any:
             ttl = self.ttl_of(tool)
             if ttl <= 0:
                 return await function(**arguments)
-            key = cache_key(tool, arguments, self.namespace)
+            key = cache_key(tool, arguments, self.namespace, fold_case)
             if (value := await self.cache.get(key)) is not None:
                 self.hits += 1
                 CACHE_LOOKUPS.labels(tool=tool, result="hit").inc()

@@ -190,7 +190,9 @@ def research_registry(
             service="web",
             configured=pages is not None,
             status=page_status,
-        ),  # not cached: the tool cache lower-cases arguments, and URL paths are case-sensitive
+            cached=True,
+            case_sensitive=True,  # URL paths and queries are case-sensitive
+        ),
         ToolSpec(
             "github_repository_metrics",
             "GitHub metrics of one repository: stars, forks, open issues, watchers, contributors, latest "

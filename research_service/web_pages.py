@@ -25,6 +25,9 @@ REDIRECTS = (301, 302, 303, 307, 308)
 TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml")
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 class FetchRefused(ExternalServiceError):
     """The URL may not be fetched (scheme, private address, content type, too many redirects)."""
 
@@ -55,8 +58,16 @@ class PageFetcher:
         """
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            await self.check_url(current)
-            response = await self.api.request("GET", current, ok=(200, *REDIRECTS), max_bytes=self.max_bytes)
+            address = await self.check_url(current)
+            target, headers, extensions = pinned(current, address)
+            response = await self.api.request(
+                "GET",
+                target,
+                headers=headers,
+                extensions=extensions,
+                ok=(200, *REDIRECTS),
+                max_bytes=self.max_bytes,
+            )
             if response.status_code in REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
@@ -66,8 +77,9 @@ class PageFetcher:
             return await asyncio.to_thread(self._page, url, current, response)
         raise FetchRefused(f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    async def check_url(self, url: str) -> None:
-        """Refuse a URL that is not http(s) or whose host resolves to a non-public address.
+    async def check_url(self, url: str) -> Address:
+        """Refuse a URL that is not http(s) or whose host resolves to a non-public address; returns the address to
+        connect to (the request is pinned to it, so a second DNS answer cannot point elsewhere).
 
         Raises:
             FetchRefused: The URL may not be fetched.
@@ -78,16 +90,16 @@ class PageFetcher:
             raise FetchRefused(f"invalid URL {clip(url, 200)!r}: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise FetchRefused(f"only http(s) URLs with a host can be fetched, not {clip(url, 200)!r}")
-        if self.allow_private:
-            return
-        for address in await _addresses(
-            parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
-        ):
-            if not _public(address):
+        addresses = await _addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        if not addresses:
+            raise FetchRefused(f"{parsed.host} has no address")
+        for address in addresses:
+            if not self.allow_private and not _public(address):
                 raise FetchRefused(
                     f"{parsed.host} resolves to a non-public address ({address}); "
                     "set FETCH_ALLOW_PRIVATE_NETWORKS=true to allow it"
                 )
+        return addresses[0]
 
     def _page(self, requested: str, final: str, response: httpx.Response) -> dict[str, Any]:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -125,7 +137,22 @@ class PageFetcher:
         await self.api.aclose()
 
 
-async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def pinned(url: str, address: Address) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The request for ``url`` sent to ``address``: the URL with the address as host, the original ``Host`` header,
+    and (for https) the original name for SNI and certificate verification."""
+    parsed = httpx.URL(url)
+    try:
+        ipaddress.ip_address(parsed.host)
+        return url, {}, {}  # already an address
+    except ValueError:
+        pass
+    target = str(parsed.copy_with(host=str(address)))
+    authority = parsed.host + (f":{parsed.port}" if parsed.port else "")
+    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
+    return target, {"host": authority}, extensions
+
+
+async def _addresses(host: str, port: int) -> list[Address]:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:

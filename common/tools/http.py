@@ -202,6 +202,7 @@ class ExternalApi:
         ok: tuple[int, ...] = (200,),
         idempotent: bool = True,
         max_bytes: int | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         """Send a request, retried and guarded by the breaker; returns a response whose status is in ``ok``.
 
@@ -211,12 +212,13 @@ class ExternalApi:
             idempotent: False for calls with side effects (publishing a post): they are retried only when the
                 request cannot have been acted on (connection refused, 429), never after a timeout or a 5xx.
             max_bytes: Refuse a body larger than this (it is read in chunks and abandoned once over).
+            extensions: httpx request extensions (``sni_hostname`` when connecting to a pinned address).
 
         Raises:
             ExternalServiceError: The breaker is open, the service is rate limited for longer than the retry
                 cap, every attempt failed, or the service answered with a status that is not worth retrying.
         """
-        call = _Call(method.upper(), path, json, params, headers, ok, idempotent, max_bytes)
+        call = _Call(method.upper(), path, json, params, headers, ok, idempotent, max_bytes, extensions)
         attributes = {
             "http.request.method": call.method,
             "server.address": httpx.URL(self.base_url).host or httpx.URL(path).host,
@@ -290,7 +292,12 @@ class ExternalApi:
         started = time.monotonic()
         try:
             request = self.client.build_request(
-                call.method, call.path, json=call.json, params=call.params, headers=call.headers
+                call.method,
+                call.path,
+                json=call.json,
+                params=call.params,
+                headers=call.headers,
+                extensions=dict(call.extensions or {}),
             )
             response = await self.client.send(request, stream=True)
             try:
@@ -347,6 +354,7 @@ class _Call:
     ok: tuple[int, ...]
     idempotent: bool
     max_bytes: int | None
+    extensions: Mapping[str, Any] | None
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int | None) -> bytes | None:

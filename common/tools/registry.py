@@ -31,6 +31,8 @@ class ToolSpec:
         status: How it is configured, or how to turn it on.
         cached: Results go through the team's tool cache (only for tools whose results depend on their arguments
             alone).
+        case_sensitive: The arguments' case matters for the cache key (URLs, paths); by default "Vector DB" and
+            "vector db" share an entry.
     """
 
     name: str
@@ -41,6 +43,7 @@ class ToolSpec:
     configured: bool = True
     status: str = "local"
     cached: bool = False
+    case_sensitive: bool = False
 
     def input_schema(self) -> dict[str, Any]:
         """The JSON Schema of the arguments."""
@@ -114,7 +117,7 @@ class ToolRegistry:
         if spec.name not in self._built:
             function = spec.function
             if spec.cached and self.tool_cache is not None:
-                function = self.tool_cache.wrap(spec.name, function)
+                function = self.tool_cache.wrap(spec.name, function, fold_case=not spec.case_sensitive)
             self._built[spec.name] = StructuredTool.from_function(
                 coroutine=function, name=spec.name, description=spec.description, args_schema=spec.args_schema
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator
 
@@ -170,6 +171,25 @@ async def test_every_redirect_hop_is_checked(site: FakeWebSite, monkeypatch: pyt
         await pages.fetch(f"{site.url}/to?url=http://10.1.2.3/")
     assert [r.path for r in site.calls()] == ["/articles/reachable", "/to", "/to"]
     await pages.aclose()
+
+
+async def test_requests_are_pinned_to_the_checked_address(
+    site: FakeWebSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection goes to the address that passed the check, not to a second DNS answer (DNS rebinding): a
+    name that only the check can resolve still reaches the site, with its own name in the Host header."""
+    real = web_pages._addresses
+
+    async def resolve(host: str, port: int):
+        return [ipaddress.ip_address("127.0.0.1")] if host == "pinned.invalid" else await real(host, port)
+
+    monkeypatch.setattr(web_pages, "_addresses", resolve)
+    pages = fetcher()
+    port = site.url.rsplit(":", 1)[1]
+    page = await pages.fetch(f"http://pinned.invalid:{port}/articles/pinned")
+    await pages.aclose()
+    assert page["final_url"] == f"http://pinned.invalid:{port}/articles/pinned" and "Pinned" in page["title"]
+    assert site.calls()[-1].headers["host"] == f"pinned.invalid:{port}"
 
 
 async def test_web_search_results_are_cached_through_the_registry(tavily: FakeTavily) -> None:

@@ -90,3 +90,19 @@ def test_binary_payloads_are_hidden_from_the_model() -> None:
     shown = json.loads(for_model({"title": "chart", "png_b64": "A" * 4000, "rows": [{"x_b64": "AAAA"}]}))
     assert shown["title"] == "chart" and shown["png_b64"] == "<3000 bytes, not shown>"
     assert shown["rows"][0]["x_b64"] == "<3 bytes, not shown>"
+
+
+async def test_case_sensitive_tools_keep_the_case_of_their_arguments_in_the_cache_key() -> None:
+    calls: list[str] = []
+
+    async def fetch(text: str) -> str:
+        calls.append(text)
+        return text
+
+    tools = ToolRegistry("demo", ToolCache(MemoryCache(100), 60.0))
+    tools.add(ToolSpec("fetch", "Fetch a URL.", EchoArgs, fetch, cached=True, case_sensitive=True))
+    (tool,) = tools.tools_for("worker", "fetch")
+    assert await tool.ainvoke({"text": "https://x.example/Page"}) == "https://x.example/Page"
+    assert await tool.ainvoke({"text": "https://x.example/page"}) == "https://x.example/page"
+    assert await tool.ainvoke({"text": "https://x.example/Page"}) == "https://x.example/Page"
+    assert calls == ["https://x.example/Page", "https://x.example/page"]
