@@ -64,6 +64,11 @@ def post_to_proto(post: ScheduledPost) -> social_pb2.ScheduledPost:
     )
 
 
+# google.protobuf.Timestamp's valid range.
+_MIN_TIMESTAMP_S = -62_135_596_800
+_MAX_TIMESTAMP_S = 253_402_300_799
+
+
 def _post_id(post_id: str) -> list[FieldViolation]:
     try:
         uuid.UUID(post_id)
@@ -121,6 +126,8 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
             problems.append(FieldViolation("publish_at", "is required"))
         elif not 0 <= request.publish_at.nanos < 1_000_000_000:
             problems.append(FieldViolation("publish_at", "nanos must be between 0 and 999999999"))
+        elif not _MIN_TIMESTAMP_S <= request.publish_at.seconds <= _MAX_TIMESTAMP_S:
+            problems.append(FieldViolation("publish_at", "must be between 0001-01-01 and 9999-12-31"))
         else:
             at = max(
                 at, datetime.fromtimestamp(request.publish_at.seconds + request.publish_at.nanos / 1e9, UTC)

@@ -203,6 +203,10 @@ async def test_bad_requests_are_invalid_argument_naming_each_field_and_unknown_p
         (social.ReschedulePost(social_pb2.ReschedulePostRequest(
             post_id=str(uuid.uuid4()), publish_at=timestamp_pb2.Timestamp(seconds=int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())))),
          {"publish_at"}),
+        (social.ReschedulePost(social_pb2.ReschedulePostRequest(
+            post_id=str(uuid.uuid4()), publish_at=timestamp_pb2.Timestamp(seconds=10**15))), {"publish_at"}),
+        (social.ReschedulePost(social_pb2.ReschedulePostRequest(
+            post_id=str(uuid.uuid4()), publish_at=timestamp_pb2.Timestamp(seconds=-(10**15)))), {"publish_at"}),
         (social.CancelScheduledPost(social_pb2.CancelScheduledPostRequest(post_id="'; DROP TABLE x")), {"post_id"}),
     ]  # fmt: skip
     for call, fields in cases:
