@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 from marketing.content.v1 import content_pb2
 from marketing.research.v1 import research_pb2
 from marketing.social.v1 import social_pb2
@@ -41,6 +42,11 @@ STREAM_BRIEF = "/marketing.team.v1.TeamService/StreamBrief"
 SEARCH = "/marketing.research.v1.ResearchService/SearchKnowledgeBase"
 ANALYZE = "/marketing.content.v1.ContentService/AnalyzeSeo"
 DRAFT = "/marketing.social.v1.SocialService/DraftPost"
+LIST_TOOLS = "/marketing.supervisor.v1.SupervisorService/ListTools"
+TEAM_LIST_TOOLS = "/marketing.team.v1.TeamService/ListTools"
+LIST_POSTS = "/marketing.social.v1.SocialService/ListScheduledPosts"
+RESCHEDULE = "/marketing.social.v1.SocialService/ReschedulePost"
+CANCEL_POST = "/marketing.social.v1.SocialService/CancelScheduledPost"
 STREAMING = {STREAM_TASK, STREAM_BRIEF}
 
 
@@ -206,6 +212,48 @@ ROWS: dict[str, Row] = {
         ("text",),
     ),
     "draft/garbage": Row("social", DRAFT, GARBAGE, INVALID),
+    "list_tools/unknown_team": Row(
+        "supervisor", LIST_TOOLS, supervisor_pb2.ListToolsRequest(team="billing"), INVALID, ("team",)
+    ),
+    "list_tools/garbage": Row("supervisor", LIST_TOOLS, GARBAGE, INVALID),
+    "research/list_tools/garbage": Row("research", TEAM_LIST_TOOLS, GARBAGE, INVALID),
+    "analyze/too_many_research_texts": Row(
+        "content",
+        ANALYZE,
+        content_pb2.AnalyzeSeoRequest(text="# T\n\nBody.", research_texts=["research"] * 21),
+        INVALID,
+        ("research_texts",),
+    ),
+    "list_posts/bad_page": Row(
+        "social",
+        LIST_POSTS,
+        social_pb2.ListScheduledPostsRequest(page_size=-1, page_token="not-a-token"),
+        INVALID,
+        ("page_size",),
+    ),
+    "list_posts/forged_token": Row(
+        "social", LIST_POSTS, social_pb2.ListScheduledPostsRequest(page_token="e30"), INVALID, ("page_token",)
+    ),
+    "reschedule/out_of_range_time": Row(
+        "social",
+        RESCHEDULE,
+        social_pb2.ReschedulePostRequest(
+            post_id="3f2b8c1e-0000-4000-8000-000000000000", publish_at=timestamp_pb2.Timestamp(seconds=10**15)
+        ),
+        INVALID,
+        ("publish_at",),
+    ),
+    "reschedule/missing_everything": Row(
+        "social", RESCHEDULE, social_pb2.ReschedulePostRequest(), INVALID, ("post_id", "publish_at")
+    ),
+    "cancel_post/injection_id": Row(
+        "social",
+        CANCEL_POST,
+        social_pb2.CancelScheduledPostRequest(post_id="1; DROP TABLE x"),
+        INVALID,
+        ("post_id",),
+    ),
+    "cancel_post/garbage": Row("social", CANCEL_POST, GARBAGE, INVALID),
 }
 
 
@@ -238,9 +286,12 @@ def test_hostile_request_gets_the_exact_status(stack: ServiceLauncher, name: str
 def test_the_table_covers_every_rpc_of_every_service() -> None:
     assert len(ROWS) >= 25
     covered = {
-        (row.service if row.method in (RUN_BRIEF, STREAM_BRIEF) else "", row.method) for row in ROWS.values()
+        (row.service if row.method in (RUN_BRIEF, STREAM_BRIEF) else "", row.method)
+        for row in ROWS.values()
+        if row.method != TEAM_LIST_TOOLS
     }
-    expected = {("", m) for m in (RUN_TASK, STREAM_TASK, SEARCH, ANALYZE, DRAFT)} | {
+    rpcs = (RUN_TASK, STREAM_TASK, LIST_TOOLS, SEARCH, ANALYZE, DRAFT, LIST_POSTS, RESCHEDULE, CANCEL_POST)
+    expected = {("", m) for m in rpcs} | {
         (team, m) for team in ("research", "content", "social") for m in (RUN_BRIEF, STREAM_BRIEF)
     }
     assert expected <= covered
