@@ -14,12 +14,14 @@ RUN python -m venv /opt/venv \
 
 FROM python:3.11.14-slim-trixie
 # The source runs from /app (PYTHONPATH), so package data such as the SQL migrations and the research knowledge
-# base are there as in the repository. DATA_DIR holds the SQLite files when DATABASE_URL is not set.
+# base are there as in the repository. DATA_DIR holds the SQLite files when DATABASE_URL is not set; matplotlib
+# (research charts) keeps its font cache in /tmp, which is writable even with a read-only root file system.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app:/app/generated \
-    DATA_DIR=/var/lib/marketing-agents
+    DATA_DIR=/var/lib/marketing-agents \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin app \
  && mkdir -p /var/lib/marketing-agents \
