@@ -52,6 +52,17 @@ BREAKER_STATE = Gauge(
 WORKFLOWS_IN_FLIGHT = Gauge("marketing_workflows_in_flight", "Workflows running on this supervisor.")
 BRIEFS_IN_FLIGHT = Gauge("marketing_briefs_in_flight", "Briefs running on this team service.", ["team"])
 
+TOOL_CALLS = Counter(
+    "marketing_tool_calls_total",
+    "Tool calls made by worker agents, by tool and outcome (ok, error).",
+    ["tool", "outcome"],
+)
+TOOL_SECONDS = Histogram(
+    "marketing_tool_call_seconds",
+    "Duration of tool calls, cache hits included.",
+    ["tool"],
+    buckets=LATENCY_BUCKETS,
+)
 EXTERNAL_REQUESTS = Counter(
     "marketing_external_requests_total",
     "HTTP requests to external APIs (retries included), by service and outcome (HTTP status, error, breaker_open).",

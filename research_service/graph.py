@@ -27,7 +27,6 @@ from common.llm.offline import TemplateBehaviour, tool_results
 from common.text import clip, extract_keywords, topic_title
 from common.tools.registry import ToolRegistry, ToolSpec
 from common.tools.untrusted import UNTRUSTED_RULE, fence, unfence
-from research_service.charts import repository_chart
 from research_service.github_metrics import GitHubMetrics, parse_repository, repositories_in
 from research_service.knowledge_base import KnowledgeBase
 from research_service.web_pages import PageFetcher
@@ -148,6 +147,10 @@ def research_registry(
 
     async def chart(repositories: list[str]) -> dict[str, Any]:
         metrics = await asyncio.gather(*(apis.github.metrics(r) for r in repositories))
+        from research_service.charts import (
+            repository_chart,
+        )  # pandas and matplotlib load on first use (~50 MB)
+
         return await asyncio.to_thread(repository_chart, metrics)
 
     pages = apis.pages

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
-import trafilatura
 
 from common.config import Settings
 from common.text import clip
@@ -111,6 +110,8 @@ class PageFetcher:
         if content_type == "text/plain":
             text = response.text
         else:
+            import trafilatura  # loaded on first use: a process without web search never pays for it
+
             extracted = trafilatura.extract(
                 response.text, url=final, output_format="json", with_metadata=True, include_comments=False
             )

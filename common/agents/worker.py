@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,6 +16,7 @@ from langchain_core.tools import BaseTool
 from common.agents.state import ArtifactData
 from common.llm.offline import OfflineBehaviour
 from common.logging import get_logger
+from common.metrics import TOOL_CALLS, TOOL_SECONDS
 from common.telemetry import mark_error, tracer
 from common.text import clip
 
@@ -185,13 +187,20 @@ async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> 
     with tracer().start_as_current_span(f"execute_tool {name}", attributes=attributes) as span:
         if tool is None:
             mark_error(span, f"there is no tool named {name!r}")
+            TOOL_CALLS.labels(
+                tool="unknown", outcome="error"
+            ).inc()  # the model's made-up name is not a label
             return ToolResult(name, args, None, f"there is no tool named {name!r}")
+        started = time.monotonic()
         try:
-            return ToolResult(name, args, await tool.ainvoke(args))
+            result = ToolResult(name, args, await tool.ainvoke(args))
         except Exception as exc:  # the model gets the error and may retry with other arguments
             log.info("tool_failed", tool=name, error=clip(str(exc), 300))
             mark_error(span, exc)
-            return ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
+            result = ToolResult(name, args, None, clip(f"{type(exc).__name__}: {exc}", 500))
+        TOOL_SECONDS.labels(tool=name).observe(time.monotonic() - started)
+        TOOL_CALLS.labels(tool=name, outcome="error" if result.error else "ok").inc()
+        return result
 
 
 def for_model(value: Any) -> str:

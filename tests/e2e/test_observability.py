@@ -172,6 +172,8 @@ def test_one_trace_spans_all_four_services(traced_stack: ServiceLauncher, receiv
     assert moved("content", 'marketing_model_tokens_total{direction="input",model="offline"}') > 0
     assert 'marketing_cost_usd_total{team="content"}' in after["content"]
     assert moved("content", 'marketing_model_call_seconds_count{model="offline"}') >= 4
+    assert moved("research", 'marketing_tool_calls_total{outcome="ok",tool="search_knowledge_base"}') >= 1
+    assert moved("social", 'marketing_tool_call_seconds_count{tool="draft_post"}') >= 1
 
 
 def test_a_failing_team_call_is_an_error_span_with_its_grpc_code(
