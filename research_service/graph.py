@@ -381,6 +381,20 @@ def _render_metrics(messages: Sequence[BaseMessage]) -> str:
     return " ".join(lines + [f"{len(failed)} lookup(s) failed."] * bool(failed)) or "Every lookup failed."
 
 
+def _metrics_off_artifacts(output: WorkerOutput) -> list[ArtifactDraft]:
+    """What the data analyst leaves when GitHub is not configured: a note that says so (the brief repeats it)."""
+    return [
+        ArtifactDraft(
+            kind="repository_metrics",
+            title="GitHub repository metrics: off",
+            content=output.text
+            if GITHUB_OFF in output.text
+            else f"{GITHUB_OFF}; no repository metrics or chart.\n\n{output.text}".strip(),
+            metadata={"github": "off", "repositories": "", "failed": "0"},
+        )
+    ]
+
+
 def _metrics_artifacts(output: WorkerOutput) -> list[ArtifactDraft]:
     calls = [r for r in output.tool_results if r.name == "github_repository_metrics"]
     if not calls:
@@ -506,6 +520,12 @@ def _render_brief(messages: Sequence[BaseMessage]) -> str:
     metrics_section: list[str] = []
     for artifact in brief.of_kind("repository_metrics"):
         table = [line for line in artifact["content"].splitlines() if line.startswith("|")]
+        if GITHUB_OFF in artifact["content"] and not table:
+            metrics_section += [
+                "",
+                "## Repository metrics",
+                f"_{GITHUB_OFF}; no repository metrics or chart._",
+            ]
         if not table:
             continue
         for match in _REPO_ROW.finditer(artifact["content"]):
@@ -599,7 +619,9 @@ def research_team(
         ),
         tools=registry.tools_for("data_analyst", "github_repository_metrics", "chart_repository_metrics"),
         offline=TemplateBehaviour(_render_metrics, _plan_metrics),
-        build_artifacts=_metrics_artifacts,
+        build_artifacts=(
+            _metrics_artifacts if registry.configured("github_repository_metrics") else _metrics_off_artifacts
+        ),
         keywords=("github", "github.com", "repo", "repository", "repositories"),
     )
     analyst = Worker(

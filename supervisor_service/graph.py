@@ -52,11 +52,12 @@ TEAM_OPTIONS: tuple[RouteOption, ...] = (
     ),
     RouteOption(
         "content",
-        "long-form writing (articles, blog posts, newsletters, landing pages) with an SEO analysis",
+        "long-form writing (articles, blog posts, newsletters, landing pages) with an SEO analysis, and images",
         (
             "write", "writing", "article*", "blog*", "content", "copy", "copywriting", "seo", "newsletter*",
             "email*", "landing page", "whitepaper*", "case study", "guide*", "ebook*", "headline*",
             "press release", "story", "stories", "campaign*", "launch*", "go-to-market", "gtm",
+            "image", "images", "illustration*", "banner*", "visual*", "graphic*",
         ),
     ),
     RouteOption(

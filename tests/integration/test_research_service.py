@@ -153,11 +153,16 @@ async def test_without_external_services_the_team_works_offline_and_says_so() ->
     assert tools["web_search"].status.startswith("off:")
 
     steps = {s.agent: s for s in repos.steps if s.kind == team_pb2.AGENT_STEP_KIND_WORK}
-    assert "GitHub metrics off: set GITHUB_TOKEN" in steps["data_analyst"].summary
+    assert steps["data_analyst"].artifact_ids and not steps["data_analyst"].error
     assert [team_pb2.ArtifactKind.Name(a.kind) for a in repos.artifacts] == [
         "ARTIFACT_KIND_SEARCH_RESULTS",
+        "ARTIFACT_KIND_REPOSITORY_METRICS",
         "ARTIFACT_KIND_RESEARCH_BRIEF",
     ]
+    _, off, repo_brief = repos.artifacts
+    assert off.metadata["github"] == "off" and off.content.count("GitHub metrics off: set GITHUB_TOKEN") == 1
+    assert "qdrant/qdrant" in off.content and not off.data
+    assert "## Repository metrics\n_GitHub metrics off: set GITHUB_TOKEN" in repo_brief.content
 
 
 async def test_a_failing_search_provider_leaves_the_knowledge_base_brief(fakes) -> None:
