@@ -94,6 +94,11 @@ class TeamClient:
         )
         self._stub = team_pb2_grpc.TeamServiceStub(self._channel)
 
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The channel to the team's service (for the team's own RPCs besides TeamService)."""
+        return self._channel
+
     async def close(self) -> None:
         """Close the channel."""
         await self._channel.close()

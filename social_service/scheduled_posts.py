@@ -185,6 +185,15 @@ class ScheduledPosts:
         )  # fmt: skip
         return _post(rows[0]) if rows else None
 
+    async def cancel_workflow(self, workflow_id: str) -> list[ScheduledPost]:
+        """Cancel every still-scheduled post of a workflow; returns the posts cancelled."""
+        rows = await self.db.fetch(
+            "UPDATE scheduled_posts SET status = $2, updated_at = $3 WHERE workflow_id = $1 AND status = $4 "
+            "RETURNING *",
+            workflow_id, CANCELLED, _now(), SCHEDULED,
+        )  # fmt: skip
+        return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
+
     # --- the publisher loop's side ---------------------------------------------------------------------------
 
     async def claim_due(self, owner: str, now: datetime, limit: int) -> list[ScheduledPost]:

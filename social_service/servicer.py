@@ -156,6 +156,13 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
             )
         return social_pb2.CancelScheduledPostResponse(post=post_to_proto(cancelled))
 
+    async def CancelWorkflowPosts(
+        self, request: social_pb2.CancelWorkflowPostsRequest, context: grpc.aio.ServicerContext
+    ) -> social_pb2.CancelWorkflowPostsResponse:
+        raise_if_invalid(check_text("workflow_id", request.workflow_id, max_chars=128))
+        cancelled = await self._store().cancel_workflow(request.workflow_id)
+        return social_pb2.CancelWorkflowPostsResponse(posts=[post_to_proto(p) for p in cancelled])
+
     async def DraftPost(
         self, request: social_pb2.DraftPostRequest, context: grpc.aio.ServicerContext
     ) -> social_pb2.DraftPostResponse:

@@ -47,6 +47,7 @@ TEAM_LIST_TOOLS = "/marketing.team.v1.TeamService/ListTools"
 LIST_POSTS = "/marketing.social.v1.SocialService/ListScheduledPosts"
 RESCHEDULE = "/marketing.social.v1.SocialService/ReschedulePost"
 CANCEL_POST = "/marketing.social.v1.SocialService/CancelScheduledPost"
+CANCEL_WORKFLOW_POSTS = "/marketing.social.v1.SocialService/CancelWorkflowPosts"
 STREAMING = {STREAM_TASK, STREAM_BRIEF}
 
 
@@ -254,6 +255,9 @@ ROWS: dict[str, Row] = {
         ("post_id",),
     ),
     "cancel_post/garbage": Row("social", CANCEL_POST, GARBAGE, INVALID),
+    "cancel_workflow_posts/missing_id": Row(
+        "social", CANCEL_WORKFLOW_POSTS, social_pb2.CancelWorkflowPostsRequest(), INVALID, ("workflow_id",)
+    ),
 }
 
 
@@ -290,7 +294,10 @@ def test_the_table_covers_every_rpc_of_every_service() -> None:
         for row in ROWS.values()
         if row.method != TEAM_LIST_TOOLS
     }
-    rpcs = (RUN_TASK, STREAM_TASK, LIST_TOOLS, SEARCH, ANALYZE, DRAFT, LIST_POSTS, RESCHEDULE, CANCEL_POST)
+    rpcs = (
+        RUN_TASK, STREAM_TASK, LIST_TOOLS, SEARCH, ANALYZE, DRAFT, LIST_POSTS, RESCHEDULE, CANCEL_POST,
+        CANCEL_WORKFLOW_POSTS,
+    )  # fmt: skip
     expected = {("", m) for m in rpcs} | {
         (team, m) for team in ("research", "content", "social") for m in (RUN_BRIEF, STREAM_BRIEF)
     }

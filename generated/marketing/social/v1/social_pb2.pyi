@@ -151,3 +151,15 @@ class CancelScheduledPostResponse(_message.Message):
     POST_FIELD_NUMBER: _ClassVar[int]
     post: ScheduledPost
     def __init__(self, post: _Optional[_Union[ScheduledPost, _Mapping]] = ...) -> None: ...
+
+class CancelWorkflowPostsRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class CancelWorkflowPostsResponse(_message.Message):
+    __slots__ = ("posts",)
+    POSTS_FIELD_NUMBER: _ClassVar[int]
+    posts: _containers.RepeatedCompositeFieldContainer[ScheduledPost]
+    def __init__(self, posts: _Optional[_Iterable[_Union[ScheduledPost, _Mapping]]] = ...) -> None: ...

@@ -56,6 +56,11 @@ class SocialServiceStub:
                 request_serializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostRequest.SerializeToString,
                 response_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostResponse.FromString,
                 _registered_method=True)
+        self.CancelWorkflowPosts = channel.unary_unary(
+                '/marketing.social.v1.SocialService/CancelWorkflowPosts',
+                request_serializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelWorkflowPostsRequest.SerializeToString,
+                response_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelWorkflowPostsResponse.FromString,
+                _registered_method=True)
 
 
 class SocialServiceServicer:
@@ -92,6 +97,14 @@ class SocialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelWorkflowPosts(self, request, context):
+        """CancelWorkflowPosts cancels every post of a workflow that is still scheduled (the supervisor calls it when
+        the workflow is cancelled). Posts already published or being published are left as they are. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SocialServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +127,11 @@ def add_SocialServiceServicer_to_server(servicer, server):
                     servicer.CancelScheduledPost,
                     request_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostRequest.FromString,
                     response_serializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostResponse.SerializeToString,
+            ),
+            'CancelWorkflowPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelWorkflowPosts,
+                    request_deserializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelWorkflowPostsRequest.FromString,
+                    response_serializer=marketing_dot_social_dot_v1_dot_social__pb2.CancelWorkflowPostsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +244,33 @@ class SocialService:
             '/marketing.social.v1.SocialService/CancelScheduledPost',
             marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostRequest.SerializeToString,
             marketing_dot_social_dot_v1_dot_social__pb2.CancelScheduledPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelWorkflowPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.social.v1.SocialService/CancelWorkflowPosts',
+            marketing_dot_social_dot_v1_dot_social__pb2.CancelWorkflowPostsRequest.SerializeToString,
+            marketing_dot_social_dot_v1_dot_social__pb2.CancelWorkflowPostsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -229,10 +229,14 @@ class CancelWorkflowRequest(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
 
 class CancelWorkflowResponse(_message.Message):
-    __slots__ = ("workflow",)
+    __slots__ = ("workflow", "cancelled_post_ids", "scheduled_posts_error")
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_POST_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_POSTS_ERROR_FIELD_NUMBER: _ClassVar[int]
     workflow: Workflow
-    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+    cancelled_post_ids: _containers.RepeatedScalarFieldContainer[str]
+    scheduled_posts_error: str
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., cancelled_post_ids: _Optional[_Iterable[str]] = ..., scheduled_posts_error: _Optional[str] = ...) -> None: ...
 
 class ListToolsRequest(_message.Message):
     __slots__ = ("team",)

@@ -1,0 +1,109 @@
+"""Cancelling a workflow cancels its scheduled social posts: a cancelled workflow publishes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+from marketing.social.v1 import social_pb2, social_pb2_grpc
+from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
+
+from common.launcher import free_port
+from tests.conftest import bad_request_fields, start_supervisor, start_teams, test_settings
+
+TASK = "Draft a LinkedIn post announcing our v2 release"
+
+
+async def first_scheduled_post(social: social_pb2_grpc.SocialServiceStub) -> social_pb2.ScheduledPost:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        posts = (await social.ListScheduledPosts(social_pb2.ListScheduledPostsRequest(), timeout=5)).posts
+        if posts:
+            return posts[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("the social team scheduled nothing")
+
+
+async def test_cancelling_a_workflow_cancels_the_posts_it_scheduled() -> None:
+    # Slow model calls leave the scheduler's final answer and two routing decisions after the posts are stored.
+    settings = test_settings(offline_llm_latency_ms=250)
+    teams = await start_teams(settings)
+    supervisor, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in teams.items()})
+    try:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as to_supervisor,
+            grpc.aio.insecure_channel(f"127.0.0.1:{teams['social'].port}") as to_social,
+        ):
+            stub = supervisor_pb2_grpc.SupervisorServiceStub(to_supervisor)
+            social = social_pb2_grpc.SocialServiceStub(to_social)
+            running = asyncio.ensure_future(
+                stub.RunTask(supervisor_pb2.RunTaskRequest(task=TASK), timeout=30)
+            )
+            post = await first_scheduled_post(social)
+            assert post.status == social_pb2.SCHEDULED_POST_STATUS_SCHEDULED
+            answer = await stub.CancelWorkflow(
+                supervisor_pb2.CancelWorkflowRequest(workflow_id=post.workflow_id), timeout=10
+            )
+            assert answer.workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+            assert list(answer.cancelled_post_ids) == [post.id] and not answer.scheduled_posts_error
+            (after,) = (
+                await social.ListScheduledPosts(social_pb2.ListScheduledPostsRequest(), timeout=5)
+            ).posts
+            assert after.status == social_pb2.SCHEDULED_POST_STATUS_CANCELLED
+            again = await stub.CancelWorkflow(
+                supervisor_pb2.CancelWorkflowRequest(workflow_id=post.workflow_id), timeout=10
+            )
+            assert list(again.cancelled_post_ids) == [], "cancelling again finds nothing left to cancel"
+            try:
+                await running
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.CANCELLED
+    finally:
+        for server in (supervisor, *teams.values()):
+            await server.stop(0)
+
+
+async def test_a_social_service_that_does_not_answer_is_reported(team_servers) -> None:
+    settings = test_settings(offline_llm_latency_ms=300)
+    addresses = {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()} | {
+        "social": f"127.0.0.1:{free_port()}"
+    }
+    supervisor, _ = await start_supervisor(settings, addresses)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
+            stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+            stream = stub.StreamTask(
+                supervisor_pb2.StreamTaskRequest(task="Research the vector database market")
+            )
+            async for event in stream:
+                if event.HasField("routing_step"):
+                    break
+            listed = await stub.ListWorkflows(supervisor_pb2.ListWorkflowsRequest(), timeout=5)
+            workflow_id = listed.workflows[0].id
+            answer = await stub.CancelWorkflow(
+                supervisor_pb2.CancelWorkflowRequest(workflow_id=workflow_id), timeout=10
+            )
+            stream.cancel()
+        assert answer.workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+        assert answer.scheduled_posts_error.startswith("social: UNAVAILABLE")
+    finally:
+        await supervisor.stop(0)
+
+
+async def test_cancel_workflow_posts_validates_the_workflow_id(team_servers) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{team_servers['social'].port}") as channel:
+        social = social_pb2_grpc.SocialServiceStub(channel)
+        try:
+            await social.CancelWorkflowPosts(
+                social_pb2.CancelWorkflowPostsRequest(workflow_id=" "), timeout=5
+            )
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "workflow_id" in bad_request_fields(exc)
+        else:
+            raise AssertionError("a blank workflow id must be refused")
+        nothing = await social.CancelWorkflowPosts(
+            social_pb2.CancelWorkflowPostsRequest(workflow_id="no-such-workflow"), timeout=5
+        )
+        assert list(nothing.posts) == []
