@@ -11,6 +11,7 @@ from common.server import ServiceParts, ServiceRegistration, run_service
 from common.storage import open_checkpointer, open_store
 from common.team_client import TeamClient, report_breakers_in_health
 from supervisor_service.graph import TEAMS, build_supervisor_graph
+from supervisor_service.scheduled_posts import cancel_scheduled_posts
 from supervisor_service.servicer import SupervisorServicer
 from supervisor_service.workflows import WorkflowRunner
 
@@ -28,7 +29,13 @@ async def build(settings: Settings, clients: dict[str, TeamClient] | None = None
     store = await open_store(settings, "supervisor")
     resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, "supervisor"))
-    runner = WorkflowRunner(build_supervisor_graph(settings, clients, checkpointer), store, settings)
+    social = clients.get("social")
+    runner = WorkflowRunner(
+        build_supervisor_graph(settings, clients, checkpointer),
+        store,
+        settings,
+        on_abandoned=lambda workflow_id: cancel_scheduled_posts(social, workflow_id),
+    )
     servicer = SupervisorServicer(runner, settings, clients)
     registration = ServiceRegistration(
         SERVICE_NAME,

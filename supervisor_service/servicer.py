@@ -8,27 +8,23 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 
 import grpc
-from marketing.social.v1 import social_pb2, social_pb2_grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
 
 from common.agents.convert import duration_ms
 from common.config import Settings
 from common.errors import FieldViolation, InvalidArgument
-from common.logging import get_logger
 from common.storage import AgentExecution, BadPageToken
 from common.team_client import TeamClient
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
+from supervisor_service.scheduled_posts import CANCEL_POSTS_TIMEOUT_S, cancel_scheduled_posts
 from supervisor_service.workflows import WorkflowRunner, status_name
-
-log = get_logger(__name__)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 # Time kept back from the caller's deadline to assemble and send the answer.
 RESPONSE_RESERVE_S = 0.5
 LIST_TOOLS_TIMEOUT_S = 5.0
-CANCEL_POSTS_TIMEOUT_S = 5.0
 
 
 def validate_task(task: str) -> None:
@@ -110,31 +106,18 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     ) -> supervisor_pb2.CancelWorkflowResponse:
         workflow = await self.runner.cancel(validate_workflow_id(request.workflow_id))
         response = supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
-        if workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED:
-            await self._cancel_scheduled_posts(response, context)
+        if (
+            workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+        ):  # a cancelled workflow publishes nothing
+            remaining = context.time_remaining()
+            ids, error = await cancel_scheduled_posts(
+                self.clients.get("social"),
+                workflow.id,
+                min(CANCEL_POSTS_TIMEOUT_S, remaining) if remaining is not None else CANCEL_POSTS_TIMEOUT_S,
+            )
+            response.cancelled_post_ids.extend(ids)
+            response.scheduled_posts_error = error
         return response
-
-    async def _cancel_scheduled_posts(
-        self, response: supervisor_pb2.CancelWorkflowResponse, context: grpc.aio.ServicerContext
-    ) -> None:
-        """A cancelled workflow publishes nothing: cancel its posts that are still scheduled."""
-        social = self.clients.get("social")
-        if social is None:
-            return
-        remaining = context.time_remaining()
-        timeout = min(CANCEL_POSTS_TIMEOUT_S, remaining) if remaining is not None else CANCEL_POSTS_TIMEOUT_S
-        request = social_pb2.CancelWorkflowPostsRequest(workflow_id=response.workflow.id)
-        try:
-            answer = await social_pb2_grpc.SocialServiceStub(social.channel).CancelWorkflowPosts(
-                request, timeout=timeout
-            )
-        except grpc.aio.AioRpcError as exc:
-            response.scheduled_posts_error = f"social: {exc.code().name}: {exc.details() or ''}".strip()
-            log.warning(
-                "scheduled_posts_not_cancelled", workflow_id=response.workflow.id, error=exc.details()
-            )
-            return
-        response.cancelled_post_ids.extend(post.id for post in answer.posts)
 
     async def ListTools(
         self, request: supervisor_pb2.ListToolsRequest, context: grpc.aio.ServicerContext

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,10 +80,25 @@ def executions_of(
 class WorkflowRunner:
     """Runs, saves, resumes and cancels workflows for one supervisor replica."""
 
-    def __init__(self, graph: CompiledStateGraph, store: Store, settings: Settings) -> None:
+    def __init__(
+        self,
+        graph: CompiledStateGraph,
+        store: Store,
+        settings: Settings,
+        on_abandoned: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> None:
+        """
+        Args:
+            graph: The compiled supervisor graph (with its checkpointer).
+            store: The workflow records.
+            settings: Process settings.
+            on_abandoned: Called in the background with the id of a workflow cancelled because its caller went
+                away (CancelWorkflow callers handle their own follow-up).
+        """
         self.graph = graph
         self.store = store
         self.settings = settings
+        self.on_abandoned = on_abandoned
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.supervisor_max_steps * 2 + 4
@@ -110,6 +125,12 @@ class WorkflowRunner:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
+    def _in_background(self, work: Awaitable[Any], name: str) -> None:
+        """Run work in a task this runner cancels on stop."""
+        task = asyncio.get_running_loop().create_task(_logged(work, name), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _maintain(self) -> None:
         interval = self.settings.workflow_heartbeat_s
         while True:
@@ -120,9 +141,7 @@ class WorkflowRunner:
                         self.owner, interval * STALE_AFTER_HEARTBEATS
                     ):
                         log.info("workflow_claimed", workflow_id=workflow_id)
-                        task = asyncio.get_running_loop().create_task(self._resume_claimed(workflow_id))
-                        self._background.add(task)
-                        task.add_done_callback(self._background.discard)
+                        self._in_background(self._resume_claimed(workflow_id), f"resume-{workflow_id}")
             except Exception:  # a database hiccup must not stop the loop
                 log.exception("workflow_maintenance_failed")
             await asyncio.sleep(interval)
@@ -242,6 +261,8 @@ class WorkflowRunner:
                 await asyncio.shield(
                     self._finish(workflow_id, latest, created, routing_usage(), cancelled=True)
                 )
+                if self.on_abandoned is not None and workflow_id not in self.cancel_requested:
+                    self._in_background(self.on_abandoned(workflow_id), f"abandoned-{workflow_id}")
             raise
         finally:
             if not producer.done():
@@ -385,6 +406,15 @@ class WorkflowRunner:
         if record is None:
             raise NotFound(f"workflow {workflow_id} not found")
         return record
+
+
+async def _logged(work: Awaitable[Any], name: str) -> None:
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background_work_failed", work=name)
 
 
 def _totals(workflow: supervisor_pb2.Workflow) -> tuple[int, int, float]:

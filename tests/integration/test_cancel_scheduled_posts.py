@@ -64,6 +64,41 @@ async def test_cancelling_a_workflow_cancels_the_posts_it_scheduled() -> None:
             await server.stop(0)
 
 
+async def test_a_caller_that_goes_away_leaves_no_post_scheduled() -> None:
+    settings = test_settings(offline_llm_latency_ms=250)
+    teams = await start_teams(settings)
+    supervisor, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in teams.items()})
+    try:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as to_supervisor,
+            grpc.aio.insecure_channel(f"127.0.0.1:{teams['social'].port}") as to_social,
+        ):
+            stub = supervisor_pb2_grpc.SupervisorServiceStub(to_supervisor)
+            social = social_pb2_grpc.SocialServiceStub(to_social)
+            call = stub.RunTask(supervisor_pb2.RunTaskRequest(task=TASK), timeout=30)
+            running = asyncio.ensure_future(call)
+            post = await first_scheduled_post(social)
+            running.cancel()  # the caller goes away
+            deadline = time.monotonic() + 10
+            while True:
+                (after,) = (
+                    await social.ListScheduledPosts(social_pb2.ListScheduledPostsRequest(), timeout=5)
+                ).posts
+                if after.status != social_pb2.SCHEDULED_POST_STATUS_SCHEDULED or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert after.id == post.id and after.status == social_pb2.SCHEDULED_POST_STATUS_CANCELLED
+            workflow = (
+                await stub.GetWorkflow(
+                    supervisor_pb2.GetWorkflowRequest(workflow_id=post.workflow_id), timeout=5
+                )
+            ).workflow
+            assert workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+    finally:
+        for server in (supervisor, *teams.values()):
+            await server.stop(0)
+
+
 async def test_a_social_service_that_does_not_answer_is_reported(team_servers) -> None:
     settings = test_settings(offline_llm_latency_ms=300)
     addresses = {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()} | {
