@@ -37,7 +37,8 @@ class _LogStateChanges(pybreaker.CircuitBreakerListener):
         self._owner = owner
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        set_breaker_state(str(cb.name), new_state.name)
+        if self._owner.report_state:
+            set_breaker_state(str(cb.name), new_state.name)
         log.warning(
             "breaker_state_changed",
             breaker=cb.name,
@@ -62,6 +63,7 @@ class AsyncCircuitBreaker:
         reset_timeout_s: float,
         is_caller_error: Callable[[BaseException], bool] = lambda _: False,
         on_state_change: StateChangeCallback | None = None,
+        report_state: bool = True,
     ) -> None:
         """
         Args:
@@ -70,9 +72,12 @@ class AsyncCircuitBreaker:
             reset_timeout_s: How long the breaker stays open before one trial call.
             is_caller_error: Errors that say nothing about the callee's health (they do not count).
             on_state_change: Called with (name, new state) on every state change; may also be set later.
+            report_state: Publish the state as the ``marketing_breaker_state`` gauge (off for breakers created per
+                remote host, whose names are unbounded).
         """
         self.name = name
         self.on_state_change = on_state_change
+        self.report_state = report_state
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_timeout_s,
@@ -83,12 +88,23 @@ class AsyncCircuitBreaker:
         )
         self._trial_in_flight = False
         self._is_caller_error = is_caller_error
-        set_breaker_state(name, STATE_CLOSED)
+        if report_state:
+            set_breaker_state(name, STATE_CLOSED)
 
     @property
     def state(self) -> str:
         """``closed``, ``open`` or ``half-open``."""
         return self._breaker.current_state
+
+    @property
+    def fail_max(self) -> int:
+        """Consecutive failures that open the breaker."""
+        return self._breaker.fail_max
+
+    @property
+    def reset_timeout_s(self) -> float:
+        """How long the breaker stays open before one trial call."""
+        return float(self._breaker.reset_timeout)
 
     @property
     def fail_counter(self) -> int:

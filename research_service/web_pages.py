@@ -45,7 +45,9 @@ class PageFetcher:
     @classmethod
     def from_settings(cls, settings: Settings) -> PageFetcher:
         """A fetcher with the process's limits."""
-        api = ExternalApi.from_settings(SERVICE, "", settings, headers={"accept": ", ".join(TEXT_TYPES)})
+        api = ExternalApi.from_settings(
+            SERVICE, "", settings, headers={"accept": ", ".join(TEXT_TYPES)}, breaker_per_host=True
+        )
         return cls(api, settings.fetch_max_bytes, settings.fetch_allow_private_networks)
 
     async def fetch(self, url: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from common.text import clip
 
 log = get_logger(__name__)
 
+MAX_HOST_BREAKERS = 256
 USER_AGENT = "marketing-agents/0.1 (+https://github.com/marketing-agents)"
 
 
@@ -139,6 +141,8 @@ class ExternalApi:
         max_attempts: Attempts per call, the first included.
         max_wait_s: Cap on one wait between attempts (also on a Retry-After the service asks for).
         breaker: Opens after consecutive failed calls (a call's retries count once).
+        breaker_per_host: One breaker (and one rate-limit memory) per remote host instead of one for the service,
+            for an API that is really many sites (page fetching); the most recently used hosts are kept.
     """
 
     name: str
@@ -149,12 +153,21 @@ class ExternalApi:
     max_wait_s: float
     breaker: AsyncCircuitBreaker
     transport: httpx.AsyncBaseTransport | None = None
+    breaker_per_host: bool = False
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
-    _blocked_until: float = field(default=0.0, init=False, repr=False)
+    _blocked_until: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _host_breakers: OrderedDict[str, AsyncCircuitBreaker] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     @classmethod
     def from_settings(
-        cls, name: str, base_url: str, settings: Settings, headers: Mapping[str, str] | None = None
+        cls,
+        name: str,
+        base_url: str,
+        settings: Settings,
+        headers: Mapping[str, str] | None = None,
+        breaker_per_host: bool = False,
     ) -> ExternalApi:
         """An API with the process's timeout, retry and breaker settings."""
         return cls(
@@ -164,13 +177,27 @@ class ExternalApi:
             timeout_s=settings.external_timeout_s,
             max_attempts=settings.external_max_attempts,
             max_wait_s=settings.external_retry_max_wait_s,
-            breaker=AsyncCircuitBreaker(
-                f"external:{name}",
-                settings.external_breaker_fail_max,
-                settings.external_breaker_reset_timeout_s,
-                is_caller_error=lambda exc: isinstance(exc, ExternalServiceError) and not exc.retryable,
-            ),
-        )
+            breaker=_breaker(f"external:{name}", settings.external_breaker_fail_max,
+                             settings.external_breaker_reset_timeout_s),
+            breaker_per_host=breaker_per_host,
+        )  # fmt: skip
+
+    def breaker_for(self, host: str) -> AsyncCircuitBreaker:
+        """The breaker guarding calls to ``host`` (the service's one breaker unless ``breaker_per_host``)."""
+        if not self.breaker_per_host:
+            return self.breaker
+        breaker = self._host_breakers.pop(host, None)
+        if breaker is None:
+            breaker = _breaker(
+                f"{self.breaker.name}:{host}",
+                self.breaker.fail_max,
+                self.breaker.reset_timeout_s,
+                report_state=False,
+            )
+        self._host_breakers[host] = breaker  # most recently used last
+        while len(self._host_breakers) > MAX_HOST_BREAKERS:
+            self._host_breakers.popitem(last=False)
+        return breaker
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -219,6 +246,7 @@ class ExternalApi:
                 cap, every attempt failed, or the service answered with a status that is not worth retrying.
         """
         call = _Call(method.upper(), path, json, params, headers, ok, idempotent, max_bytes, extensions)
+        host = httpx.URL(self.base_url).join(path).host if self.base_url else httpx.URL(path).host
         attributes = {
             "http.request.method": call.method,
             "server.address": httpx.URL(self.base_url).host or httpx.URL(path).host,
@@ -227,8 +255,8 @@ class ExternalApi:
         }
         with tracer().start_as_current_span(f"{call.method} {self.name}", attributes=attributes) as span:
             try:
-                async with self.breaker.guard():
-                    response = await self._with_retries(call)
+                async with self.breaker_for(host).guard():
+                    response = await self._with_retries(call, host)
             except BreakerOpen as exc:
                 EXTERNAL_REQUESTS.labels(service=self.name, outcome="breaker_open").inc()
                 mark_error(span, exc)
@@ -241,7 +269,7 @@ class ExternalApi:
             span.set_attribute("http.response.status_code", response.status_code)
             return response
 
-    async def _with_retries(self, call: _Call) -> httpx.Response:
+    async def _with_retries(self, call: _Call, host: str) -> httpx.Response:
         wait = RetryAfterOrBackoff(self.max_wait_s)
 
         def wait_for(state: RetryCallState) -> float:
@@ -276,11 +304,11 @@ class ExternalApi:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._once(call)
+                return await self._once(call, host)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _once(self, call: _Call) -> httpx.Response:
-        if (blocked := self._blocked_until - time.time()) > 0:
+    async def _once(self, call: _Call, host: str) -> httpx.Response:
+        if (blocked := self._blocked_until.get(host, 0.0) - time.time()) > 0:
             if blocked > self.max_wait_s:
                 raise ExternalServiceError(
                     self.name,
@@ -319,7 +347,7 @@ class ExternalApi:
         finally:
             EXTERNAL_SECONDS.labels(service=self.name).observe(time.monotonic() - started)
         EXTERNAL_REQUESTS.labels(service=self.name, outcome=str(response.status_code)).inc()
-        self._note_rate_limit(response)
+        self._note_rate_limit(response, host)
         if body is None:
             raise ExternalServiceError(
                 self.name, f"response larger than {call.max_bytes} bytes", status=response.status_code,
@@ -334,14 +362,29 @@ class ExternalApi:
             self.name, error_message(response), status=response.status_code, response=response
         )
 
-    def _note_rate_limit(self, response: httpx.Response) -> None:
+    def _note_rate_limit(self, response: httpx.Response, host: str) -> None:
         """Remember an exhausted rate limit so later calls wait or fail fast instead of being refused."""
         remaining, reset = _rate_limit_headers(response)
         if remaining == "0" and reset:
             try:
-                self._blocked_until = float(reset)
+                self._blocked_until[host] = float(reset)
             except ValueError:
                 pass
+            while len(self._blocked_until) > MAX_HOST_BREAKERS:
+                self._blocked_until.pop(next(iter(self._blocked_until)))
+
+
+def _breaker(
+    name: str, fail_max: int, reset_timeout_s: float, report_state: bool = True
+) -> AsyncCircuitBreaker:
+    """A breaker that counts only failures worth retrying (a 404 or a refused URL says nothing of health)."""
+    return AsyncCircuitBreaker(
+        name,
+        fail_max,
+        reset_timeout_s,
+        is_caller_error=lambda exc: isinstance(exc, ExternalServiceError) and not exc.retryable,
+        report_state=report_state,
+    )
 
 
 @dataclass(frozen=True)

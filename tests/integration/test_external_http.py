@@ -170,3 +170,20 @@ async def test_the_specific_error_message_wins_over_the_generic_one(server: Fake
     with pytest.raises(ExternalServiceError, match=r"thing: HTTP 400 Bad Request: The text is too long\.$"):
         await api.request("POST", "/v1/post", json={}, ok=(201,))
     await api.aclose()
+
+
+async def test_per_host_breakers_keep_one_failing_site_from_pausing_the_others(server: FakeApi) -> None:
+    server.fail(503, {"message": "down"}, path="/v1/thing", times=100)
+    settings = test_settings(external_max_attempts=1, external_breaker_fail_max=2, external_timeout_s=1.0)
+    web = ExternalApi.from_settings("web", "", settings, breaker_per_host=True)
+    failing = f"{server.url}/v1/thing"
+    healthy = failing.replace("127.0.0.1", "localhost").replace("/v1/thing", "/v1/big")
+    for _ in range(2):
+        with pytest.raises(ExternalServiceError, match="503"):
+            await web.request("GET", failing)
+    with pytest.raises(ExternalServiceError, match="failing, calls paused"):
+        await web.request("GET", failing)
+    assert web.breaker_for("127.0.0.1").state == STATE_OPEN
+    assert (await web.request("GET", healthy)).status_code == 200, "another host is not paused"
+    assert web.breaker.state != STATE_OPEN
+    await web.aclose()
