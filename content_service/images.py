@@ -12,13 +12,13 @@ import binascii
 import io
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from PIL import Image, UnidentifiedImageError
 
 from common.config import Settings
 from common.text import clip
-from common.tools.http import ExternalApi, ExternalServiceError, ServiceNotConfigured
+from common.tools.http import ExternalApi, ExternalServiceError, OptionalService
 from common.tools.untrusted import unfence
 
 SERVICE = "openai-images"
@@ -124,9 +124,12 @@ def fit_png(png: bytes, max_bytes: int) -> bytes:
 
 
 @dataclass
-class ImageGenerator:
+class ImageGenerator(OptionalService):
     """The images API client (``api`` is None when image generation is off); PNGs larger than ``max_png_bytes``
     are scaled down."""
+
+    service: ClassVar[str] = SERVICE
+    how_to_enable: ClassVar[str] = HOW_TO_ENABLE
 
     model: str
     api: ExternalApi | None
@@ -143,17 +146,9 @@ class ImageGenerator:
         api = ExternalApi.from_settings(SERVICE, url or DEFAULT_URL, settings, headers)
         return cls(settings.image_model, api, min(MAX_IMAGE_BYTES, settings.grpc_max_message_bytes // 2))
 
-    @property
-    def configured(self) -> bool:
-        """Whether images can be generated."""
-        return self.api is not None
-
-    @property
-    def status(self) -> str:
-        """How image generation is configured, or how to turn it on."""
-        if self.api is None:
-            return f"off: {HOW_TO_ENABLE}"
-        return f"{self.model} at {self.api.base_url}"
+    def describe(self, api: ExternalApi) -> str:
+        """The model and where it is served."""
+        return f"{self.model} at {api.base_url}"
 
     async def generate(self, subject: str, orientation: str = "landscape") -> GeneratedImage:
         """Generate one PNG for a subject (prompt from :func:`image_prompt`).
@@ -162,15 +157,14 @@ class ImageGenerator:
             ServiceNotConfigured: Image generation is off.
             ExternalServiceError: The API failed or answered without a decodable PNG.
         """
-        if self.api is None:
-            raise ServiceNotConfigured(SERVICE, HOW_TO_ENABLE)
+        api = self.require()
         prompt = image_prompt(subject)
         size = size_for(self.model, orientation)
         body: dict[str, Any] = {"model": self.model, "prompt": prompt, "n": 1, "size": size}
         if self.model.startswith("dall-e"):
             body["response_format"] = "b64_json"
         # Retried after 5xx and timeouts too: a duplicate generation costs money but has no other effect.
-        response = await self.api.request("POST", "/images/generations", json=body, max_bytes=MAX_IMAGE_BYTES)
+        response = await api.request("POST", "/images/generations", json=body, max_bytes=MAX_IMAGE_BYTES)
         try:
             data = response.json()
         except ValueError:
@@ -196,11 +190,6 @@ class ImageGenerator:
 
     def _bad(self, what: str) -> ExternalServiceError:
         return ExternalServiceError(SERVICE, what, retryable=False, delivered=True)
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        if self.api is not None:
-            await self.api.aclose()
 
 
 def image_brief(subject: str, reason: str) -> str:

@@ -6,14 +6,14 @@ import asyncio
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from common.config import Settings
 from common.text import STOPWORDS, clip
-from common.tools.http import ExternalApi, ExternalServiceError, ServiceNotConfigured
+from common.tools.http import ExternalApi, ExternalServiceError, OptionalService
 from common.tools.untrusted import fence
 
 SERVICE = "github"
@@ -62,7 +62,7 @@ def repositories_in(text: str, limit: int = 5) -> list[str]:
 
 
 @dataclass
-class GitHubMetrics:
+class GitHubMetrics(OptionalService):
     """Repository metrics from one GitHub API (``api`` is None when GitHub is not configured).
 
     Attributes:
@@ -70,6 +70,9 @@ class GitHubMetrics:
         stats_wait_s: Wait between those attempts.
         etag_entries: How many URLs' ETag and response are kept for conditional requests.
     """
+
+    service: ClassVar[str] = SERVICE
+    how_to_enable: ClassVar[str] = HOW_TO_ENABLE
 
     api: ExternalApi | None
     stats_attempts: int = 3
@@ -92,18 +95,10 @@ class GitHubMetrics:
             )
         )
 
-    @property
-    def configured(self) -> bool:
-        """Whether the API is set up."""
-        return self.api is not None
-
-    @property
-    def status(self) -> str:
-        """How GitHub is configured, or how to turn it on."""
-        if self.api is None:
-            return f"off: {HOW_TO_ENABLE}"
-        auth = "token" if "authorization" in self.api.headers else "no token (60 requests/hour)"
-        return f"github at {self.api.base_url}, {auth}"
+    def describe(self, api: ExternalApi) -> str:
+        """Where the API is, and whether requests carry a token."""
+        auth = "token" if "authorization" in api.headers else "no token (60 requests/hour)"
+        return f"github at {api.base_url}, {auth}"
 
     async def metrics(self, repository: str) -> dict[str, Any]:
         """Stars, forks, issues, watchers, contributors, latest release and weekly commit activity.
@@ -147,12 +142,11 @@ class GitHubMetrics:
 
     async def _get(self, path: str, ok: tuple[int, ...] = (200,)) -> httpx.Response:
         """GET with ``If-None-Match`` when the URL was seen; a 304 answers with the remembered response."""
-        if self.api is None:
-            raise ServiceNotConfigured(SERVICE, HOW_TO_ENABLE)
+        api = self.require()
         key = path.lower()
         remembered = self._etags.get(key)
         headers = {"if-none-match": remembered[0]} if remembered else None
-        response = await self.api.request("GET", path, headers=headers, ok=(*ok, 304))
+        response = await api.request("GET", path, headers=headers, ok=(*ok, 304))
         self._remaining = response.headers.get("x-ratelimit-remaining", self._remaining)
         if response.status_code == 304 and remembered:
             self._etags.move_to_end(key)
@@ -215,11 +209,6 @@ class GitHubMetrics:
             "status": "not yet computed (GitHub is computing the statistics; try again shortly)",
             "weeks": [],
         }
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        if self.api is not None:
-            await self.api.aclose()
 
 
 def _valid_or(name: Any, default: str) -> str:

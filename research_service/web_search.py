@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from common.config import Settings
 from common.text import clip
-from common.tools.http import ExternalApi, ExternalServiceError, ServiceNotConfigured
+from common.tools.http import ExternalApi, ExternalServiceError, OptionalService
 from common.tools.untrusted import fence
 
 TAVILY_URL = "https://api.tavily.com"
@@ -31,8 +31,11 @@ def search_provider(settings: Settings) -> str:
 
 
 @dataclass
-class WebSearch:
+class WebSearch(OptionalService):
     """A web search provider (``api`` is None when web search is off)."""
+
+    service: ClassVar[str] = "web_search"
+    how_to_enable: ClassVar[str] = f"{HOW_TO_ENABLE} (WEB_SEARCH_PROVIDER=auto|tavily|serper)"
 
     provider: str
     api: ExternalApi | None
@@ -53,18 +56,6 @@ class WebSearch:
             return cls("", None)
         return cls(provider, ExternalApi.from_settings(provider, url, settings, headers=headers))
 
-    @property
-    def configured(self) -> bool:
-        """Whether a provider is set up."""
-        return self.api is not None
-
-    @property
-    def status(self) -> str:
-        """How web search is configured, or how to turn it on."""
-        if self.api is None:
-            return f"off: {HOW_TO_ENABLE} (WEB_SEARCH_PROVIDER=auto|tavily|serper)"
-        return f"{self.provider} at {self.api.base_url}"
-
     async def search(self, query: str, max_results: int = 5) -> dict[str, Any]:
         """Search the web; returns the provider, the query and results of title, url, fenced snippet, score.
 
@@ -72,8 +63,7 @@ class WebSearch:
             ServiceNotConfigured: Web search is off.
             ExternalServiceError: The provider failed or answered something unexpected.
         """
-        if self.api is None:
-            raise ServiceNotConfigured("web_search", HOW_TO_ENABLE)
+        api = self.require()
         if self.provider == "tavily":
             body = {
                 "query": query,
@@ -83,13 +73,13 @@ class WebSearch:
                 "include_raw_content": False,
                 "include_images": False,
             }
-            data = (await self.api.request("POST", "/search", json=body)).json()
+            data = (await api.request("POST", "/search", json=body)).json()
             raw = [
                 (r.get("title"), r.get("url"), r.get("content"), r.get("score"))
                 for r in _list(data, "results", self.provider)
             ]
         else:
-            data = (await self.api.request("POST", "/search", json={"q": query, "num": max_results})).json()
+            data = (await api.request("POST", "/search", json={"q": query, "num": max_results})).json()
             organic = _list(data, "organic", self.provider)
             raw = [
                 (r.get("title"), r.get("link"), r.get("snippet"), 1.0 / max(1, int(r.get("position") or n)))
@@ -108,11 +98,6 @@ class WebSearch:
                 }
             )
         return {"provider": self.provider, "query": query, "results": results[:max_results]}
-
-    async def aclose(self) -> None:
-        """Close the provider's connection pool."""
-        if self.api is not None:
-            await self.api.aclose()
 
 
 def _list(data: Any, key: str, service: str) -> list[dict[str, Any]]:

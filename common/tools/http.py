@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -425,3 +425,44 @@ def _rate_limit_headers(response: httpx.Response | None) -> tuple[str | None, st
         if (remaining := headers.get(prefix + "remaining")) is not None:
             return remaining, headers.get(prefix + "reset")
     return None, None
+
+
+class OptionalService:
+    """Base of a client whose external service may be off: ``api`` is None until its settings turn it on.
+
+    Subclasses (dataclasses with an ``api`` field) set ``service`` and ``how_to_enable``, and may describe a
+    configured service more precisely by overriding ``describe``.
+    """
+
+    service: ClassVar[str]
+    how_to_enable: ClassVar[str]
+    api: ExternalApi | None
+
+    @property
+    def configured(self) -> bool:
+        """Whether the service is set up."""
+        return self.api is not None
+
+    @property
+    def status(self) -> str:
+        """How the service is configured, or which settings turn it on (ListTools shows it)."""
+        return f"off: {self.how_to_enable}" if self.api is None else self.describe(self.api)
+
+    def describe(self, api: ExternalApi) -> str:
+        """A configured service in a few words."""
+        return f"{api.name} at {api.base_url}"
+
+    def require(self) -> ExternalApi:
+        """The API client.
+
+        Raises:
+            ServiceNotConfigured: The service is off; the message says how to turn it on.
+        """
+        if self.api is None:
+            raise ServiceNotConfigured(self.service, self.how_to_enable)
+        return self.api
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        if self.api is not None:
+            await self.api.aclose()
