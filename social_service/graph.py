@@ -145,7 +145,7 @@ def social_registry(
             args_schema=SchedulePostsArgs,
             function=_scheduler(posts, dry_run) if posts is not None else _not_for_agents,
             configured=posts is not None,
-            status=f"stores scheduled posts with the workflow records; {mode}"
+            status=f"stores scheduled posts in the records database (DATABASE_URL or DATA_DIR); {mode}"
             if posts is not None
             else "no records store",
         ),

@@ -1,4 +1,5 @@
-"""Scheduled social posts (table ``scheduled_posts``, stored with the workflow records) and their state machine.
+"""Scheduled social posts and their state machine (table ``scheduled_posts``: next to the workflow records on
+PostgreSQL, in the social service's own file on SQLite).
 
 ``scheduled`` -> ``publishing`` (claimed by one publisher loop) -> ``published`` | ``failed`` | back to
 ``scheduled`` (a failure that certainly did not reach the platform); ``scheduled`` -> ``cancelled``. Claims are
