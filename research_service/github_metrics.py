@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -79,6 +80,7 @@ class GitHubMetrics(OptionalService):
     stats_wait_s: float = 1.0
     etag_entries: int = 256
     _etags: OrderedDict[str, tuple[str, httpx.Response]] = field(default_factory=OrderedDict, repr=False)
+    _recent: OrderedDict[str, tuple[float, dict[str, Any]]] = field(default_factory=OrderedDict, repr=False)
     _remaining: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -100,8 +102,13 @@ class GitHubMetrics(OptionalService):
         auth = "token" if "authorization" in api.headers else "no token (60 requests/hour)"
         return f"github at {api.base_url}, {auth}"
 
-    async def metrics(self, repository: str) -> dict[str, Any]:
+    async def metrics(self, repository: str, max_age_s: float = 0.0) -> dict[str, Any]:
         """Stars, forks, issues, watchers, contributors, latest release and weekly commit activity.
+
+        Args:
+            repository: ``owner/name`` or a github.com URL.
+            max_age_s: Reuse this process's last result for the repository when it is at most this old (the
+                chart reuses what the metrics tool just fetched instead of asking GitHub again).
 
         Raises:
             ValueError: Not a valid repository name.
@@ -109,6 +116,17 @@ class GitHubMetrics(OptionalService):
             ExternalServiceError: The repository does not exist, or GitHub failed or is rate limited.
         """
         full_name = parse_repository(repository)
+        remembered = self._recent.get(full_name.lower())
+        if remembered is not None and time.monotonic() - remembered[0] <= max_age_s:
+            return dict(remembered[1])
+        result = await self._fetch(full_name)
+        self._recent[full_name.lower()] = (time.monotonic(), result)
+        self._recent.move_to_end(full_name.lower())
+        while len(self._recent) > self.etag_entries:
+            self._recent.popitem(last=False)
+        return dict(result)
+
+    async def _fetch(self, full_name: str) -> dict[str, Any]:
         base = f"/repos/{full_name}"
         try:
             repo = (await self._get(base)).json()

@@ -34,6 +34,7 @@ from research_service.web_search import OFF_NOTICE, WebSearch
 
 TEAM = "research"
 PAGES_TO_READ = 3
+CHART_REUSES_METRICS_S = 300.0  # the chart uses metrics fetched this long ago without asking GitHub again
 _DOC_ID = re.compile(r"`kb:([^`\s]+)`")
 _WEB_RESULT = re.compile(
     r"^\d+\. \*\*(?P<title>.*?)\*\* \(`web:(?P<url>https?://[^`\s]+)`\)\n(?P<snippet>(?:   .*\n?)*)", re.M
@@ -146,10 +147,11 @@ def research_registry(
         return await apis.github.metrics(repository)
 
     async def chart(repositories: list[str]) -> dict[str, Any]:
-        metrics = await asyncio.gather(*(apis.github.metrics(r) for r in repositories))
-        from research_service.charts import (
-            repository_chart,
-        )  # pandas and matplotlib load on first use (~50 MB)
+        metrics = await asyncio.gather(
+            *(apis.github.metrics(r, max_age_s=CHART_REUSES_METRICS_S) for r in repositories)
+        )
+        # pandas and matplotlib load on first use (about 50 MB a process without GitHub never pays).
+        from research_service.charts import repository_chart
 
         return await asyncio.to_thread(repository_chart, metrics)
 
