@@ -14,6 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from common.agents.brief import render_brief
+from common.agents.scope import WorkScope
 from common.agents.state import ArtifactData, BriefData, StepData, new_step
 from common.agents.worker import BoundWorkerModel, Worker, WorkerOutput, run_worker
 from common.config import Settings
@@ -152,13 +153,9 @@ def build_team_graph(
             prompt = render_brief(brief["task"], brief["instructions"], visible)
             index = len(state.get("steps", [])) + 1
             try:
+                scope = WorkScope(brief["workflow_id"], brief["task"], brief["instructions"], tuple(visible))
                 output = await run_worker(
-                    worker,
-                    models[worker.name],
-                    prompt,
-                    visible,
-                    settings.worker_max_tool_rounds,
-                    workflow_id=brief["workflow_id"],
+                    worker, models[worker.name], prompt, scope, settings.worker_max_tool_rounds
                 )
                 artifacts = _number(team.name, worker, output, len(state.get("artifacts", [])))
             except Exception as exc:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
-from common.agents.state import ArtifactData
+from common.agents.scope import WorkScope, work_scope
 from common.llm.offline import OfflineBehaviour
 from common.logging import get_logger
 from common.metrics import TOOL_CALLS, TOOL_SECONDS
@@ -21,46 +19,6 @@ from common.telemetry import mark_error, tracer
 from common.text import clip
 
 log = get_logger(__name__)
-
-_ARTIFACTS_IN_SCOPE: ContextVar[tuple[ArtifactData, ...]] = ContextVar("artifacts_in_scope", default=())
-_WORKFLOW_IN_SCOPE: ContextVar[str] = ContextVar("workflow_in_scope", default="")
-
-
-@contextmanager
-def artifact_scope(artifacts: Sequence[ArtifactData], workflow_id: str = "") -> Iterator[None]:
-    """Make the run's artifacts and workflow id visible to tools (so a model passes an artifact id, not a whole
-    article, and never gets to choose which workflow a tool acts for)."""
-    token = _ARTIFACTS_IN_SCOPE.set(tuple(artifacts))
-    workflow_token = _WORKFLOW_IN_SCOPE.set(workflow_id)
-    try:
-        yield
-    finally:
-        _ARTIFACTS_IN_SCOPE.reset(token)
-        _WORKFLOW_IN_SCOPE.reset(workflow_token)
-
-
-def current_workflow_id() -> str:
-    """The workflow the running worker works for ("" outside a worker run or for a brief without one)."""
-    return _WORKFLOW_IN_SCOPE.get()
-
-
-def artifacts_in_scope() -> tuple[ArtifactData, ...]:
-    """Every artifact the running worker can see (upstream ones first)."""
-    return _ARTIFACTS_IN_SCOPE.get()
-
-
-def find_artifact(artifact_id: str) -> ArtifactData:
-    """An artifact in the current worker's scope.
-
-    Raises:
-        ValueError: No artifact has that id (the model gets this message and may retry).
-    """
-    for artifact in _ARTIFACTS_IN_SCOPE.get():
-        if artifact["id"] == artifact_id:
-            return artifact
-    known = ", ".join(a["id"] for a in _ARTIFACTS_IN_SCOPE.get()) or "none"
-    raise ValueError(f"no artifact with id {artifact_id!r}; known ids: {known}")
-
 
 @dataclass(frozen=True)
 class ToolResult:
@@ -137,20 +95,16 @@ class BoundWorkerModel:
 
 
 async def run_worker(
-    worker: Worker,
-    model: BoundWorkerModel,
-    brief_text: str,
-    artifacts: Sequence[ArtifactData],
-    max_tool_rounds: int,
-    workflow_id: str = "",
+    worker: Worker, model: BoundWorkerModel, brief_text: str, scope: WorkScope, max_tool_rounds: int
 ) -> WorkerOutput:
     """Run one worker on a brief.
 
     The model may call tools for up to ``max_tool_rounds`` rounds; tool errors go back to the model as tool
-    messages so it can correct itself. The final answer is requested without tools. Tools can look up the
-    given artifacts with ``find_artifact`` and the workflow id with ``current_workflow_id``.
+    messages so it can correct itself. The final answer is requested without tools. While it runs, the scope
+    (task, workflow id, artifacts) is visible to tools (``find_artifact``, ``current_workflow_id``) and to the
+    offline model.
     """
-    with artifact_scope(artifacts, workflow_id):
+    with work_scope(scope):
         return await _run(worker, model, brief_text, max_tool_rounds)
 
 

@@ -2,7 +2,8 @@
 
 It behaves like a tool-calling chat model: ``bind_tools``, ``with_structured_output`` (via the base class's
 tool-calling path) and streaming all work. What it answers is decided by a *behaviour*: keyword routing for
-routers, templates filled with the brief and the tool results for workers. Text it writes says that it came from
+routers, templates filled with the brief and the tool results for workers
+(``common.agents.offline_work``). Text it writes says that it came from
 the offline model; usage reports token estimates.
 """
 
@@ -12,13 +13,13 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -48,68 +49,6 @@ class OfflineBehaviour(Protocol):
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token), for usage reports without a tokenizer."""
     return max(1, (len(text) + 3) // 4) if text else 0
-
-
-def tool_results(messages: Sequence[BaseMessage]) -> list[tuple[str, Any]]:
-    """The (tool name, decoded result) pairs of the conversation's tool messages."""
-    results = []
-    for message in messages:
-        if isinstance(message, ToolMessage):
-            try:
-                value = json.loads(message.content) if isinstance(message.content, str) else message.content
-            except json.JSONDecodeError:
-                value = message.content
-            results.append((message.name or "", value))
-    return results
-
-
-def _canonical(arguments: dict[str, Any]) -> str:
-    return json.dumps(arguments, sort_keys=True, default=str)
-
-
-def _calls_made(messages: Sequence[BaseMessage]) -> set[tuple[str, str]]:
-    """The (tool, arguments) pairs the conversation has already called."""
-    return {
-        (call["name"], _canonical(call["args"]))
-        for message in messages
-        if isinstance(message, AIMessage)
-        for call in message.tool_calls
-    }
-
-
-class TemplateBehaviour:
-    """A worker's offline behaviour: call the tools its plan asks for, then write text from a template.
-
-    The plan sees the conversation so far, so it may ask for more calls once earlier results are in (a search,
-    then reading what it found); a call already made with the same arguments is never repeated, and when the
-    plan asks for nothing new the template writes the answer.
-    """
-
-    def __init__(
-        self,
-        render: Callable[[Sequence[BaseMessage]], str],
-        plan: Callable[[Sequence[BaseMessage], set[str]], list[tuple[str, dict[str, Any]]]] | None = None,
-    ) -> None:
-        """
-        Args:
-            render: Builds the final text from the conversation (brief and tool results).
-            plan: Chooses tool calls from the conversation and the names of the bound tools.
-        """
-        self._render = render
-        self._plan = plan
-
-    def respond(self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> OfflineReply:
-        names = {t["function"]["name"] for t in tools}
-        if self._plan is not None and names:
-            made = _calls_made(messages)
-            calls = [
-                (n, a)
-                for n, a in self._plan(messages, names)
-                if n in names and (n, _canonical(a)) not in made
-            ]
-            if calls:
-                return OfflineReply(tool_calls=calls)
-        return OfflineReply(content=self._render(messages).rstrip() + "\n\n" + OFFLINE_NOTICE)
 
 
 class OfflineChatModel(BaseChatModel):
