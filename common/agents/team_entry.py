@@ -27,12 +27,11 @@ async def build_team_service(
         resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, team.name))
     servicer = TeamServicer(
-        team.name,
+        team,
         build_team_graph(team, settings),
         settings,
         store=store,
         durable_graph=build_team_graph(team, settings, checkpointer),
-        tools=team.tools,
     )
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -49,15 +49,28 @@ class TeamState(TypedDict, total=False):
     routing_count: int
 
 
+CancelEffects = Callable[[str], Awaitable[Sequence[CancelledEffect]]]
+
+
+@dataclass(frozen=True)
+class CancelledEffect:
+    """A side effect a team undid for a cancelled workflow (``kind`` such as ``scheduled_post``, and its id)."""
+
+    kind: str
+    id: str
+
+
 @dataclass(frozen=True)
 class TeamDefinition:
-    """What makes a team: its name, its workers in the order work flows, when its lead should finish, and the
-    registry its workers took their tools from (for ``ListTools``)."""
+    """What makes a team: its name, its workers in the order work flows, when its lead should finish, the
+    registry its workers took their tools from (for ``ListTools``), and how it undoes its side effects when a
+    workflow is cancelled (``TeamService/CancelWorkflow``; None: the team has none)."""
 
     name: str
     workers: tuple[Worker, ...]
     finish_when: str
     tools: ToolRegistry | None = None
+    cancel_workflow: CancelEffects | None = None
 
     @property
     def lead_instructions(self) -> str:

@@ -20,7 +20,7 @@ from common.agents.convert import (
     tool_info_to_proto,
     usage_to_proto,
 )
-from common.agents.team_graph import TeamState, initial_state
+from common.agents.team_graph import TeamDefinition, TeamState, initial_state
 from common.config import Settings
 from common.errors import FieldViolation
 from common.llm.usage import PriceTable, UsageLedger
@@ -28,7 +28,6 @@ from common.logging import get_logger
 from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
 from common.storage import Store
 from common.telemetry import ModelCallSpans
-from common.tools.registry import ToolRegistry
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
 
 log = get_logger(__name__)
@@ -66,27 +65,26 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
 
     def __init__(
         self,
-        team: str,
+        team: TeamDefinition,
         graph: CompiledStateGraph,
         settings: Settings,
         store: Store | None = None,
         durable_graph: CompiledStateGraph | None = None,
-        tools: ToolRegistry | None = None,
     ) -> None:
         """
         Args:
-            team: The team's name.
+            team: The team's definition (name, tools, how it cancels its side effects).
             graph: The compiled subgraph, for calls without an idempotency key.
             settings: Process settings.
             store: Where completed results are kept by idempotency key.
             durable_graph: The same subgraph with a checkpointer, for calls with a key.
-            tools: The registry the team's workers took their tools from.
         """
-        self.team = team
+        self.definition = team
+        self.team = team.name
         self.graph = graph
         self.store = store
         self.durable_graph = durable_graph
-        self.tools = tools
+        self.tools = team.tools
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.team_max_steps * 2 + 4
         self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
@@ -96,6 +94,20 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     ) -> team_pb2.ListToolsResponse:
         tools = self.tools.describe() if self.tools is not None else []
         return team_pb2.ListToolsResponse(tools=[tool_info_to_proto(self.team, t) for t in tools])
+
+    async def CancelWorkflow(
+        self, request: team_pb2.CancelWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> team_pb2.CancelWorkflowResponse:
+        raise_if_invalid(check_text("workflow_id", request.workflow_id, max_chars=128))
+        response = team_pb2.CancelWorkflowResponse(team=self.team)
+        if self.definition.cancel_workflow is not None:
+            effects = await self.definition.cancel_workflow(request.workflow_id)
+            response.cancelled_effects.extend(
+                team_pb2.CancelledEffect(kind=e.kind, id=e.id) for e in effects
+            )
+            if effects:
+                log.info("workflow_effects_cancelled", workflow_id=request.workflow_id, effects=len(effects))
+        return response
 
     def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
         artifacts = state.get("artifacts", [])

@@ -222,6 +222,28 @@ class StreamBriefResponse(_message.Message):
     text_delta: TextDelta
     def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ..., text_delta: _Optional[_Union[TextDelta, _Mapping]] = ...) -> None: ...
 
+class CancelWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class CancelWorkflowResponse(_message.Message):
+    __slots__ = ("team", "cancelled_effects")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_EFFECTS_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    cancelled_effects: _containers.RepeatedCompositeFieldContainer[CancelledEffect]
+    def __init__(self, team: _Optional[str] = ..., cancelled_effects: _Optional[_Iterable[_Union[CancelledEffect, _Mapping]]] = ...) -> None: ...
+
+class CancelledEffect(_message.Message):
+    __slots__ = ("kind", "id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    id: str
+    def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
 class ListToolsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

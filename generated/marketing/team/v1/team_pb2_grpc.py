@@ -51,6 +51,11 @@ class TeamServiceStub:
                 request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsRequest.SerializeToString,
                 response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsResponse.FromString,
                 _registered_method=True)
+        self.CancelWorkflow = channel.unary_unary(
+                '/marketing.team.v1.TeamService/CancelWorkflow',
+                request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowResponse.FromString,
+                _registered_method=True)
 
 
 class TeamServiceServicer:
@@ -80,6 +85,14 @@ class TeamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelWorkflow(self, request, context):
+        """CancelWorkflow undoes the team's own side effects for a cancelled workflow (the social team
+        cancels its still-scheduled posts; a team without side effects answers with none). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TeamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +110,11 @@ def add_TeamServiceServicer_to_server(servicer, server):
                     servicer.ListTools,
                     request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsRequest.FromString,
                     response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.ListToolsResponse.SerializeToString,
+            ),
+            'CancelWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelWorkflow,
+                    request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +200,33 @@ class TeamService:
             '/marketing.team.v1.TeamService/ListTools',
             marketing_dot_team_dot_v1_dot_team__pb2.ListToolsRequest.SerializeToString,
             marketing_dot_team_dot_v1_dot_team__pb2.ListToolsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.team.v1.TeamService/CancelWorkflow',
+            marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowRequest.SerializeToString,
+            marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
