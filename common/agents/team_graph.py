@@ -49,15 +49,16 @@ class TeamState(TypedDict, total=False):
     routing_count: int
 
 
-CancelEffects = Callable[[str], Awaitable[Sequence[CancelledEffect]]]
-
-
 @dataclass(frozen=True)
 class CancelledEffect:
     """A side effect a team undid for a cancelled workflow (``kind`` such as ``scheduled_post``, and its id)."""
 
     kind: str
     id: str
+
+
+CancelEffects = Callable[[str], Awaitable[Sequence[CancelledEffect]]]
+"""Undoes a team's side effects for a workflow id; returns what it undid."""
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         response = team_pb2.CancelWorkflowResponse(team=self.team)
         if self.definition.cancel_workflow is not None:
             effects = await self.definition.cancel_workflow(request.workflow_id)
-            response.cancelled_effects.extend(
-                team_pb2.CancelledEffect(kind=e.kind, id=e.id) for e in effects
-            )
+            response.cancelled_effects.extend(team_pb2.CancelledEffect(kind=e.kind, id=e.id) for e in effects)
             if effects:
                 log.info("workflow_effects_cancelled", workflow_id=request.workflow_id, effects=len(effects))
         return response

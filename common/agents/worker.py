@@ -20,6 +20,7 @@ from common.text import clip
 
 log = get_logger(__name__)
 
+
 @dataclass(frozen=True)
 class ToolResult:
     """One tool call and what it returned (or the error it raised)."""
