@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from common.errors import ConfigError
+from common.teams import TEAMS
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
 
 
 class LlmProvider(StrEnum):
@@ -45,13 +61,11 @@ class Settings(BaseSettings):
 
     # Network: where each service listens and where the supervisor finds the teams.
     bind_host: str = "0.0.0.0"
-    supervisor_port: int = Field(50051, ge=1, le=65535)
-    research_port: int = Field(50052, ge=1, le=65535)
-    content_port: int = Field(50053, ge=1, le=65535)
-    social_port: int = Field(50054, ge=1, le=65535)
-    research_addr: str = "localhost:50052"
-    content_addr: str = "localhost:50053"
-    social_addr: str = "localhost:50054"
+    supervisor_port: int = Field(TEAMS.supervisor.port, ge=1, le=65535)
+    # Per team of the registry (common/teams.py): <TEAM>_PORT, its listening port, and <TEAM>_ADDR, where the
+    # supervisor finds it (any gRPC target). Collected from the environment by ``_team_endpoints``.
+    team_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=dict)
+    team_addrs: dict[str, Annotated[str, AfterValidator(_not_blank)]] = Field(default_factory=dict)
     metrics_port: int | None = Field(None, ge=0, le=65535)
     grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     shutdown_grace_s: float = Field(10.0, ge=0, le=300)
@@ -156,12 +170,26 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("research_addr", "content_addr", "social_addr", "bind_host")
+    @model_validator(mode="before")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
+    def _team_endpoints(cls, data: Any) -> Any:
+        """Collect ``<TEAM>_PORT``/``<TEAM>_ADDR`` of every registered team (keyword overrides first, then the
+        environment, case-insensitive), defaulting to the registry's ports."""
+        if not isinstance(data, dict):
+            return data
+        environment = {key.lower(): value for key, value in os.environ.items()}
+        ports: dict[str, object] = {}
+        addrs: dict[str, object] = {}
+        for team in TEAMS:
+            port_key, addr_key = team.port_variable.lower(), team.addr_variable.lower()
+            ports[team.name] = data.pop(port_key, environment.get(port_key, team.port))
+            addrs[team.name] = data.pop(addr_key, environment.get(addr_key, team.default_addr))
+        return {**data, "team_ports": ports, "team_addrs": addrs}
+
+    @field_validator("bind_host")
+    @classmethod
+    def _bind_host(cls, value: str) -> str:
+        return _not_blank(value)
 
     @field_validator("database_url")
     @classmethod
@@ -199,25 +227,28 @@ class Settings(BaseSettings):
         return value
 
     def team_addr(self, team: str) -> str:
-        """Address of a team service by team name."""
-        return {"research": self.research_addr, "content": self.content_addr, "social": self.social_addr}[
-            team
-        ]
+        """Where the supervisor finds a team (``<TEAM>_ADDR``, else the registry's default)."""
+        return self.team_addrs.get(team) or TEAMS.team(team).default_addr
 
     def metrics_port_of(self, service: str) -> int:
-        """Port of a service's /metrics endpoint: METRICS_PORT, else 9101-9104; 0 means no endpoint."""
+        """Port of a service's /metrics endpoint: METRICS_PORT, else the registry's; 0 means no endpoint."""
         if self.metrics_port is not None:
             return self.metrics_port
-        return {"supervisor": 9101, "research": 9102, "content": 9103, "social": 9104}[service]
+        return TEAMS.service(service).metrics_port
 
     def port_of(self, service: str) -> int:
-        """Listening port of a service by name."""
-        return {
-            "supervisor": self.supervisor_port,
-            "research": self.research_port,
-            "content": self.content_port,
-            "social": self.social_port,
-        }[service]
+        """Listening port of a service by name (``SUPERVISOR_PORT``, ``<TEAM>_PORT``)."""
+        if service == TEAMS.supervisor.name:
+            return self.supervisor_port
+        return self.team_ports.get(service) or TEAMS.team(service).port
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error is about."""
+    if len(location) >= 2 and location[0] in ("team_ports", "team_addrs"):
+        team = TEAMS.team(str(location[1]))
+        return team.port_variable if location[0] == "team_ports" else team.addr_variable
+    return str(location[0]).upper() if location else "?"
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -234,8 +265,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "?"
-            problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
+            problems.append(f"{_variable(error['loc'])}={error.get('input')!r}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     except SettingsError as exc:
         field = re.search(r'field "(\w+)"', str(exc))

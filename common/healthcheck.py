@@ -1,6 +1,7 @@
 """``python -m common.healthcheck [--wait SECONDS] NAME_OR_ADDRESS...``: exit 0 when every server is SERVING.
 
-A name (``supervisor``, ``research``, ``content``, ``social``) means localhost on that service's configured port.
+A name (``supervisor`` or a team of common/teams.py: ``research``...) means localhost on that service's configured
+port.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import sys
 import time
 
 from common.config import get_settings
-from common.launcher import SERVICES, check_health
+from common.launcher import check_health
+from common.teams import TEAMS
 
 
 def _address(target: str) -> str:
-    if target in SERVICES:
+    if target in {service.name for service in TEAMS.services()}:
         return f"127.0.0.1:{get_settings().port_of(target)}"
     return target
 

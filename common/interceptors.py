@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 Behaviour = Callable[..., Any]
 
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
 
 def rewrap_handler(
-    handler: grpc.RpcMethodHandler,
+    handler: grpc.RpcMethodHandler[RequestT, ResponseT],
     wrap_unary_response: Callable[[Behaviour], Behaviour],
     wrap_stream_response: Callable[[Behaviour], Behaviour],
-    request_deserializer: Callable[[bytes], Any] | None = None,
-) -> grpc.RpcMethodHandler:
+    request_deserializer: Callable[[bytes], RequestT] | None = None,
+) -> grpc.RpcMethodHandler[RequestT, ResponseT]:
     """The same handler with its behaviour wrapped: ``wrap_unary_response`` for unary-unary and stream-unary
     methods (a coroutine), ``wrap_stream_response`` for unary-stream and stream-stream (an async generator);
     ``request_deserializer`` replaces the handler's own when given."""

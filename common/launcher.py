@@ -15,15 +15,12 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-SERVICES = ("research", "content", "social", "supervisor")
-PORT_VARIABLES = {
-    "supervisor": "SUPERVISOR_PORT",
-    "research": "RESEARCH_PORT",
-    "content": "CONTENT_PORT",
-    "social": "SOCIAL_PORT",
-}
-DEFAULT_PORTS = {"supervisor": 50051, "research": 50052, "content": 50053, "social": 50054}
-DEFAULT_METRICS_PORTS = {"supervisor": 9101, "research": 9102, "content": 9103, "social": 9104}
+from common.teams import TEAMS, TeamRegistry
+
+SERVICES = tuple(s.name for s in TEAMS.services())
+"""Every service of the registry, teams first, in the order they start."""
+DEFAULT_PORTS = {s.name: s.port for s in TEAMS.services()}
+DEFAULT_METRICS_PORTS = {s.name: s.metrics_port for s in TEAMS.services()}
 
 
 def free_port() -> int:
@@ -76,13 +73,14 @@ class ServiceProcess:
 
 @dataclass
 class ServiceLauncher:
-    """Runs the four services as separate processes on 127.0.0.1.
+    """Runs the services of a team registry (the supervisor and every team) as separate processes on 127.0.0.1.
 
     Attributes:
         log_dir: Where each service writes ``<name>.log``.
-        ports: gRPC port per service; defaults to the standard ports.
-        metrics_ports: /metrics port per service; defaults to the standard ports.
+        ports: gRPC port per service; defaults to the registry's ports.
+        metrics_ports: /metrics port per service; defaults to the registry's ports.
         env: Extra environment for every service.
+        registry: The services to run.
     """
 
     log_dir: Path
@@ -90,19 +88,21 @@ class ServiceLauncher:
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_METRICS_PORTS))
     env: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    registry: TeamRegistry = TEAMS
 
     def environment(self) -> dict[str, str]:
         """The environment every service process gets: ports, team addresses, loopback binding."""
         env = {**os.environ, "BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
         for name, port in self.ports.items():
-            env[PORT_VARIABLES[name]] = str(port)
-            env[f"{name.upper()}_ADDR"] = f"127.0.0.1:{port}"
+            env[self.registry.service(name).port_variable] = str(port)
+            if name != self.registry.supervisor.name:
+                env[self.registry.team(name).addr_variable] = f"127.0.0.1:{port}"
         return {**env, **self.env}
 
     def start(
         self, name: str, instance: str | None = None, port: int | None = None, metrics_port: int | None = None
     ) -> ServiceProcess:
-        """Start one service process (``python -m <name>_service``).
+        """Start one service process (``python -m <package>``).
 
         Args:
             name: The service.
@@ -115,10 +115,11 @@ class ServiceLauncher:
         metrics_port = metrics_port if metrics_port is not None else self.metrics_ports[name]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{instance}.log"
-        env = {**self.environment(), PORT_VARIABLES[name]: str(port), "METRICS_PORT": str(metrics_port)}
+        spec = self.registry.service(name)
+        env = {**self.environment(), spec.port_variable: str(port), "METRICS_PORT": str(metrics_port)}
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", f"{name}_service"],
+                [sys.executable, "-m", spec.package],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -169,7 +170,7 @@ class ServiceLauncher:
 
     def stop_all(self) -> None:
         """Stop every service, supervisor first."""
-        for name in sorted(self.processes, key=lambda n: n != "supervisor"):
+        for name in sorted(self.processes, key=lambda n: n != self.registry.supervisor.name):
             self.stop(name)
 
 
@@ -183,23 +184,24 @@ def replica_ports(base: int, replicas: int) -> list[int]:
 
 
 def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60) -> ServiceLauncher:
-    """Start the four services in the background on the standard ports, with extra replicas of some teams.
+    """Start every service of the registry in the background on its standard ports, with extra replicas of some
+    teams.
 
     Each process writes ``<run_dir>/<instance>.log`` and ``.pid``; the supervisor's team address lists every replica.
     """
     launcher = ServiceLauncher(log_dir=run_dir)
     addresses = {}
-    for team in ("research", "content", "social"):
-        ports = replica_ports(DEFAULT_PORTS[team], replicas.get(team, 1))
-        addresses[f"{team.upper()}_ADDR"] = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    for team in TEAMS:
+        ports = replica_ports(team.port, replicas.get(team.name, 1))
+        addresses[team.addr_variable] = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
     launcher.env = addresses
     started = []
-    for team in ("research", "content", "social"):
-        for n, port in enumerate(replica_ports(DEFAULT_PORTS[team], replicas.get(team, 1))):
-            instance = team if n == 0 else f"{team}-{n + 1}"
-            metrics = DEFAULT_METRICS_PORTS[team] + REPLICA_PORT_STEP * n
-            started.append(launcher.start(team, instance=instance, port=port, metrics_port=metrics).name)
-    started.append(launcher.start("supervisor").name)
+    for team in TEAMS:
+        for n, port in enumerate(replica_ports(team.port, replicas.get(team.name, 1))):
+            instance = team.name if n == 0 else f"{team.name}-{n + 1}"
+            metrics = team.metrics_port + REPLICA_PORT_STEP * n
+            started.append(launcher.start(team.name, instance=instance, port=port, metrics_port=metrics).name)
+    started.append(launcher.start(TEAMS.supervisor.name).name)
     for name in started:
         (run_dir / f"{name}.pid").write_text(str(launcher.processes[name].process.pid))
     launcher.wait_serving(started, timeout_s)
@@ -208,7 +210,7 @@ def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60)
 
 def down(run_dir: Path = RUN_DIR, timeout_s: float = 15) -> list[str]:
     """Stop what ``up`` started (SIGTERM, supervisor first, SIGKILL after the timeout); returns the stopped names."""
-    pid_files = sorted(run_dir.glob("*.pid"), key=lambda p: p.stem != "supervisor")
+    pid_files = sorted(run_dir.glob("*.pid"), key=lambda p: p.stem != TEAMS.supervisor.name)
     stopped = []
     for pid_file in pid_files:
         pid = int(pid_file.read_text())
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m common.launcher up [--replicas research=2,content=2]`` / ``down``."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Run the four services in the background on 127.0.0.1.")
+    parser = argparse.ArgumentParser(description="Run every service in the background on 127.0.0.1.")
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--replicas", default="", help="extra replicas, e.g. research=2,social=3")
     args = parser.parse_args(argv)
@@ -241,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     replicas = {}
     for item in filter(None, args.replicas.split(",")):
         team, _, count = item.partition("=")
-        if team not in ("research", "content", "social") or not count.isdigit() or not 1 <= int(count) <= 9:
-            parser.error(f"--replicas: {item!r} is not <research|content|social>=<1-9>")
+        if team not in TEAMS.names or not count.isdigit() or not 1 <= int(count) <= 9:
+            parser.error(f"--replicas: {item!r} is not <{'|'.join(TEAMS.names)}>=<1-9>")
         replicas[team] = int(count)
     if any(RUN_DIR.glob("*.pid")):
         parser.error("services from an earlier `make up` are still recorded in .run/: run `make down` first")

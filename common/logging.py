@@ -9,11 +9,12 @@ from typing import Any
 
 import structlog
 from opentelemetry import trace
+from structlog.typing import EventDict, Processor
 
 _SECRET_KEYS = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
 
 
-def _add_trace_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _add_trace_context(_: Any, __: str, event: EventDict) -> EventDict:
     span_context = trace.get_current_span().get_span_context()
     if span_context.is_valid:
         event.setdefault("trace_id", format(span_context.trace_id, "032x"))
@@ -21,7 +22,7 @@ def _add_trace_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]
     return event
 
 
-def _redact_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_secrets(_: Any, __: str, event: EventDict) -> EventDict:
     for key in list(event):
         if _SECRET_KEYS.search(key):
             event[key] = "[redacted]"
@@ -37,7 +38,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         fmt: ``json`` or ``console``.
     """
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -72,4 +73,4 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A structured logger for a module."""
-    return structlog.get_logger(name)
+    return structlog.stdlib.get_logger(name)

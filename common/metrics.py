@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from common.interceptors import rewrap_handler
+from common.interceptors import RequestT, ResponseT, rewrap_handler
 from common.logging import get_logger
 
 log = get_logger(__name__)
@@ -126,16 +126,18 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[RequestT, ResponseT] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[RequestT, ResponseT] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
         service, method = _split(handler_call_details.method)
 
         def unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-            async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 started, cancelled = time.perf_counter(), False
                 try:
                     return await behaviour(request, context)
@@ -148,7 +150,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             return observed
 
         def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-            async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
                 started, cancelled = time.perf_counter(), False
                 try:
                     async for response in behaviour(request, context):
@@ -165,7 +167,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _observe(
-    service: str, method: str, context: grpc.aio.ServicerContext, started: float, cancelled: bool
+    service: str, method: str, context: grpc.aio.ServicerContext[Any, Any], started: float, cancelled: bool
 ) -> None:
     code = context.code()
     if isinstance(code, grpc.StatusCode):

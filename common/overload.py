@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 
 from common.config import Settings
 from common.errors import ResourceExhausted
-from common.interceptors import rewrap_handler
+from common.interceptors import RequestT, ResponseT, rewrap_handler
 from common.logging import get_logger
 
 log = get_logger(__name__)
@@ -112,9 +112,11 @@ class OverloadInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[RequestT, ResponseT] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[RequestT, ResponseT] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         group = self.groups.get(method)
@@ -126,7 +128,7 @@ class OverloadInterceptor(grpc.aio.ServerInterceptor):
             lambda behaviour: self._stream(behaviour, method, group),
         )
 
-    async def _reject(self, context: grpc.aio.ServicerContext, method: str, group: str) -> None:
+    async def _reject(self, context: grpc.aio.ServicerContext[Any, Any], method: str, group: str) -> None:
         limit = self.limiter.limits[group]
         error = ResourceExhausted(
             f"server at capacity: {limit} concurrent {group} already running on this replica; "
@@ -138,7 +140,7 @@ class OverloadInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     def _unary(self, behaviour: Callable[..., Any], method: str, group: str) -> Callable[..., Any]:
-        async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             slot = self.limiter.try_acquire(group)
             if slot is None:
                 await self._reject(context, method, group)
@@ -154,7 +156,7 @@ class OverloadInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
     def _stream(self, behaviour: Callable[..., Any], method: str, group: str) -> Callable[..., Any]:
-        async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             slot = self.limiter.try_acquire(group)
             if slot is None:
                 await self._reject(context, method, group)
@@ -191,16 +193,18 @@ class UndecodableRequestInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[RequestT, ResponseT] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[RequestT, ResponseT] | None:
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None or handler.request_streaming:
             return handler
         method = handler_call_details.method
 
         def unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-            async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 if isinstance(request, _Undecodable):
                     await _reject_undecodable(context, method, request)
                 return await behaviour(request, context)
@@ -208,7 +212,7 @@ class UndecodableRequestInterceptor(grpc.aio.ServerInterceptor):
             return guarded
 
         def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-            async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
                 if isinstance(request, _Undecodable):
                     await _reject_undecodable(context, method, request)
                 async for response in behaviour(request, context):
@@ -229,7 +233,7 @@ def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return deserialize
 
 
-async def _reject_undecodable(context: grpc.aio.ServicerContext, method: str, request: _Undecodable) -> None:
+async def _reject_undecodable(context: grpc.aio.ServicerContext[Any, Any], method: str, request: _Undecodable) -> None:
     log.info("rpc_rejected", method=method, code="INVALID_ARGUMENT", error=str(request.error))
     await context.abort(
         grpc.StatusCode.INVALID_ARGUMENT,

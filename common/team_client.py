@@ -112,6 +112,17 @@ class TeamClient:
         response = await self._stub.ListTools(team_pb2.ListToolsRequest(), timeout=timeout_s)
         return list(response.tools)
 
+    async def cancel_workflow(self, workflow_id: str, timeout_s: float) -> list[team_pb2.CancelledEffect]:
+        """Ask the team to undo its side effects for a cancelled workflow (no breaker: it must be tried even
+        while the team's breaker is open; idempotent, so no retries are needed for safety).
+
+        Raises:
+            grpc.aio.AioRpcError: The team did not answer.
+        """
+        request = team_pb2.CancelWorkflowRequest(workflow_id=workflow_id)
+        response = await self._stub.CancelWorkflow(request, timeout=timeout_s)
+        return list(response.cancelled_effects)
+
     async def stream_brief(
         self,
         brief: team_pb2.Brief,

@@ -17,7 +17,7 @@ from common.errors import FieldViolation, InvalidArgument
 from common.storage import AgentExecution, BadPageToken
 from common.team_client import TeamClient
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
-from supervisor_service.scheduled_posts import CANCEL_POSTS_TIMEOUT_S, cancel_scheduled_posts
+from supervisor_service.cancellation import CANCEL_EFFECTS_TIMEOUT_S, cancel_team_effects, teams_used
 from supervisor_service.workflows import WorkflowRunner, status_name
 
 DEFAULT_PAGE_SIZE = 20
@@ -106,17 +106,14 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     ) -> supervisor_pb2.CancelWorkflowResponse:
         workflow = await self.runner.cancel(validate_workflow_id(request.workflow_id))
         response = supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
-        if (
-            workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
-        ):  # a cancelled workflow publishes nothing
+        if workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED:  # a cancelled workflow leaves nothing
             remaining = context.time_remaining()
-            ids, error = await cancel_scheduled_posts(
-                self.clients.get("social"),
-                workflow.id,
-                min(CANCEL_POSTS_TIMEOUT_S, remaining) if remaining is not None else CANCEL_POSTS_TIMEOUT_S,
+            timeout = (
+                CANCEL_EFFECTS_TIMEOUT_S if remaining is None else min(CANCEL_EFFECTS_TIMEOUT_S, remaining)
             )
-            response.cancelled_post_ids.extend(ids)
-            response.scheduled_posts_error = error
+            undone = await cancel_team_effects(self.clients, teams_used(workflow), workflow.id, timeout)
+            response.cancelled_post_ids.extend(undone.ids)
+            response.scheduled_posts_error = "; ".join(undone.errors)
         return response
 
     async def ListTools(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +16,15 @@ from common.agents.convert import (
     usage_to_proto,
 )
 from common.llm.usage import merge_usage
-from supervisor_service.graph import WorkflowState
+from common.routing import DecisionSource
+from supervisor_service.state import ANSWERED, RoutingStepData, TeamRunData, TeamRunStatus, WorkflowState
 
 _RUN_STATUS = {
-    "succeeded": supervisor_pb2.TEAM_RUN_STATUS_SUCCEEDED,
-    "degraded": supervisor_pb2.TEAM_RUN_STATUS_DEGRADED,
-    "failed": supervisor_pb2.TEAM_RUN_STATUS_FAILED,
-    "circuit_open": supervisor_pb2.TEAM_RUN_STATUS_CIRCUIT_OPEN,
+    TeamRunStatus.SUCCEEDED: supervisor_pb2.TEAM_RUN_STATUS_SUCCEEDED,
+    TeamRunStatus.DEGRADED: supervisor_pb2.TEAM_RUN_STATUS_DEGRADED,
+    TeamRunStatus.FAILED: supervisor_pb2.TEAM_RUN_STATUS_FAILED,
+    TeamRunStatus.CIRCUIT_OPEN: supervisor_pb2.TEAM_RUN_STATUS_CIRCUIT_OPEN,
 }
-ANSWERED = ("succeeded", "degraded")
 
 
 def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
@@ -34,7 +33,7 @@ def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     return value
 
 
-def routing_step_to_proto(step: Mapping[str, Any]) -> supervisor_pb2.RoutingStep:
+def routing_step_to_proto(step: RoutingStepData) -> supervisor_pb2.RoutingStep:
     """Routing-step record to protobuf."""
     return supervisor_pb2.RoutingStep(
         index=step["index"],
@@ -45,7 +44,7 @@ def routing_step_to_proto(step: Mapping[str, Any]) -> supervisor_pb2.RoutingStep
     )
 
 
-def team_run_to_proto(run: Mapping[str, Any]) -> supervisor_pb2.TeamRun:
+def team_run_to_proto(run: TeamRunData) -> supervisor_pb2.TeamRun:
     """Team-run record to protobuf."""
     return supervisor_pb2.TeamRun(
         team=run["team"],
@@ -69,7 +68,9 @@ def workflow_warnings(state: WorkflowState) -> list[str]:
                 f"{run['team']} team {run['status']} ({run['error_code'] or 'error'}): {run['error']}"
             )
         warnings.extend(run.get("warnings", []))
-    fallbacks = [s for s in state.get("routing_steps", []) if s["decision_source"] == "keyword_fallback"]
+    fallbacks = [
+        s for s in state.get("routing_steps", []) if s["decision_source"] == DecisionSource.KEYWORD_FALLBACK
+    ]
     if fallbacks:
         warnings.append(f"the supervisor fell back to keyword routing for {len(fallbacks)} decision(s)")
     return warnings
@@ -106,7 +107,7 @@ def workflow_summary(status: int, state: WorkflowState) -> str:
         text += f"; failed: {'; '.join(failed)}"
     if not runs:
         text += "; no team was called"
-    degraded = [r["team"] for r in runs if r["status"] == "degraded"]
+    degraded = [r["team"] for r in runs if r["status"] == TeamRunStatus.DEGRADED]
     if degraded:
         text += f"; degraded: {', '.join(degraded)}"
     return text

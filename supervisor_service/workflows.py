@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,16 +24,17 @@ from langgraph.graph.state import CompiledStateGraph
 from marketing.supervisor.v1 import supervisor_pb2
 
 from common.agents.convert import usage_from_proto
+from common.agents.state import StepKind
 from common.config import Settings
 from common.errors import Cancelled, FailedPrecondition, NotFound
 from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
 from common.storage import AgentExecution, Store
-from common.storage.store import TERMINAL
+from common.storage.store import RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
-from supervisor_service.graph import WorkflowState
+from supervisor_service.state import WorkflowState, initial_state
 from supervisor_service.views import build_workflow, routing_step_to_proto, team_run_to_proto
 
 log = get_logger(__name__)
@@ -54,7 +56,7 @@ def executions_of(
     brief = json.dumps({"task": clip(task, 500), "upstream_artifacts": upstream})
     for step in run["steps"]:
         usage = step.get("usage") or EMPTY_USAGE
-        routing = step["kind"] == "routing"
+        routing = step["kind"] == StepKind.ROUTING
         rows.append(
             AgentExecution(
                 workflow_id=workflow_id,
@@ -85,15 +87,14 @@ class WorkflowRunner:
         graph: CompiledStateGraph,
         store: Store,
         settings: Settings,
-        on_abandoned: Callable[[str], Awaitable[Any]] | None = None,
+        on_abandoned: Callable[[supervisor_pb2.Workflow], Awaitable[Any]] | None = None,
     ) -> None:
         """
         Args:
             graph: The compiled supervisor graph (with its checkpointer).
             store: The workflow records.
             settings: Process settings.
-            on_abandoned: Called in the background with the id of a workflow cancelled because its caller went
-                away (CancelWorkflow callers handle their own follow-up).
+            on_abandoned: Called in the background with a workflow cancelled because its caller went away (CancelWorkflow callers handle their own follow-up).
         """
         self.graph = graph
         self.store = store
@@ -163,15 +164,7 @@ class WorkflowRunner:
         """Start a new workflow and stream its events, ending with ``done``."""
         workflow_id = str(uuid.uuid4())
         created = datetime.now(UTC)
-        state: WorkflowState = {
-            "workflow_id": workflow_id,
-            "task": task,
-            "deadline": deadline,
-            "routing_steps": [],
-            "team_runs": [],
-            "artifacts": [],
-            "next": "",
-        }
+        state = initial_state(workflow_id, task, deadline)
         snapshot = build_workflow(state, created, None, EMPTY_USAGE)
         await self.store.create_workflow(workflow_id, task, self.owner, snapshot.SerializeToString())
         log.info("workflow_started", workflow_id=workflow_id, task_chars=len(task))
@@ -187,27 +180,48 @@ class WorkflowRunner:
         stream_text: bool,
         prior_routing_usage: dict[str, Any],
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
-        ledger = UsageLedger(self.prices, "supervisor")
-        config: dict[str, Any] = {
+        """Run the graph from ``graph_input`` (None: from the checkpoint), save progress after each team call,
+        and stream the events; the last one is ``done`` with the finished workflow."""
+        run = _Drive(workflow_id, task, created, UsageLedger(self.prices, "supervisor"), prior_routing_usage)
+        run.config = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [ledger, ModelCallSpans()],
+            "callbacks": [run.ledger, ModelCallSpans()],
             "configurable": {"thread_id": workflow_id, "stream_text": stream_text},
         }
-        sequence = 0
-
-        def event(**fields: Any) -> supervisor_pb2.StreamTaskResponse:
-            nonlocal sequence
-            sequence += 1
-            return supervisor_pb2.StreamTaskResponse(workflow_id=workflow_id, sequence=sequence, **fields)
-
-        def routing_usage() -> dict[str, Any]:
-            return merge_usage(prior_routing_usage, ledger.totals().to_dict())
-
-        recorded = {run["team"] for run in (graph_input or {}).get("team_runs", [])}
-        state: WorkflowState = graph_input or {}
-        # The graph runs in its own task feeding a bounded queue: CancelWorkflow cancels that task and this
-        # handler answers CANCELLED; when this handler is cancelled (caller gone, shutdown), it cancels the task.
+        run.state = graph_input or {}
+        run.recorded = {r["team"] for r in run.state.get("team_runs", [])}
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=EVENT_BUFFER)
+        producer = self._start_graph(graph_input, run.config, queue, workflow_id)
+        WORKFLOWS_IN_FLIGHT.inc()
+        try:
+            while (item := await self._next_item(queue, run)) is not None:
+                mode, chunk = item
+                if mode == "values":
+                    run.state = chunk
+                    if len(run.state.get("team_runs", [])) > len(run.recorded):  # a team call finished
+                        await self._save_progress(run)
+                elif (fields := event_fields(chunk)) is not None:
+                    yield run.event(**fields)
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._abandon(run, producer)
+            raise
+        finally:
+            if not producer.done():
+                producer.cancel()
+            WORKFLOWS_IN_FLIGHT.dec()
+            self.running.pop(workflow_id, None)
+        workflow = await self._finish(workflow_id, run.state, created, run.routing_usage())
+        yield run.event(done=workflow)
+
+    def _start_graph(
+        self,
+        graph_input: WorkflowState | None,
+        config: dict[str, Any],
+        queue: asyncio.Queue[tuple[str, Any]],
+        workflow_id: str,
+    ) -> asyncio.Task[None]:
+        """Run the graph in its own task feeding a bounded queue: CancelWorkflow cancels that task and the
+        handler answers CANCELLED; when the handler is cancelled (caller gone, shutdown), it cancels the task."""
 
         async def produce() -> None:
             try:
@@ -221,74 +235,49 @@ class WorkflowRunner:
 
         producer = asyncio.get_running_loop().create_task(produce(), name=f"workflow-{workflow_id}")
         self.running[workflow_id] = producer
-        WORKFLOWS_IN_FLIGHT.inc()
-        try:
-            while True:
-                kind, item = await queue.get()
-                if kind == "end":
-                    break
-                if kind == "error":
-                    raise item
-                if kind == "cancelled":
-                    latest = (await self.graph.aget_state(config)).values or state
-                    await self._finish(workflow_id, latest, created, routing_usage(), cancelled=True)
-                    self.cancel_requested.discard(workflow_id)
-                    raise Cancelled(f"workflow {workflow_id} was cancelled")
-                mode, chunk = item
-                if mode == "values":
-                    state = chunk
-                    if len(state.get("team_runs", [])) > len(recorded):  # save when a team call finished
-                        await self._save_progress(
-                            workflow_id, state, task, created, routing_usage(), recorded
-                        )
-                elif "text_delta" in chunk:
-                    yield event(text_delta=chunk["text_delta"])
-                elif "routing_step" in chunk:
-                    yield event(routing_step=routing_step_to_proto(chunk["routing_step"]))
-                elif "team_started" in chunk:
-                    yield event(team_started=supervisor_pb2.TeamStarted(team=chunk["team_started"]))
-                elif "agent_step" in chunk:
-                    yield event(agent_step=chunk["agent_step"])
-                elif "artifact" in chunk:
-                    yield event(artifact=chunk["artifact"])
-                elif "team_finished" in chunk:
-                    yield event(team_finished=team_run_to_proto(chunk["team_finished"]))
-        except (asyncio.CancelledError, GeneratorExit):
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
-            if not self.stopping:
-                latest = (await self.graph.aget_state(config)).values or state
-                await asyncio.shield(
-                    self._finish(workflow_id, latest, created, routing_usage(), cancelled=True)
-                )
-                if self.on_abandoned is not None and workflow_id not in self.cancel_requested:
-                    self._in_background(self.on_abandoned(workflow_id), f"abandoned-{workflow_id}")
-            raise
-        finally:
-            if not producer.done():
-                producer.cancel()
-            WORKFLOWS_IN_FLIGHT.dec()
-            self.running.pop(workflow_id, None)
-        workflow = await self._finish(workflow_id, state, created, routing_usage())
-        yield event(done=workflow)
+        return producer
 
-    async def _save_progress(
-        self,
-        workflow_id: str,
-        state: WorkflowState,
-        task: str,
-        created: datetime,
-        routing_usage: dict[str, Any],
-        recorded: set[str],
-    ) -> None:
-        new_runs = [run for run in state.get("team_runs", []) if run["team"] not in recorded]
-        for run in new_runs:
-            upstream = [a["id"] for a in state.get("artifacts", []) if a["team"] != run["team"]]
-            await self.store.record_executions(executions_of(workflow_id, run, upstream, task))
-            recorded.add(run["team"])
-        snapshot = build_workflow(state, created, None, routing_usage)
+    async def _next_item(self, queue: asyncio.Queue[tuple[str, Any]], run: _Drive) -> tuple[str, Any] | None:
+        """The graph's next (mode, chunk); None at its end.
+
+        Raises:
+            Cancelled: CancelWorkflow cancelled the graph (the cancellation is recorded first).
+        """
+        kind, item = await queue.get()
+        if kind == "error":
+            raise item
+        if kind == "cancelled":
+            latest = (await self.graph.aget_state(run.config)).values or run.state
+            await self._finish(run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True)
+            self.cancel_requested.discard(run.workflow_id)
+            raise Cancelled(f"workflow {run.workflow_id} was cancelled")
+        return None if kind == "end" else item
+
+    async def _abandon(self, run: _Drive, producer: asyncio.Task[None]) -> None:
+        """The handler was cancelled: stop the graph; unless the replica is stopping (then another resumes it),
+        record the workflow as cancelled and have the teams undo its side effects."""
+        producer.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
+        if self.stopping:
+            return
+        latest = (await self.graph.aget_state(run.config)).values or run.state
+        workflow = await asyncio.shield(
+            self._finish(run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True)
+        )
+        if self.on_abandoned is not None and run.workflow_id not in self.cancel_requested:
+            self._in_background(self.on_abandoned(workflow), f"abandoned-{run.workflow_id}")
+
+    async def _save_progress(self, run: _Drive) -> None:
+        """Record the agent executions of newly finished team runs and the workflow's snapshot."""
+        for team_run in run.state.get("team_runs", []):
+            if team_run["team"] in run.recorded:
+                continue
+            upstream = [a["id"] for a in run.state.get("artifacts", []) if a["team"] != team_run["team"]]
+            await self.store.record_executions(executions_of(run.workflow_id, team_run, upstream, run.task))
+            run.recorded.add(team_run["team"])
+        snapshot = build_workflow(run.state, run.created, None, run.routing_usage())
         await self.store.save_workflow(
-            workflow_id, "running", snapshot.SerializeToString(), *_totals(snapshot)
+            run.workflow_id, RUNNING, snapshot.SerializeToString(), *_totals(snapshot)
         )
 
     async def _finish(
@@ -359,15 +348,7 @@ class WorkflowRunner:
         deadline = time.time() + self.settings.task_timeout_s
         graph_input: WorkflowState | None
         if not checkpoint.values:
-            graph_input = {
-                "workflow_id": workflow_id,
-                "task": record.task,
-                "deadline": deadline,
-                "routing_steps": [],
-                "team_runs": [],
-                "artifacts": [],
-                "next": "",
-            }
+            graph_input = initial_state(workflow_id, record.task, deadline)
         else:
             await self.graph.aupdate_state(config, {"deadline": deadline})
             graph_input = None
@@ -396,7 +377,10 @@ class WorkflowRunner:
             workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
             workflow.complete_time.FromDatetime(datetime.now(UTC))
             await self.store.save_workflow(
-                workflow_id, "cancelled", workflow.SerializeToString(), *_totals(workflow)
+                workflow_id,
+                status_name(workflow.status),
+                workflow.SerializeToString(),
+                *_totals(workflow),
             )
         record = await self._record(workflow_id)
         return supervisor_pb2.Workflow.FromString(record.snapshot)
@@ -406,6 +390,49 @@ class WorkflowRunner:
         if record is None:
             raise NotFound(f"workflow {workflow_id} not found")
         return record
+
+
+@dataclass
+class _Drive:
+    """One drive of a workflow's graph: what its event loop keeps between events."""
+
+    workflow_id: str
+    task: str
+    created: datetime
+    ledger: UsageLedger
+    prior_routing_usage: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    state: WorkflowState = field(default_factory=lambda: WorkflowState())
+    recorded: set[str] = field(default_factory=set)
+    sequence: int = 0
+
+    def event(self, **fields: Any) -> supervisor_pb2.StreamTaskResponse:
+        """The next event of the workflow's stream."""
+        self.sequence += 1
+        return supervisor_pb2.StreamTaskResponse(
+            workflow_id=self.workflow_id, sequence=self.sequence, **fields
+        )
+
+    def routing_usage(self) -> dict[str, Any]:
+        """The supervisor's own model usage, earlier drives included."""
+        return merge_usage(self.prior_routing_usage, self.ledger.totals().to_dict())
+
+
+def event_fields(chunk: dict[str, Any]) -> dict[str, Any] | None:
+    """The StreamTaskResponse field of a graph's custom stream chunk (None for chunks callers do not see)."""
+    if "text_delta" in chunk:
+        return {"text_delta": chunk["text_delta"]}
+    if "routing_step" in chunk:
+        return {"routing_step": routing_step_to_proto(chunk["routing_step"])}
+    if "team_started" in chunk:
+        return {"team_started": supervisor_pb2.TeamStarted(team=chunk["team_started"])}
+    if "agent_step" in chunk:
+        return {"agent_step": chunk["agent_step"]}
+    if "artifact" in chunk:
+        return {"artifact": chunk["artifact"]}
+    if "team_finished" in chunk:
+        return {"team_finished": team_run_to_proto(chunk["team_finished"])}
+    return None
 
 
 async def _logged(work: Awaitable[Any], name: str) -> None:

@@ -8,14 +8,18 @@ from typing import Any
 from google.protobuf import duration_pb2
 from marketing.team.v1 import team_pb2
 
-from common.agents.state import ArtifactData, BriefData, StepData
+from common.agents.state import ArtifactData, BriefData, StepData, StepKind
+from common.routing import DecisionSource
 from common.tools.registry import ToolInfo
 
-_STEP_KINDS = {"routing": team_pb2.AGENT_STEP_KIND_ROUTING, "work": team_pb2.AGENT_STEP_KIND_WORK}
+_STEP_KINDS = {
+    StepKind.ROUTING: team_pb2.AGENT_STEP_KIND_ROUTING,
+    StepKind.WORK: team_pb2.AGENT_STEP_KIND_WORK,
+}
 _SOURCES = {
-    "model": team_pb2.DECISION_SOURCE_MODEL,
-    "keyword_fallback": team_pb2.DECISION_SOURCE_KEYWORD_FALLBACK,
-    "step_limit": team_pb2.DECISION_SOURCE_STEP_LIMIT,
+    DecisionSource.MODEL: team_pb2.DECISION_SOURCE_MODEL,
+    DecisionSource.KEYWORD_FALLBACK: team_pb2.DECISION_SOURCE_KEYWORD_FALLBACK,
+    DecisionSource.STEP_LIMIT: team_pb2.DECISION_SOURCE_STEP_LIMIT,
 }
 
 
@@ -42,9 +46,9 @@ def artifact_kind_name(kind: int) -> str:
         return "unspecified"
 
 
-def decision_source(source: str) -> int:
-    """DecisionSource value of a routing source name."""
-    return _SOURCES.get(source, team_pb2.DECISION_SOURCE_UNSPECIFIED)
+def decision_source(source: str) -> team_pb2.DecisionSource.ValueType:
+    """DecisionSource value of a routing source (a ``DecisionSource``, or "" for none)."""
+    return _SOURCES.get(source, team_pb2.DECISION_SOURCE_UNSPECIFIED)  # type: ignore[call-overload]
 
 
 def artifact_to_proto(artifact: ArtifactData, with_data: bool = True) -> team_pb2.Artifact:
@@ -145,7 +149,7 @@ def step_to_proto(step: StepData, usage: Mapping[str, Any] | None = None) -> tea
         index=step["index"],
         team=step["team"],
         agent=step["agent"],
-        kind=_STEP_KINDS.get(step["kind"], team_pb2.AGENT_STEP_KIND_UNSPECIFIED),
+        kind=_STEP_KINDS.get(step["kind"], team_pb2.AGENT_STEP_KIND_UNSPECIFIED),  # type: ignore[call-overload]
         next=step["next"],
         reasoning=step["reasoning"],
         decision_source=decision_source(step["decision_source"]),

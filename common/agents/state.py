@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
+
+
+class StepKind(StrEnum):
+    """What a team step was: the team lead's routing decision or a worker's work."""
+
+    ROUTING = "routing"
+    WORK = "work"
 
 
 class ArtifactData(TypedDict):
@@ -20,7 +28,8 @@ class ArtifactData(TypedDict):
 
 
 class StepData(TypedDict):
-    """One routing or work step inside a team. ``kind`` is ``routing`` or ``work``."""
+    """One routing or work step inside a team. ``kind`` is a ``StepKind``, ``decision_source`` a
+    ``common.routing.DecisionSource`` (or "" for work)."""
 
     index: int
     team: str
@@ -45,7 +54,7 @@ class BriefData(TypedDict):
     upstream: list[ArtifactData]
 
 
-def new_step(team: str, agent: str, kind: str, index: int, **fields: object) -> StepData:
+def new_step(team: str, agent: str, kind: StepKind, index: int, **fields: Any) -> StepData:
     """A step record with every field present."""
     step: StepData = {
         "index": index,

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 import structlog
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from common.agents.brief import render_brief
+from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.scope import WorkScope
-from common.agents.state import ArtifactData, BriefData, StepData, new_step
+from common.agents.state import ArtifactData, BriefData, StepData, StepKind, new_step
 from common.agents.worker import BoundWorkerModel, Worker, WorkerOutput, run_worker
 from common.config import Settings
 from common.llm.factory import ModelRole, build_chat_model
@@ -23,8 +25,10 @@ from common.logging import get_logger
 from common.routing import (
     FINISH,
     CompletedStep,
+    DecisionSource,
     KeywordRouter,
     KeywordRoutingBehaviour,
+    RouteDecision,
     RouteOption,
     Router,
     RoutingContext,
@@ -89,9 +93,9 @@ class TeamDefinition:
 
 
 def build_team_graph(
-    team: TeamDefinition, settings: Settings, checkpointer: Any = None
-) -> CompiledStateGraph:
-    """Compile the team's subgraph with models from the factory.
+    team: TeamDefinition, settings: Settings, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> CompiledStateGraph[Any]:
+    """Compile the team's subgraph with models from the factory: the team lead routes among the workers.
 
     Args:
         team: The team's definition.
@@ -104,118 +108,115 @@ def build_team_graph(
         keyword_router,
         team.lead_instructions,
     )
-    models = {
-        w.name: BoundWorkerModel.bind(w, build_chat_model(settings, ModelRole.WORKER, w.offline))
+    members = {
+        w.name: _worker_node(
+            team.name,
+            w,
+            BoundWorkerModel.bind(w, build_chat_model(settings, ModelRole.WORKER, w.offline)),
+            settings,
+        )
         for w in team.workers
     }
+    return build_router_graph(
+        TeamState, TEAM_LEAD, _team_lead(team, router, settings), members, f"{team.name}_team", checkpointer
+    )
 
-    async def team_lead(state: TeamState) -> dict[str, Any]:
+
+def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> RouterFunction:
+    """The team lead: the next worker not yet run, chosen by the router, until the step cap."""
+
+    async def team_lead(state: TeamState, config: RunnableConfig) -> Routed:
         with structlog.contextvars.bound_contextvars(agent=TEAM_LEAD):
-            return await _team_lead(state)
-
-    async def _team_lead(state: TeamState) -> dict[str, Any]:
-        started = time.monotonic()
-        count = state.get("routing_count", 0)
-        done = {c["name"] for c in state.get("completed", [])}
-        if count >= settings.team_max_steps:
-            next_name, reasoning, source = (
-                FINISH,
-                f"step cap of {settings.team_max_steps} reached",
-                "step_limit",
-            )
-        else:
-            context = RoutingContext(
-                task=state["brief"]["task"],
-                completed=tuple(CompletedStep(c["name"], c["outcome"]) for c in state.get("completed", [])),
-                options=tuple(RouteOption(w.name, w.description) for w in team.workers if w.name not in done),
-            )
-            decision = await router.decide(context, f"{team.name}.team_lead")
-            next_name, reasoning, source = decision.next, decision.reasoning, decision.source.value
-        step = new_step(
-            team.name,
-            TEAM_LEAD,
-            "routing",
-            len(state.get("steps", [])) + 1,
-            next=next_name,
-            reasoning=reasoning,
-            decision_source=source,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-        get_stream_writer()({"step": step})
-        return {"next": next_name, "steps": [step], "routing_count": count + 1}
-
-    def worker_node(worker: Worker) -> Any:
-        async def run(state: TeamState) -> dict[str, Any]:
-            attributes = {
-                "marketing.team": team.name,
-                "marketing.agent": worker.name,
-                "marketing.workflow_id": state["brief"]["workflow_id"],
-            }
-            with (
-                structlog.contextvars.bound_contextvars(agent=worker.name),
-                tracer().start_as_current_span(f"agent {worker.name}", attributes=attributes) as span,
-            ):
-                update = await work(state)
-                if update["steps"][-1]["error"]:
-                    mark_error(span, update["steps"][-1]["error"])
-                return update
-
-        async def work(state: TeamState) -> dict[str, Any]:
             started = time.monotonic()
-            brief = state["brief"]
-            visible = [*brief["upstream"], *state.get("artifacts", [])]
-            prompt = render_brief(brief["task"], brief["instructions"], visible)
-            index = len(state.get("steps", [])) + 1
-            try:
-                scope = WorkScope(brief["workflow_id"], brief["task"], brief["instructions"], tuple(visible))
-                output = await run_worker(
-                    worker, models[worker.name], prompt, scope, settings.worker_max_tool_rounds
+            count = state.get("routing_count", 0)
+            if count >= settings.team_max_steps:
+                decision = RouteDecision(
+                    FINISH, f"step cap of {settings.team_max_steps} reached", DecisionSource.STEP_LIMIT
                 )
-                artifacts = _number(team.name, worker, output, len(state.get("artifacts", [])))
-            except Exception as exc:
-                error = clip(f"{type(exc).__name__}: {exc}", 500)
-                step = new_step(
-                    team.name, worker.name, "work", index, error=error,
-                    duration_ms=int((time.monotonic() - started) * 1000),
-                )  # fmt: skip
-                log.warning("agent_failed", error=error, duration_ms=step["duration_ms"])
-                get_stream_writer()({"step": step})
-                return {"steps": [step], "completed": [{"name": worker.name, "outcome": f"failed: {error}"}]}
-            summary = _summary(worker, output, artifacts)
+            else:
+                done = {c["name"] for c in state.get("completed", [])}
+                context = RoutingContext(
+                    task=state["brief"]["task"],
+                    completed=tuple(
+                        CompletedStep(c["name"], c["outcome"]) for c in state.get("completed", [])
+                    ),
+                    options=tuple(
+                        RouteOption(w.name, w.description) for w in team.workers if w.name not in done
+                    ),
+                )
+                decision = await router.decide(context, f"{team.name}.team_lead")
             step = new_step(
                 team.name,
-                worker.name,
-                "work",
-                index,
-                summary=summary,
-                artifact_ids=[a["id"] for a in artifacts],
+                TEAM_LEAD,
+                StepKind.ROUTING,
+                len(state.get("steps", [])) + 1,
+                next=decision.next,
+                reasoning=decision.reasoning,
+                decision_source=decision.source,
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
-            log.info("agent_completed", duration_ms=step["duration_ms"], artifacts=len(artifacts))
-            writer = get_stream_writer()
-            for artifact in artifacts:
-                writer({"artifact": artifact})
-            writer({"step": step})
-            return {
-                "artifacts": artifacts,
-                "steps": [step],
-                "completed": [{"name": worker.name, "outcome": summary}],
-            }
+            get_stream_writer()({"step": step})
+            return Routed(decision.next, {"next": decision.next, "steps": [step], "routing_count": count + 1})
 
-        return run
+    return team_lead
 
-    graph = StateGraph(TeamState)
-    graph.add_node(TEAM_LEAD, team_lead)
-    for worker in team.workers:
-        graph.add_node(worker.name, worker_node(worker))
-        graph.add_edge(worker.name, TEAM_LEAD)
-    graph.add_edge(START, TEAM_LEAD)
-    graph.add_conditional_edges(
-        TEAM_LEAD,
-        lambda state: END if state["next"] == FINISH else state["next"],
-        {**{w.name: w.name for w in team.workers}, END: END},
+
+def _worker_node(team: str, worker: Worker, model: BoundWorkerModel, settings: Settings) -> MemberNode:
+    """A worker's node: runs it in its own span and turns what it produced (or its failure) into state."""
+
+    async def run(state: TeamState) -> dict[str, Any]:
+        attributes = {
+            "marketing.team": team,
+            "marketing.agent": worker.name,
+            "marketing.workflow_id": state["brief"]["workflow_id"],
+        }
+        with (
+            structlog.contextvars.bound_contextvars(agent=worker.name),
+            tracer().start_as_current_span(f"agent {worker.name}", attributes=attributes) as span,
+        ):
+            update = await _work(team, worker, model, settings, state)
+            if update["steps"][-1]["error"]:
+                mark_error(span, update["steps"][-1]["error"])
+            return update
+
+    return run
+
+
+async def _work(
+    team: str, worker: Worker, model: BoundWorkerModel, settings: Settings, state: TeamState
+) -> dict[str, Any]:
+    started = time.monotonic()
+    brief = state["brief"]
+    visible = [*brief["upstream"], *state.get("artifacts", [])]
+    prompt = render_brief(brief["task"], brief["instructions"], visible)
+    index = len(state.get("steps", [])) + 1
+    writer = get_stream_writer()
+    try:
+        scope = WorkScope(brief["workflow_id"], brief["task"], brief["instructions"], tuple(visible))
+        output = await run_worker(worker, model, prompt, scope, settings.worker_max_tool_rounds)
+        artifacts = _number(team, worker, output, len(state.get("artifacts", [])))
+    except Exception as exc:
+        error = clip(f"{type(exc).__name__}: {exc}", 500)
+        elapsed = int((time.monotonic() - started) * 1000)
+        step = new_step(team, worker.name, StepKind.WORK, index, error=error, duration_ms=elapsed)
+        log.warning("agent_failed", error=error, duration_ms=elapsed)
+        writer({"step": step})
+        return {"steps": [step], "completed": [{"name": worker.name, "outcome": f"failed: {error}"}]}
+    summary = _summary(worker, output, artifacts)
+    step = new_step(
+        team,
+        worker.name,
+        StepKind.WORK,
+        index,
+        summary=summary,
+        artifact_ids=[a["id"] for a in artifacts],
+        duration_ms=int((time.monotonic() - started) * 1000),
     )
-    return graph.compile(name=f"{team.name}_team", checkpointer=checkpointer)
+    log.info("agent_completed", duration_ms=step["duration_ms"], artifacts=len(artifacts))
+    for artifact in artifacts:
+        writer({"artifact": artifact})
+    writer({"step": step})
+    return {"artifacts": artifacts, "steps": [step], "completed": [{"name": worker.name, "outcome": summary}]}
 
 
 def _number(team: str, worker: Worker, output: WorkerOutput, already: int) -> list[ArtifactData]:

@@ -9,14 +9,16 @@ import pytest
 
 from common.config import LlmProvider, LogFormat, Settings, load_settings
 from common.errors import ConfigError
+from common.teams import TEAMS
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No setting leaks in from the developer's or CI's environment."""
-    for name in Settings.model_fields:
+    names = [*Settings.model_fields, *(v for t in TEAMS for v in (t.port_variable, t.addr_variable))]
+    for name in names:
         monkeypatch.delenv(name.upper(), raising=False)
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     yield
 
 
@@ -54,7 +56,28 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_keyword_overrides_beat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPERVISOR_PORT", "6001")
     assert load_settings(supervisor_port=6002).supervisor_port == 6002
-    assert load_settings(research_port=6003).research_port == 6003
+    monkeypatch.setenv("RESEARCH_PORT", "6001")
+    assert load_settings(research_port=6003).port_of("research") == 6003
+
+
+def test_every_registered_team_gets_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for offset, team in enumerate(TEAMS):
+        monkeypatch.setenv(team.port_variable, str(7000 + offset))
+        monkeypatch.setenv(team.addr_variable, f"{team.name}.internal:{7000 + offset}")
+    settings = load_settings()
+    for offset, team in enumerate(TEAMS):
+        assert settings.port_of(team.name) == 7000 + offset
+        assert settings.team_addr(team.name) == f"{team.name}.internal:{7000 + offset}"
+        assert settings.metrics_port_of(team.name) == team.metrics_port
+
+
+def test_bad_team_port_names_the_team_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCIAL_PORT", "70000")
+    monkeypatch.setenv("CONTENT_ADDR", "   ")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "SOCIAL_PORT='70000'" in str(info.value)
+    assert "CONTENT_ADDR" in str(info.value)
 
 
 @pytest.mark.parametrize("value", ["abc", "70000", "0", "-1", ""])
