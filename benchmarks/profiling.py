@@ -21,18 +21,12 @@ from typing import Any
 
 from benchmarks.stacks import RUN_DIR, InProcessStack, ProcessStack, configure_in_process_observability
 from benchmarks.tasks import TASKS
+from common.teams import TEAMS
 
 PROFILE_DIR = RUN_DIR / "profile"
 ROUNDS = 20
 WARMUP_ROUNDS = 2
-PROJECT_DIRS = (
-    "common",
-    "supervisor_service",
-    "research_service",
-    "content_service",
-    "social_service",
-    "generated",
-)
+PROJECT_DIRS = ("common", *(s.package for s in TEAMS.services()), "generated")
 
 
 def area_of(file_path: str | None, function: str) -> str:
@@ -176,7 +170,7 @@ async def _in_process(log: Callable[[str], None]) -> tuple[Any, int]:
 async def _processes(log: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     from pyinstrument.session import Session
 
-    stack = ProcessStack(0, profiled=("supervisor", "research", "content", "social"))
+    stack = ProcessStack(0, profiled=(TEAMS.supervisor.name, *TEAMS.names))
     await stack.start()
     try:
         for _ in range(WARMUP_ROUNDS):

@@ -9,6 +9,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from common.teams import TEAMS
+
+SERVICE_NAMES = (TEAMS.supervisor.name, *TEAMS.names)
+
 # The targets.
 MAX_RATIO_AT_50MS = 1.05
 MAX_HOP_MS = 3.0
@@ -198,7 +202,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
     at0 = results["overhead"].get("0ms")
     if at0:
-        names = ["supervisor", "research", "content", "social", "client"]
+        names = [TEAMS.supervisor.name, *TEAMS.names, "client"]
         lines += [
             "",
             "CPU time per task at 0 ms (user + system, ms; services from /proc/<pid>/stat, the benchmark process "
@@ -234,16 +238,12 @@ def markdown(results: dict[str, Any]) -> str:
             f"{tp['memory_method']}.",
             "",
             "| concurrency | tasks | errors | tasks/s | ideal tasks/s | achieved/ideal | p50 ms | p95 ms | "
-            "VmHWM MB supervisor / research / content / social |",
+            f"VmHWM MB {' / '.join(SERVICE_NAMES)} |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for level in tp["levels"]:
             mem = level["memory_mb"]
-            hwm = " / ".join(
-                f"{mem[n]['vmhwm_after_level']:.0f}"
-                for n in ("supervisor", "research", "content", "social")
-                if n in mem
-            )
+            hwm = " / ".join(f"{mem[n]['vmhwm_after_level']:.0f}" for n in SERVICE_NAMES if n in mem)
             lat = level["latency"]
             lines.append(
                 f"| {level['concurrency']} | {level['tasks']} | {level['errors']} | {level['tasks_per_s']:.2f} | "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
 
 from common.launcher import SERVICES, ServiceLauncher, free_port
+from common.teams import TEAMS
 
 RUN_DIR = Path(__file__).resolve().parent / ".run"
 PROFILE_HOOK = Path(__file__).resolve().parent / "profile_hook"
@@ -275,9 +277,6 @@ class InProcessStack:
     async def start(self) -> None:
         """Build the services (SQLite files under benchmarks/.run/data-inprocess-<latency>ms)."""
         from common.config import load_settings
-        from content_service.__main__ import build as build_content
-        from research_service.__main__ import build as build_research
-        from social_service.__main__ import build as build_social
         from supervisor_service.__main__ import build as build_supervisor
 
         data_dir = RUN_DIR / f"data-inprocess-{self.latency_ms}ms"
@@ -288,12 +287,11 @@ class InProcessStack:
             llm_provider="offline", offline_llm_latency_ms=self.latency_ms, data_dir=data_dir, **overrides
         )
         callers = {}
-        for name, build in (
-            ("research", build_research),
-            ("content", build_content),
-            ("social", build_social),
-        ):
-            callers[name] = InProcessTeam(self._handlers(await build(settings))[STREAM_BRIEF].unary_stream)
+        for team in TEAMS:
+            build = importlib.import_module(f"{team.package}.__main__").build
+            callers[team.name] = InProcessTeam(
+                self._handlers(await build(settings))[STREAM_BRIEF].unary_stream
+            )
         self._run_task = self._handlers(await build_supervisor(settings, clients=callers))[
             RUN_TASK
         ].unary_unary

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.routing import KeywordRouter
-from supervisor_service.graph import TEAM_OPTIONS
+from supervisor_service.graph import team_keyword_router
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def check_routing_shapes() -> None:
     The offline model routes with the same keyword router (default route: content), so this is the shape the
     benchmark measures; the runs check it again on every workflow.
     """
-    router = KeywordRouter(TEAM_OPTIONS, default=("content",))
+    router = team_keyword_router()
     for task in TASKS:
         needed = tuple(router.needed(task.text))
         if needed != task.teams:

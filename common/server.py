@@ -205,9 +205,36 @@ async def serve_until_signal(running: RunningServer, grace: float) -> None:
     stop_requested.cancel()
 
 
-Builder = Callable[
-    [Settings], Awaitable[tuple[list[ServiceRegistration], list[Callable[[], Awaitable[None]]]]]
-]
+Builder = Callable[[Settings], Awaitable[ServiceParts]]
+"""A service's ``build(settings)``: its servicers and the hooks of its start and shutdown."""
+
+
+async def start_service(
+    name: str, build: Builder, settings: Settings, port: int, host: str | None = None
+) -> RunningServer:
+    """The one start-up path of a service (processes and in-process tests alike): build its parts, start the
+    server, run the after-start hooks.
+
+    Args:
+        name: The service's name.
+        build: The service's builder.
+        settings: Process settings.
+        port: Port to bind; 0 picks a free one.
+        host: Interface to bind; defaults to ``BIND_HOST``.
+    """
+    parts = await build(settings)
+    running = await start_server(
+        name,
+        parts.registrations,
+        settings,
+        port,
+        host=host,
+        on_stop=parts.on_stop,
+        before_stop=parts.before_stop,
+    )
+    for hook in parts.after_start:
+        await hook(running)
+    return running
 
 
 def run_service(name: str, build: Builder) -> None:
@@ -235,17 +262,7 @@ def run_service(name: str, build: Builder) -> None:
         start_metrics_server(settings.bind_host, metrics_port)
 
     async def main() -> None:
-        parts = await build(settings)
-        running = await start_server(
-            name,
-            parts.registrations,
-            settings,
-            settings.port_of(name),
-            on_stop=parts.on_stop,
-            before_stop=parts.before_stop,
-        )
-        for hook in parts.after_start:
-            await hook(running)
+        running = await start_service(name, build, settings, settings.port_of(name))
         await serve_until_signal(running, settings.shutdown_grace_s)
         shutdown_tracing()
 

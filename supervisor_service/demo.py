@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from common.launcher import ServiceLauncher
+from common.teams import TEAMS
 from supervisor_service import cli
 
 SAMPLE_TASK = (
@@ -20,7 +21,8 @@ def main() -> int:
     """Run the demo; exit with the client's code (0 when the workflow completed, possibly with warnings)."""
     task = " ".join(sys.argv[1:]) or SAMPLE_TASK
     launcher = ServiceLauncher(log_dir=LOG_DIR)
-    print(f"starting research, content, social and supervisor on 127.0.0.1:50051-50054 (logs in {LOG_DIR}/)")
+    listed = ", ".join(f"{s.name} :{s.port}" for s in TEAMS.services())
+    print(f"starting {listed} on 127.0.0.1 (logs in {LOG_DIR}/)")
     try:
         launcher.start_all()
         address = launcher.processes["supervisor"].address

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,11 @@ import grpc
 import pytest
 from grpc_status import rpc_status
 
+import common.server
 from common.config import Settings, load_settings
-from common.server import RunningServer, ServiceParts, start_server
+from common.server import Builder, RunningServer
 from common.team_client import TeamClient
-from supervisor_service.graph import TEAMS
-
-Builder = Callable[[Settings], Awaitable[ServiceParts]]
+from common.teams import TEAMS, ServiceSpec, TeamRegistry
 
 
 def test_settings(**overrides: Any) -> Settings:
@@ -47,38 +47,23 @@ def settings() -> Settings:
 
 
 async def start_service(name: str, build: Builder, settings: Settings) -> RunningServer:
-    """Start one service in this process on a free loopback port."""
-    parts = await build(settings)
-    running = await start_server(
-        name,
-        parts.registrations,
-        settings,
-        port=0,
-        host="127.0.0.1",
-        on_stop=parts.on_stop,
-        before_stop=parts.before_stop,
-    )
-    for hook in parts.after_start:
-        await hook(running)
-    return running
+    """Start one service in this process on a free loopback port (the services' own start-up path)."""
+    return await common.server.start_service(name, build, settings, port=0, host="127.0.0.1")
 
 
-async def start_teams(settings: Settings) -> dict[str, RunningServer]:
-    """The three team services, in-process, each on its own loopback port."""
-    from content_service.__main__ import build as build_content
-    from research_service.__main__ import build as build_research
-    from social_service.__main__ import build as build_social
+def builder_of(spec: ServiceSpec) -> Builder:
+    """A service's ``build`` function, from its package's ``__main__`` module."""
+    return importlib.import_module(f"{spec.package}.__main__").build  # type: ignore[no-any-return]
 
-    return {
-        "research": await start_service("research", build_research, settings),
-        "content": await start_service("content", build_content, settings),
-        "social": await start_service("social", build_social, settings),
-    }
+
+async def start_teams(settings: Settings, registry: TeamRegistry = TEAMS) -> dict[str, RunningServer]:
+    """Every team service of the registry, in-process, each on its own loopback port."""
+    return {team.name: await start_service(team.name, builder_of(team), settings) for team in registry}
 
 
 @pytest.fixture(scope="session")
 async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningServer]]:
-    """The three team services, shared by the tests that do not change their settings."""
+    """The team services, shared by the tests that do not change their settings."""
     servers = await start_teams(settings)
     yield servers
     for server in servers.values():
@@ -86,10 +71,14 @@ async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningSer
 
 
 @asynccontextmanager
-async def in_process_stack(settings: Settings) -> AsyncIterator[grpc.aio.Channel]:
-    """All four services in this process with the given settings; yields a channel to the supervisor."""
-    teams = await start_teams(settings)
-    supervisor, _ = await start_supervisor(settings, {t: f"127.0.0.1:{s.port}" for t, s in teams.items()})
+async def in_process_stack(
+    settings: Settings, registry: TeamRegistry = TEAMS
+) -> AsyncIterator[grpc.aio.Channel]:
+    """Every service of the registry in this process with the given settings; yields a channel to the
+    supervisor."""
+    teams = await start_teams(settings, registry)
+    addresses = {t: f"127.0.0.1:{s.port}" for t, s in teams.items()}
+    supervisor, _ = await start_supervisor(settings, addresses, registry)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
             yield channel
@@ -98,12 +87,14 @@ async def in_process_stack(settings: Settings) -> AsyncIterator[grpc.aio.Channel
             await server.stop(0)
 
 
-async def start_supervisor(settings: Settings, addresses: Mapping[str, str]) -> tuple[RunningServer, dict]:
+async def start_supervisor(
+    settings: Settings, addresses: Mapping[str, str], registry: TeamRegistry = TEAMS
+) -> tuple[RunningServer, dict[str, TeamClient]]:
     """An in-process supervisor wired to the given team addresses; returns the server and its team clients."""
     from supervisor_service.__main__ import build
 
-    clients = {team: TeamClient(team, addresses[team], settings) for team in TEAMS}
-    server = await start_service("supervisor", lambda s: build(s, clients), settings)
+    clients = {team: TeamClient(team, addresses[team], settings) for team in registry.names}
+    server = await start_service(registry.supervisor.name, lambda s: build(s, clients, registry), settings)
     return server, clients
 
 

@@ -23,8 +23,11 @@ from common.routing import (
     RoutingContext,
     route_schema,
 )
+from common.teams import TEAMS as REGISTRY
 from common.text import clip
-from supervisor_service.graph import ROUTER_INSTRUCTIONS, TEAM_OPTIONS, TEAMS
+from supervisor_service.graph import ROUTER_INSTRUCTIONS, TEAM_OPTIONS, team_keyword_router
+
+TEAMS = REGISTRY.names
 
 ALL_TEAMS = set(TEAMS)
 ALLOWED = [*TEAMS, FINISH]
@@ -38,7 +41,7 @@ NO_KEYWORD_TASK = "Hello there, how are things going"
 
 def keyword_router() -> KeywordRouter:
     """Built exactly as build_supervisor_graph builds it."""
-    return KeywordRouter(TEAM_OPTIONS, default=("content",))
+    return team_keyword_router()
 
 
 # --- KeywordRouter.needed / matches ------------------------------------------------------------------------
