@@ -1,4 +1,4 @@
-# One image for the four services; the command picks the service: python -m <name>_service
+# One image for every service; the command picks the service: python -m <name>_service
 # (supervisor by default). Build: docker build -t marketing-agents .
 #
 # Stage 1 builds a virtual environment with the runtime dependencies of pyproject.toml (not the dev extra), each
@@ -30,13 +30,15 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY generated ./generated
 COPY common ./common
-COPY supervisor_service ./supervisor_service
+# BEGIN generated from common/teams.py (make deploy-files): service packages
 COPY research_service ./research_service
 COPY content_service ./content_service
 COPY social_service ./social_service
+COPY supervisor_service ./supervisor_service
 USER 10001:10001
-# gRPC: supervisor 50051, research 50052, content 50053, social 50054. Prometheus /metrics: 9101-9104.
-EXPOSE 50051 50052 50053 50054 9101 9102 9103 9104
+# gRPC: research 50052, content 50053, social 50054, supervisor 50051; Prometheus /metrics on the second port of each.
+EXPOSE 50052 9102 50053 9103 50054 9104 50051 9101
+# END generated: service packages
 # gRPC health protocol. Each service listens on its own port: set GRPC_HEALTH_ADDR for a team
 # (docker run -e GRPC_HEALTH_ADDR=127.0.0.1:50052 ... python -m research_service). docker-compose.yml sets its own
 # check per service, and Kubernetes ignores this one (native gRPC probes in deploy/k8s).

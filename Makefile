@@ -9,9 +9,8 @@ STAMP := $(VENV)/.installed
 PROTO_DIR := protos
 GEN_DIR := generated
 PROTO_FILES := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
-SERVICES := research content social supervisor
 
-.PHONY: help install protos protos-check lint test demo up down migrate warm-cache bench clean
+.PHONY: help install protos protos-check deploy-files lint test demo up down migrate warm-cache bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -35,10 +34,14 @@ protos-check: protos ## Fail when generated/ differs from what `make protos` pro
 	@git diff --exit-code --stat -- $(GEN_DIR) || { echo "generated/ is stale: run 'make protos' and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- $(GEN_DIR))" || { echo "generated/ has uncommitted files: run 'make protos' and commit"; exit 1; }
 
-lint: $(STAMP) ## buf lint (STANDARD) and ruff
+deploy-files: $(STAMP) ## Regenerate the deploy files from the team registry (common/teams.py)
+	$(BIN)/python deploy/generate.py
+
+lint: $(STAMP) ## buf lint (STANDARD), ruff and mypy
 	cd $(PROTO_DIR) && ../$(BIN)/buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP) ## Run unit, integration and end-to-end tests
 	$(BIN)/python -m pytest
@@ -62,4 +65,4 @@ bench: $(STAMP) ## Benchmarks: gRPC overhead vs in-process, throughput, model ca
 	$(BIN)/python -m benchmarks
 
 clean: ## Remove the virtual environment, run files and caches
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache

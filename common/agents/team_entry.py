@@ -16,11 +16,14 @@ TEAM_SERVICE_NAME = team_pb2.DESCRIPTOR.services_by_name["TeamService"].full_nam
 
 
 async def build_team_service(
-    team: TeamDefinition, settings: Settings, own_service: ServiceRegistration, store: Store | None = None
+    team: TeamDefinition,
+    settings: Settings,
+    own_service: ServiceRegistration | None = None,
+    store: Store | None = None,
 ) -> ServiceParts:
     """A team process's servicers: TeamService over the compiled subgraph (with its store and checkpointer for
-    idempotent, resumable calls), and the team's own service. The teardown closes the databases it opened (a
-    ``store`` passed in, shared with the team's own service, stays the caller's to close)."""
+    idempotent, resumable calls), and the team's own service when it has one. The teardown closes the databases
+    it opened (a ``store`` passed in, shared with the team's own service, stays the caller's to close)."""
     resources = AsyncExitStack()
     if store is None:
         store = await open_store(settings, team.name)
@@ -36,4 +39,4 @@ async def build_team_service(
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)
     )
-    return ServiceParts([uniform, own_service], on_stop=[resources.aclose])
+    return ServiceParts([uniform, *([own_service] if own_service else [])], on_stop=[resources.aclose])

@@ -5,12 +5,16 @@ real setting), deploy/prometheus.yml, and the Kustomize base and overlays in dep
 `kubectl kustomize`, validated against the Kubernetes 1.37 schemas with kubernetes-validate, strict).
 hadolint, kubectl and kubernetes-validate come with `make install` (the dev extra), so a missing one fails;
 docker-compose is Debian's package (.ci/run installs it), so its absence skips that one test.
+
+The teams come from the registry (common/teams.py): deploy/generate.py (`make deploy-files`) renders their parts of
+these files, and the committed files must equal what it renders.
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
+import importlib.util
 import os
 import re
 import shutil
@@ -19,6 +23,7 @@ import sys
 import tomllib
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,12 +31,18 @@ import yaml
 from pydantic import AliasChoices
 
 from common.config import Settings, load_settings
-from common.launcher import DEFAULT_METRICS_PORTS, DEFAULT_PORTS
+from common.teams import TEAMS, TeamRegistry, TeamSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-SERVICES = ("supervisor", "research", "content", "social")
-TEAMS = ("research", "content", "social")
+GENERATOR = ROOT / "deploy" / "generate.py"
+SERVICES = tuple(service.name for service in TEAMS.services())
+TEAM_NAMES = TEAMS.names
+PACKAGES = {service.name: service.package for service in TEAMS.services()}
+DEFAULT_PORTS = {service.name: service.port for service in TEAMS.services()}
+DEFAULT_METRICS_PORTS = {service.name: service.metrics_port for service in TEAMS.services()}
+# A toy fourth team: the generated files must make room for it without a hand edit.
+EMAIL = TeamSpec("email", "email_service", 50055, 9105, description="email campaigns and their schedule")
 OVERLAYS = ("dev", "production")
 KUBERNETES_VERSION = "1.37.0"
 
@@ -45,9 +56,14 @@ def tool(name: str) -> str:
 
 
 def setting_names() -> set[str]:
-    """Every environment variable common.config.Settings reads (field names and their aliases, upper case)."""
-    names = set()
+    """Every environment variable common.config.Settings reads (field names and their aliases, upper case).
+
+    The per-team variables (``<TEAM>_PORT``, ``<TEAM>_ADDR``) are not fields: they come from the registry.
+    """
+    names = {service.port_variable for service in TEAMS.services()} | {team.addr_variable for team in TEAMS}
     for name, field in Settings.model_fields.items():
+        if name in ("team_ports", "team_addrs"):
+            continue
         names.add(name.upper())
         if isinstance(field.validation_alias, AliasChoices):
             names.update(str(choice).upper() for choice in field.validation_alias.choices)
@@ -113,8 +129,11 @@ def test_dockerfile_builds_a_slim_non_root_image_of_every_package() -> None:
     healthcheck = next(arguments for instruction, arguments in final if instruction == "HEALTHCHECK")
     assert "common.healthcheck" in healthcheck
     assert f"GRPC_HEALTH_ADDR:-127.0.0.1:{DEFAULT_PORTS['supervisor']}" in healthcheck
+    # The Dockerfile is written by hand: a new team in common/teams.py needs its ports and package here.
     exposed = {int(port) for instruction, ports in final if instruction == "EXPOSE" for port in ports.split()}
-    assert exposed == {*DEFAULT_PORTS.values(), *DEFAULT_METRICS_PORTS.values()}
+    assert exposed == {*DEFAULT_PORTS.values(), *DEFAULT_METRICS_PORTS.values()}, "EXPOSE every registry port"
+    for package in PACKAGES.values():
+        assert f"COPY {package} ./{package}" in final_text, f"the image lacks {package}/ (common/teams.py)"
     # The source is copied as is (SQL migrations and the knowledge base are data files): every package counts.
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     for pattern in packages["include"]:
@@ -163,16 +182,16 @@ def test_every_service_runs_its_module_and_probes_its_own_port() -> None:
     services = compose()["services"]
     for name in SERVICES:
         service = services[name]
-        assert service["command"] == ["python", "-m", f"{name}_service"]
+        assert service["command"] == ["python", "-m", PACKAGES[name]]
         assert f"127.0.0.1:{DEFAULT_PORTS[name]}" in service["healthcheck"]["test"]
         assert service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
         assert service["restart"] == "unless-stopped"
     supervisor = services["supervisor"]
     settings = load_settings()
     for team in TEAMS:
-        assert supervisor["environment"][f"{team.upper()}_ADDR"] == f"dns:///{team}:{DEFAULT_PORTS[team]}"
-        assert supervisor["depends_on"][team] == {"condition": "service_healthy"}
-        assert settings.port_of(team) == DEFAULT_PORTS[team]
+        assert supervisor["environment"][team.addr_variable] == f"dns:///{team.name}:{team.port}"
+        assert supervisor["depends_on"][team.name] == {"condition": "service_healthy"}
+        assert settings.port_of(team.name) == team.port
 
 
 def test_compose_services_wait_for_healthy_postgres_and_redis() -> None:
@@ -319,7 +338,7 @@ def test_deployments_run_their_module_with_grpc_probes_on_their_port(overlay: st
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]
         main = container(deployment)
-        assert main["command"] == ["python", "-m", f"{name}_service"]
+        assert main["command"] == ["python", "-m", PACKAGES[name]]
         ports = {port["name"]: port["containerPort"] for port in main["ports"]}
         assert ports == {"grpc": DEFAULT_PORTS[name], "metrics": DEFAULT_METRICS_PORTS[name]}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -360,7 +379,7 @@ def test_deployments_are_non_root_read_only_and_bounded(overlay: str) -> None:
 def test_services_and_headless_services_reach_the_right_ports(overlay: str) -> None:
     docs = rendered(overlay)
     services = of_kind(docs, "Service")
-    assert set(services) == {*SERVICES, *(f"{team}-headless" for team in TEAMS)}
+    assert set(services) == {*SERVICES, *(f"{team}-headless" for team in TEAM_NAMES)}
     deployments = of_kind(docs, "Deployment")
     for name, service in services.items():
         app = name.removesuffix("-headless")
@@ -389,8 +408,8 @@ def test_configuration_names_real_settings_and_the_headless_services(
         assert is_known_variable(variable), f"{variable} is not a setting of common.config"
     settings = load_from_environment(monkeypatch, environment)
     for team in TEAMS:
-        expected = f"dns:///{team}-headless.{namespace}.svc.cluster.local:{DEFAULT_PORTS[team]}"
-        assert settings.team_addr(team) == expected
+        expected = f"dns:///{team.name}-headless.{namespace}.svc.cluster.local:{team.port}"
+        assert settings.team_addr(team.name) == expected
     # Every pod takes its environment from the rendered ConfigMap and Secret (names carry a hash).
     names = {(kind, name) for kind in ("ConfigMap", "Secret") for name in of_kind(docs, kind)}
     for deployment in of_kind(docs, "Deployment").values():
@@ -413,7 +432,7 @@ def test_example_secret_values_are_clearly_fake() -> None:
 def test_production_autoscales_each_team_on_cpu() -> None:
     docs = rendered("production")
     autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
-    assert set(autoscalers) == set(TEAMS)
+    assert set(autoscalers) == set(TEAM_NAMES)
     deployments = of_kind(docs, "Deployment")
     for team, hpa in autoscalers.items():
         assert hpa["apiVersion"] == "autoscaling/v2"
@@ -424,7 +443,7 @@ def test_production_autoscales_each_team_on_cpu() -> None:
         assert "replicas" not in deployments[team]["spec"], "the HPA owns a team's replica count"
     assert deployments["supervisor"]["spec"]["replicas"] >= 2
     # The commented example of scaling on in-flight briefs names a metric the teams export.
-    base = (K8S / "base" / "research.yaml").read_text()
+    base = (ROOT / "deploy" / "templates" / "team.yaml.tmpl").read_text()
     assert "marketing_briefs_in_flight" in base and "metrics adapter" in base.replace("-", " ")
     assert '"marketing_briefs_in_flight"' in (ROOT / "common" / "metrics.py").read_text()
 
@@ -454,7 +473,7 @@ def test_team_capacity_covers_the_supervisors_workflows(overlay: str) -> None:
     environment = configuration(docs)
     deployments, autoscalers = of_kind(docs, "Deployment"), of_kind(docs, "HorizontalPodAutoscaler")
     workflows = deployments["supervisor"]["spec"]["replicas"] * int(environment["MAX_CONCURRENT_WORKFLOWS"])
-    for team in TEAMS:
+    for team in TEAM_NAMES:
         replicas = autoscalers[team]["spec"]["minReplicas"] if team in autoscalers else None
         replicas = replicas or deployments[team]["spec"]["replicas"]
         assert workflows <= replicas * int(environment["MAX_CONCURRENT_BRIEFS"]), team
@@ -469,3 +488,168 @@ def test_every_deployment_has_a_disruption_budget_that_never_blocks_a_drain(over
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
         assert budget.get("maxUnavailable", 0) >= 1 and "minAvailable" not in budget
+
+
+# --- Generated from the team registry (deploy/generate.py, `make deploy-files`) ------------------------------------
+
+
+@cache
+def generator() -> ModuleType:
+    """deploy/generate.py, loaded by path: deploy/ is a folder of deploy files (left out of the image), not a package."""
+    spec = importlib.util.spec_from_file_location("deploy_generate", GENERATOR)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+def deploy_copy(root: Path) -> Path:
+    """A copy of what the generator reads and writes (deploy/ and docker-compose.yml) under root."""
+    shutil.copytree(ROOT / "deploy", root / "deploy", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "docker-compose.yml", root / "docker-compose.yml")
+    shutil.copy2(ROOT / "Dockerfile", root / "Dockerfile")
+    return root
+
+
+def kustomize(path: Path) -> tuple[dict, ...]:
+    result = subprocess.run(
+        [tool("kubectl"), "kustomize", str(path)], capture_output=True, text=True, check=False, cwd=path
+    )
+    assert result.returncode == 0, result.stderr
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def test_deploy_files_are_what_the_team_registry_generates() -> None:
+    gen = generator()
+    stale = gen.stale(TEAMS, ROOT)
+    assert not stale, (
+        f"deploy files out of date with common/teams.py: {', '.join(map(str, stale))}. "
+        "Run `make deploy-files` and commit the result (edit the template or the hand-written parts, not the "
+        "generated ones)."
+    )
+    files = gen.render_all(TEAMS, ROOT)
+    manifests = {Path("deploy/k8s/base") / f"{team}.yaml" for team in TEAM_NAMES}
+    marked = {
+        Path(name)
+        for name in (
+            "docker-compose.yml",
+            "Dockerfile",
+            "deploy/k8s/base/kustomization.yaml",
+            "deploy/k8s/base/config.env",
+            "deploy/k8s/overlays/dev/kustomization.yaml",
+        )
+    }
+    assert set(files) == {Path("deploy/prometheus.yml"), *manifests, *marked}
+
+
+def test_generator_check_names_stale_files_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = subprocess.run(
+        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert script.returncode == 0, script.stdout + script.stderr
+    gen = generator()
+    root = deploy_copy(tmp_path)
+    assert gen.main(["--check"], root=root) == 0
+    edited = root / "deploy" / "prometheus.yml"
+    hand_edit = edited.read_text() + "# a hand edit\n"
+    edited.write_text(hand_edit)
+    capsys.readouterr()
+    assert gen.main(["--check"], root=root) == 1
+    out = capsys.readouterr().out
+    assert "deploy/prometheus.yml" in out and "make deploy-files" in out
+    assert "docker-compose.yml" not in out
+    assert edited.read_text() == hand_edit, "--check must not write"
+    assert gen.main([], root=root) == 0
+    assert edited.read_text() == (ROOT / "deploy" / "prometheus.yml").read_text()
+    assert gen.main(["--check"], root=root) == 0
+
+
+def test_generator_keeps_the_hand_written_parts_and_rejects_broken_markers(tmp_path: Path) -> None:
+    gen = generator()
+    root = deploy_copy(tmp_path)
+    config = root / "deploy" / "k8s" / "base" / "config.env"
+    config.write_text(config.read_text().replace("LOG_LEVEL=INFO", "LOG_LEVEL=WARNING"))
+    assert gen.stale(TEAMS, root) == [], "outside the markers a file is hand-written"
+    config.write_text(re.sub(r"(?m)^# END generated: team addresses\n", "", config.read_text()))
+    with pytest.raises(gen.GenerateError, match="no END"):
+        gen.render_all(TEAMS, root)
+    compose_file = root / "docker-compose.yml"
+    compose_file.write_text(compose_file.read_text().replace(": team dependencies", ": team dependency"))
+    with pytest.raises(gen.GenerateError, match="unknown block"):
+        gen.render_marked(gen.MARKED_FILES[0], TEAMS, root)
+
+
+def test_a_fourth_team_appears_in_every_generated_file(tmp_path: Path) -> None:
+    gen = generator()
+    registry: TeamRegistry = TEAMS.with_team(EMAIL)
+    files = gen.render_all(registry, ROOT)
+    # The existing teams' manifests do not change.
+    for team in TEAM_NAMES:
+        path = Path("deploy/k8s/base") / f"{team}.yaml"
+        assert files[path] == (ROOT / path).read_text(), path
+
+    dockerfile = files[Path("Dockerfile")]
+    assert "COPY email_service ./email_service" in dockerfile and " 50055 9105" in dockerfile
+
+    services = yaml.safe_load(files[Path("docker-compose.yml")])["services"]
+    email = services["email"]
+    assert email["command"] == ["python", "-m", "email_service"]
+    assert "127.0.0.1:50055" in email["healthcheck"]["test"]
+    assert email["environment"] == services[TEAM_NAMES[0]]["environment"], "the shared environment"
+    assert services["supervisor"]["environment"]["EMAIL_ADDR"] == "dns:///email:50055"
+    assert services["supervisor"]["depends_on"]["email"] == {"condition": "service_healthy"}
+    assert "email" in services["prometheus"]["depends_on"]
+
+    prometheus = yaml.safe_load(files[Path("deploy/prometheus.yml")])
+    jobs = {job["job_name"]: job["dns_sd_configs"] for job in prometheus["scrape_configs"]}
+    assert jobs["email"] == [{"names": ["email"], "type": "A", "port": 9105}]
+    assert set(jobs) == {*SERVICES, "email"}
+
+    kustomization = yaml.safe_load(files[Path("deploy/k8s/base/kustomization.yaml")])
+    assert "email.yaml" in kustomization["resources"]
+    docs = [doc for doc in yaml.safe_load_all(files[Path("deploy/k8s/base/email.yaml")]) if doc]
+    assert {(doc["kind"], doc["metadata"]["name"]) for doc in docs} == {
+        ("Deployment", "email"),
+        ("Service", "email"),
+        ("Service", "email-headless"),
+        ("HorizontalPodAutoscaler", "email"),
+        ("PodDisruptionBudget", "email"),
+    }
+    assert (
+        "EMAIL_ADDR=dns:///email-headless.marketing.svc.cluster.local:50055"
+        in files[Path("deploy/k8s/base/config.env")].splitlines()
+    )
+
+    # Written into a copy of the repository, the overlays render the new team like the others.
+    root = deploy_copy(tmp_path)
+    assert gen.write(registry, root)
+    assert gen.stale(registry, root) == []
+    for overlay in OVERLAYS:
+        rendered_docs = kustomize(root / "deploy" / "k8s" / "overlays" / overlay)
+        (namespace,) = of_kind(rendered_docs, "Namespace")
+        deployment = of_kind(rendered_docs, "Deployment")["email"]
+        assert set(of_kind(rendered_docs, "Deployment")) == {*SERVICES, "email"}
+        assert container(deployment)["command"] == ["python", "-m", "email_service"]
+        assert container(deployment)["readinessProbe"]["grpc"] == {"port": 50055}
+        assert {"email", "email-headless"} <= set(of_kind(rendered_docs, "Service"))
+        expected = f"dns:///email-headless.{namespace}.svc.cluster.local:50055"
+        assert configuration(rendered_docs)["EMAIL_ADDR"] == expected, overlay
+
+
+def test_removing_a_team_deletes_its_generated_manifest(tmp_path: Path) -> None:
+    gen = generator()
+    root = deploy_copy(tmp_path)
+    kept, removed = TEAM_NAMES[:-1], TEAM_NAMES[-1]
+    smaller = TEAMS.only(kept)
+    manifest = Path("deploy/k8s/base") / f"{removed}.yaml"
+    assert manifest in gen.stale(smaller, root)
+    gen.write(smaller, root)
+    assert not (root / manifest).exists()
+    assert gen.stale(smaller, root) == []
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    assert removed not in services and removed not in services["supervisor"]["depends_on"]
+    # The hand-written supervisor manifest is never taken for a generated one.
+    assert (root / "deploy" / "k8s" / "base" / "supervisor.yaml").is_file()
