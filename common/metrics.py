@@ -150,7 +150,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             return observed
 
         def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-            async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async def observed(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
                 started, cancelled = time.perf_counter(), False
                 try:
                     async for response in behaviour(request, context):

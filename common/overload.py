@@ -212,7 +212,9 @@ class UndecodableRequestInterceptor(grpc.aio.ServerInterceptor):
             return guarded
 
         def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-            async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async def guarded(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
                 if isinstance(request, _Undecodable):
                     await _reject_undecodable(context, method, request)
                 async for response in behaviour(request, context):
@@ -233,7 +235,9 @@ def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return deserialize
 
 
-async def _reject_undecodable(context: grpc.aio.ServicerContext[Any, Any], method: str, request: _Undecodable) -> None:
+async def _reject_undecodable(
+    context: grpc.aio.ServicerContext[Any, Any], method: str, request: _Undecodable
+) -> None:
     log.info("rpc_rejected", method=method, code="INVALID_ARGUMENT", error=str(request.error))
     await context.abort(
         grpc.StatusCode.INVALID_ARGUMENT,

@@ -55,12 +55,12 @@ def shutdown_tracing() -> None:
         _provider.shutdown()
 
 
-def server_interceptors() -> list:
+def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
     """OpenTelemetry interceptors for a grpc.aio server."""
     return [aio_server_interceptor()]
 
 
-def client_interceptors() -> list:
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     """OpenTelemetry interceptors for a grpc.aio channel (propagate W3C trace context)."""
     return list(aio_client_interceptors())
 

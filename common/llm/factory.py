@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from common.config import LlmProvider, Settings
 from common.llm.offline import OfflineBehaviour, OfflineChatModel
@@ -31,7 +32,9 @@ def _openai_model(
 
     return ChatOpenAI(
         model=model,
-        api_key=api_key or "not-needed",  # local servers (vLLM, Ollama, llama.cpp) accept any key
+        # Local servers (vLLM, Ollama, llama.cpp) accept any key. The field is a SecretStr: pydantic would
+        # convert a plain str to one, but the constructor's declared type only admits the SecretStr.
+        api_key=SecretStr(api_key or "not-needed"),
         base_url=base_url,
         timeout=timeout_s,
         max_retries=0,  # retries are ours (tenacity, Retry-After aware), per provider

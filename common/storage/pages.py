@@ -65,7 +65,8 @@ async def newest_first(
     """
     active = {column: value for column, value in filters.items() if value}
     after = decode_page_token(page_token, active) if page_token else None
-    clauses, args = [], []
+    clauses: list[str] = []
+    args: list[object] = []  # the query's $n parameters: filter values, the page boundary, the row limit
     for column, value in active.items():
         args.append(value)
         clauses.append(f"{column} = ${len(args)}")
