@@ -34,7 +34,8 @@ def check_health(address: str, service: str = "", timeout_s: float = 1.0) -> str
     """The serving status name of a server (``SERVING``, ``NOT_SERVING``, ...) or the gRPC error code name."""
     with grpc.insecure_channel(address) as channel:
         try:
-            response = health_pb2_grpc.HealthStub(channel).Check(
+            # types-grpcio-health-checking declares no methods on HealthStub (a stub defect)
+            response = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
             )
         except grpc.RpcError as exc:

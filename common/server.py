@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 
 from common.config import Settings
 from common.errors import ServiceError
-from common.interceptors import rewrap_handler
+from common.interceptors import RequestT, ResponseT, rewrap_handler
 from common.logging import get_logger
 from common.metrics import MetricsInterceptor
 from common.overload import OverloadInterceptor, UndecodableRequestInterceptor
@@ -43,9 +43,11 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[RequestT, ResponseT] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[RequestT, ResponseT] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
@@ -53,7 +55,7 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         return rewrap_handler(handler, lambda b: _wrap_unary(b, method), lambda b: _wrap_stream(b, method))
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, method: str) -> None:
     if isinstance(exc, ServiceError):
         status = rpc_status.to_status(exc.to_status())
         log.info("rpc_rejected", method=method, code=exc.code.name, error=exc.message)
@@ -63,7 +65,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
 
 
 def _wrap_unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             return await behaviour(request, context)
         except (asyncio.CancelledError, grpc.aio.AbortError):
@@ -75,7 +77,7 @@ def _wrap_unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Any
 
 
 def _wrap_stream(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         try:
             async for response in behaviour(request, context):
                 yield response

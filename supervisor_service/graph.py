@@ -238,18 +238,33 @@ async def call_team(
         steps = [step_from_proto(s) for s in result.steps]
         warnings = team_degradations(team, steps)
         run.update(
-            status=TeamRunStatus.DEGRADED if warnings else TeamRunStatus.SUCCEEDED,
-            attempts=max(1, stats.attempts),
-            summary=clip(result.summary, 1000),
-            usage=usage_from_proto(result.usage),
-            warnings=warnings,
-            steps=steps,
+            {
+                "status": TeamRunStatus.DEGRADED if warnings else TeamRunStatus.SUCCEEDED,
+                "attempts": max(1, stats.attempts),
+                "summary": clip(result.summary, 1000),
+                "usage": usage_from_proto(result.usage),
+                "warnings": warnings,
+                "steps": steps,
+            }
         )
     except CircuitOpenError as exc:
-        run.update(status=TeamRunStatus.CIRCUIT_OPEN, error=exc.message, error_code=exc.code, attempts=0)
+        run.update(
+            {
+                "status": TeamRunStatus.CIRCUIT_OPEN,
+                "error": exc.message,
+                "error_code": exc.code,
+                "attempts": 0,
+            }
+        )
     except TeamCallError as exc:
-        run.update(status=TeamRunStatus.FAILED, error=clip(exc.message, 500), error_code=exc.code)
-        run["attempts"] = exc.attempts
+        run.update(
+            {
+                "status": TeamRunStatus.FAILED,
+                "error": clip(exc.message, 500),
+                "error_code": exc.code,
+                "attempts": exc.attempts,
+            }
+        )
     run["duration_ms"] = int((time.monotonic() - started) * 1000)
     return run, artifacts
 

@@ -76,7 +76,7 @@ def workflow_warnings(state: WorkflowState) -> list[str]:
     return warnings
 
 
-def workflow_status(state: WorkflowState) -> int:
+def workflow_status(state: WorkflowState) -> supervisor_pb2.WorkflowStatus:
     """FAILED when no team answered, PARTIAL when some team calls failed, DEGRADED when every team answered but
     some work fell short, COMPLETED otherwise."""
     runs = state.get("team_runs", [])

@@ -18,8 +18,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from marketing.supervisor.v1 import supervisor_pb2
 
@@ -34,7 +35,7 @@ from common.storage import AgentExecution, Store
 from common.storage.store import RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
-from supervisor_service.state import WorkflowState, initial_state
+from supervisor_service.state import TeamRunData, WorkflowState, initial_state
 from supervisor_service.views import build_workflow, routing_step_to_proto, team_run_to_proto
 
 log = get_logger(__name__)
@@ -48,9 +49,7 @@ def status_name(status: int) -> str:
     return supervisor_pb2.WorkflowStatus.Name(status).removeprefix("WORKFLOW_STATUS_").lower()
 
 
-def executions_of(
-    workflow_id: str, run: dict[str, Any], upstream: list[str], task: str
-) -> list[AgentExecution]:
+def executions_of(workflow_id: str, run: TeamRunData, upstream: list[str], task: str) -> list[AgentExecution]:
     """The agent-execution rows of one team run."""
     rows = []
     brief = json.dumps({"task": clip(task, 500), "upstream_artifacts": upstream})
@@ -216,7 +215,7 @@ class WorkflowRunner:
     def _start_graph(
         self,
         graph_input: WorkflowState | None,
-        config: dict[str, Any],
+        config: RunnableConfig,
         queue: asyncio.Queue[tuple[str, Any]],
         workflow_id: str,
     ) -> asyncio.Task[None]:
@@ -247,11 +246,16 @@ class WorkflowRunner:
         if kind == "error":
             raise item
         if kind == "cancelled":
-            latest = (await self.graph.aget_state(run.config)).values or run.state
+            latest = await self._latest_state(run)
             await self._finish(run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True)
             self.cancel_requested.discard(run.workflow_id)
             raise Cancelled(f"workflow {run.workflow_id} was cancelled")
         return None if kind == "end" else item
+
+    async def _latest_state(self, run: _Drive) -> WorkflowState:
+        """The workflow's state at its last checkpoint (what the drive saw last when there is none)."""
+        values = (await self.graph.aget_state(run.config)).values
+        return cast(WorkflowState, values) if values else run.state
 
     async def _abandon(self, run: _Drive, producer: asyncio.Task[None]) -> None:
         """The handler was cancelled: stop the graph; unless the replica is stopping (then another resumes it),
@@ -260,7 +264,7 @@ class WorkflowRunner:
         await asyncio.gather(producer, return_exceptions=True)
         if self.stopping:
             return
-        latest = (await self.graph.aget_state(run.config)).values or run.state
+        latest = await self._latest_state(run)
         workflow = await asyncio.shield(
             self._finish(run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True)
         )
@@ -343,7 +347,7 @@ class WorkflowRunner:
         record = await self._record(workflow_id)
         prior = supervisor_pb2.Workflow.FromString(record.snapshot)
         created = record.created_at
-        config = {"configurable": {"thread_id": workflow_id}}
+        config = RunnableConfig(configurable={"thread_id": workflow_id})
         checkpoint = await self.graph.aget_state(config)
         deadline = time.time() + self.settings.task_timeout_s
         graph_input: WorkflowState | None
@@ -401,7 +405,7 @@ class _Drive:
     created: datetime
     ledger: UsageLedger
     prior_routing_usage: dict[str, Any]
-    config: dict[str, Any] = field(default_factory=dict)
+    config: RunnableConfig = field(default_factory=lambda: RunnableConfig())
     state: WorkflowState = field(default_factory=lambda: WorkflowState())
     recorded: set[str] = field(default_factory=set)
     sequence: int = 0

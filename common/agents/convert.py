@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import duration_pb2
 from marketing.team.v1 import team_pb2
@@ -12,11 +12,11 @@ from common.agents.state import ArtifactData, BriefData, StepData, StepKind
 from common.routing import DecisionSource
 from common.tools.registry import ToolInfo
 
-_STEP_KINDS = {
+_STEP_KINDS: dict[str, team_pb2.AgentStepKind] = {
     StepKind.ROUTING: team_pb2.AGENT_STEP_KIND_ROUTING,
     StepKind.WORK: team_pb2.AGENT_STEP_KIND_WORK,
 }
-_SOURCES = {
+_SOURCES: dict[str, team_pb2.DecisionSource] = {
     DecisionSource.MODEL: team_pb2.DECISION_SOURCE_MODEL,
     DecisionSource.KEYWORD_FALLBACK: team_pb2.DECISION_SOURCE_KEYWORD_FALLBACK,
     DecisionSource.STEP_LIMIT: team_pb2.DECISION_SOURCE_STEP_LIMIT,
@@ -30,10 +30,10 @@ def duration_ms(milliseconds: int) -> duration_pb2.Duration:
     return value
 
 
-def artifact_kind(kind: str) -> int:
+def artifact_kind(kind: str) -> team_pb2.ArtifactKind:
     """ArtifactKind value of a lower-case kind name (``research_brief``); UNSPECIFIED when unknown."""
     try:
-        return team_pb2.ArtifactKind.Value(f"ARTIFACT_KIND_{kind.upper()}")
+        return cast(team_pb2.ArtifactKind, team_pb2.ArtifactKind.Value(f"ARTIFACT_KIND_{kind.upper()}"))
     except ValueError:
         return team_pb2.ARTIFACT_KIND_UNSPECIFIED
 
@@ -46,9 +46,9 @@ def artifact_kind_name(kind: int) -> str:
         return "unspecified"
 
 
-def decision_source(source: str) -> team_pb2.DecisionSource.ValueType:
+def decision_source(source: str) -> team_pb2.DecisionSource:
     """DecisionSource value of a routing source (a ``DecisionSource``, or "" for none)."""
-    return _SOURCES.get(source, team_pb2.DECISION_SOURCE_UNSPECIFIED)  # type: ignore[call-overload]
+    return _SOURCES.get(source, team_pb2.DECISION_SOURCE_UNSPECIFIED)
 
 
 def artifact_to_proto(artifact: ArtifactData, with_data: bool = True) -> team_pb2.Artifact:
@@ -149,7 +149,7 @@ def step_to_proto(step: StepData, usage: Mapping[str, Any] | None = None) -> tea
         index=step["index"],
         team=step["team"],
         agent=step["agent"],
-        kind=_STEP_KINDS.get(step["kind"], team_pb2.AGENT_STEP_KIND_UNSPECIFIED),  # type: ignore[call-overload]
+        kind=_STEP_KINDS.get(step["kind"], team_pb2.AGENT_STEP_KIND_UNSPECIFIED),
         next=step["next"],
         reasoning=step["reasoning"],
         decision_source=decision_source(step["decision_source"]),

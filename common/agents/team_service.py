@@ -9,7 +9,9 @@ from typing import Any
 import grpc
 import structlog
 from langchain_core.messages import AIMessageChunk
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StreamMode
 from marketing.team.v1 import team_pb2, team_pb2_grpc
 
 from common.agents.convert import (
@@ -66,10 +68,10 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     def __init__(
         self,
         team: TeamDefinition,
-        graph: CompiledStateGraph,
+        graph: CompiledStateGraph[Any],
         settings: Settings,
         store: Store | None = None,
-        durable_graph: CompiledStateGraph | None = None,
+        durable_graph: CompiledStateGraph[Any] | None = None,
     ) -> None:
         """
         Args:
@@ -90,13 +92,13 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
 
     async def ListTools(
-        self, request: team_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
+        self, request: team_pb2.ListToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> team_pb2.ListToolsResponse:
         tools = self.tools.describe() if self.tools is not None else []
         return team_pb2.ListToolsResponse(tools=[tool_info_to_proto(self.team, t) for t in tools])
 
     async def CancelWorkflow(
-        self, request: team_pb2.CancelWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: team_pb2.CancelWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> team_pb2.CancelWorkflowResponse:
         raise_if_invalid(check_text("workflow_id", request.workflow_id, max_chars=128))
         response = team_pb2.CancelWorkflowResponse(team=self.team)
@@ -144,7 +146,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         graph = self.durable_graph if store is not None and self.durable_graph is not None else self.graph
         started = time.monotonic()
         ledger = UsageLedger(self.prices, self.team)
-        config: dict[str, Any] = {
+        config: RunnableConfig = {
             "recursion_limit": self.recursion_limit,
             "callbacks": [ledger, ModelCallSpans()],
         }
@@ -154,10 +156,11 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             if (await graph.aget_state(config)).next:
                 graph_input = None  # an interrupted run: continue from its last checkpoint
                 log.info("team_run_resumed", idempotency_key=idempotency_key)
-        modes = ["custom", "values", *(["messages"] if stream_text else [])]
+        modes: list[StreamMode] = ["custom", "values", "messages"] if stream_text else ["custom", "values"]
         final: TeamState = {}
         BRIEFS_IN_FLIGHT.labels(team=self.team).inc()
         try:
+            chunk: Any
             async for mode, chunk in graph.astream(graph_input, config, stream_mode=modes):
                 if mode == "values":
                     final = chunk
@@ -178,7 +181,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         yield team_pb2.StreamBriefResponse(result=result)
 
     async def RunBrief(
-        self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext
+        self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> team_pb2.RunBriefResponse:
         validate_brief(request)
         result = team_pb2.BriefResult()
@@ -188,7 +191,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         return team_pb2.RunBriefResponse(result=result)
 
     async def StreamBrief(
-        self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext
+        self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         validate_brief(request)
         async for event in self._events(request.brief, request.stream_text, request.idempotency_key):

@@ -2,24 +2,31 @@
 
 SQL is written once with ``$1`` placeholders; SQLite runs it with ``?1``. Timestamps are timezone-aware datetimes
 on the Python side (TIMESTAMPTZ in PostgreSQL, ISO 8601 text in SQLite).
+
+Migrations are ``NNN_name.sql`` files: common's (``common/storage/migrations/<dialect>/``, the records every service
+keeps) and a service's own (``<service package>/migrations/<dialect>/``, for example the social service's
+``scheduled_posts``), applied after common's. Their versions are unique across packages, since one PostgreSQL
+database records them all in ``schema_migrations``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from common.errors import ConfigError
 from common.logging import get_logger
 
 log = get_logger(__name__)
 
 MIGRATION_LOCK_KEY = 7_310_042_611  # pg_advisory_lock key shared by every replica
+COMMON_MIGRATIONS = "common.storage"  # the package whose migrations/ every store applies first
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -42,15 +49,78 @@ class Database(Protocol):
         ...
 
 
-def migrations(dialect: str) -> list[tuple[int, str, str]]:
-    """(version, name, sql) of the packaged migrations of a dialect, in order."""
-    folder = resources.files("common.storage") / "migrations" / dialect
+class Migration(NamedTuple):
+    """One migration file: ``NNN_name.sql`` of a package's ``migrations/<dialect>/`` folder."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def has_migrations(package: str) -> bool:
+    """Whether a package ships migrations of its own tables (a ``migrations/`` folder)."""
+    return (resources.files(package) / "migrations").is_dir()
+
+
+def _package_migrations(package: str, dialect: str) -> list[Migration]:
+    folder = resources.files(package) / "migrations" / dialect
+    if not folder.is_dir():
+        raise ConfigError(f"{package} has no {dialect} migrations (a migrations/{dialect}/ folder)")
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text()))
+            version = entry.name.split("_", 1)[0]
+            if not version.isdigit():
+                raise ConfigError(f"migration {package}:{entry.name} must be named NNN_name.sql")
+            found.append(Migration(int(version), entry.name, entry.read_text()))
     return sorted(found)
+
+
+def migrations(dialect: str, packages: Sequence[str] = ()) -> list[Migration]:
+    """The packaged migrations of a dialect: common's (``common/storage/migrations/``), then those of each
+    service package in ``packages`` (its own ``migrations/`` folder), each package's in version order.
+
+    Raises:
+        ConfigError: Two migrations share a version (versions are unique across packages, since one database
+            records them all), or a package has no migrations for the dialect.
+    """
+    found: list[Migration] = []
+    owners: dict[int, str] = {}
+    for package in dict.fromkeys((COMMON_MIGRATIONS, *packages)):
+        for migration in _package_migrations(package, dialect):
+            if migration.version in owners:
+                raise ConfigError(
+                    f"migration version {migration.version} is used twice, by {owners[migration.version]} and "
+                    f"{package}:{migration.name}; give one of them an unused number"
+                )
+            owners[migration.version] = f"{package}:{migration.name}"
+            found.append(migration)
+    return found
+
+
+def pending(dialect: str, packages: Sequence[str], applied: Mapping[int, str]) -> list[Migration]:
+    """The migrations of ``migrations(dialect, packages)`` that the database has not applied yet.
+
+    Args:
+        dialect: ``postgres`` or ``sqlite``.
+        packages: The service packages whose migrations to apply after common's.
+        applied: ``schema_migrations``: the name recorded for each applied version.
+
+    Raises:
+        ConfigError: The database recorded one of these versions under another name (another package's
+            migration took the number).
+    """
+    todo = []
+    for migration in migrations(dialect, packages):
+        recorded = applied.get(migration.version)
+        if recorded is None:
+            todo.append(migration)
+        elif recorded != migration.name:
+            raise ConfigError(
+                f"migration {migration.name} has version {migration.version}, which the database already "
+                f"recorded for {recorded}; versions must be unique across packages"
+            )
+    return todo
 
 
 async def advisory_lock(connection: Any, key: int, poll_s: float = 0.05) -> None:
@@ -94,8 +164,9 @@ class PostgresDatabase:
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in await self.pool.fetch(sql, *args)]
 
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations; safe when several replicas start at once (advisory lock)."""
+    async def migrate(self, packages: Sequence[str] = ()) -> list[int]:
+        """Apply pending migrations, common's then those of ``packages``; safe when several replicas and services
+        start at once (advisory lock)."""
         applied_now = []
         async with self.pool.acquire() as connection:
             await advisory_lock(connection, MIGRATION_LOCK_KEY)
@@ -104,10 +175,10 @@ class PostgresDatabase:
                     "CREATE TABLE IF NOT EXISTS schema_migrations "
                     "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
-                done = {r["version"] for r in await connection.fetch("SELECT version FROM schema_migrations")}
-                for version, name, sql in migrations(self.dialect):
-                    if version in done:
-                        continue
+                rows = await connection.fetch("SELECT version, name FROM schema_migrations")
+                for version, name, sql in pending(
+                    self.dialect, packages, {r["version"]: r["name"] for r in rows}
+                ):
                     async with connection.transaction():
                         await connection.execute(sql)
                         await connection.execute(
@@ -155,7 +226,7 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, *args: Any) -> int:
         cursor = await self.connection.execute(self._sql(sql), self._args(args))
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         async with self.connection.execute(self._sql(sql), self._args(args)) as cursor:
@@ -171,18 +242,19 @@ class SqliteDatabase:
             raise
         await self.connection.execute("COMMIT")
 
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations inside one write transaction (other processes wait on the lock)."""
+    async def migrate(self, packages: Sequence[str] = ()) -> list[int]:
+        """Apply pending migrations, common's then those of ``packages``, inside one write transaction (other
+        processes wait on the lock)."""
         applied_now = []
         async with self._exclusive():
             await self.connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
             )
-            done = {r["version"] for r in await self.fetch("SELECT version FROM schema_migrations")}
-            for version, name, sql in migrations(self.dialect):
-                if version in done:
-                    continue
+            rows = await self.fetch("SELECT version, name FROM schema_migrations")
+            for version, name, sql in pending(
+                self.dialect, packages, {r["version"]: r["name"] for r in rows}
+            ):
                 for statement in (s.strip() for s in sql.split(";")):
                     if statement and not all(line.startswith("--") for line in statement.splitlines()):
                         await self.connection.execute(statement)
