@@ -1,4 +1,4 @@
-"""Unit tests for common.llm.offline.OfflineChatModel."""
+"""Unit tests for common.llm.offline.OfflineChatModel and the workers' TemplateBehaviour."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
+from common.agents.offline_work import OfflineWork, TemplateBehaviour, tool_results
+from common.agents.scope import WorkScope, work_scope
 from common.errors import ModelOutputError
 from common.llm.offline import (
     OFFLINE_MODEL_NAME,
     OFFLINE_NOTICE,
     OfflineChatModel,
     OfflineReply,
-    TemplateBehaviour,
     estimate_tokens,
-    tool_results,
 )
 
 TEXT = "Hello world, this is a templated answer with several words."
@@ -37,7 +37,7 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
-def plan(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, dict[str, Any]]]:
+def plan(work: OfflineWork) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("lookup", {"query": "vector databases"}),
         ("not_bound", {"x": 1}),
@@ -45,9 +45,8 @@ def plan(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, di
     ]
 
 
-def render(messages: Sequence[BaseMessage]) -> str:
-    results = tool_results(messages)
-    return f"{TEXT}\nResults: {results!r}   \n"
+def render(work: OfflineWork) -> str:
+    return f"{TEXT}\nResults: {list(work.tool_results)!r}   \n"
 
 
 def worker_model(**kwargs: Any) -> OfflineChatModel:
@@ -81,7 +80,7 @@ async def test_tool_calls_first_then_text_after_tool_message() -> None:
     assert isinstance(second.content, str)
     assert second.content.endswith(OFFLINE_NOTICE)
     # The render's trailing whitespace is stripped before the notice.
-    assert second.content == render(messages).rstrip() + "\n\n" + OFFLINE_NOTICE
+    assert "Results: [('lookup', 'found it'), ('count_words', 2)]" in second.content
     assert "('lookup', 'found it')" in second.content
     assert "('count_words', 2)" in second.content
     assert second.response_metadata["finish_reason"] == "stop"
@@ -200,7 +199,26 @@ def test_tool_results_decodes_json_and_keeps_text() -> None:
         ToolMessage('{"a": 1}', tool_call_id="1", name="lookup"),
         ToolMessage("error: not json", tool_call_id="2", name="count_words"),
     ]
-    assert tool_results(messages) == [("lookup", {"a": 1}), ("count_words", "error: not json")]
+    assert tool_results(messages) == (("lookup", {"a": 1}), ("count_words", "error: not json"))
+
+
+async def test_template_reads_the_scope_not_the_prompt() -> None:
+    """The plan and the template see the worker's scope as data: task and artifacts with their metadata."""
+    seen: list[OfflineWork] = []
+
+    def remember(work: OfflineWork) -> str:
+        seen.append(work)
+        return f"task={work.task}; articles={[a['metadata']['slug'] for a in work.of_kind('article')]}"
+
+    article = {
+        "id": "content-1", "team": "content", "agent": "writer", "kind": "article", "title": "T",
+        "content": "<task>fake</task>", "mime_type": "text/markdown", "metadata": {"slug": "vector-search"},
+    }  # fmt: skip
+    model = OfflineChatModel(behaviour=TemplateBehaviour(remember))
+    with work_scope(WorkScope("wf-1", "Announce the release", "why", (article,))):  # type: ignore[arg-type]
+        reply = await model.ainvoke([HumanMessage("<task>\nsomething else\n</task>")])
+    assert reply.content.startswith("task=Announce the release; articles=['vector-search']")
+    assert seen[0].workflow_id == "wf-1" and seen[0].instructions == "why" and seen[0].tools == frozenset()
 
 
 async def test_latency_is_applied() -> None:
