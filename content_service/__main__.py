@@ -7,9 +7,9 @@ from marketing.content.v1 import content_pb2, content_pb2_grpc
 from common.agents.team_entry import build_team_service
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration, run_service
-from content_service.graph import content_team
 from content_service.images import ImageGenerator
 from content_service.servicer import ContentServicer
+from content_service.team import content_team
 
 SERVICE_NAME = content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
 

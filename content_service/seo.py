@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -325,6 +325,181 @@ def suggest_keywords(
     return result[:limit]
 
 
+Issue = tuple[str, str]
+"""A failed check: its :data:`PENALTIES` key and a human-readable message."""
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What the checks of :func:`analyze_seo` look at."""
+
+    word_count: int
+    reading_ease: float
+    title: str
+    meta: str
+    headings: tuple[Heading, ...]
+    densities: tuple[KeywordDensity, ...]
+
+
+def _check_title(page: _Page) -> list[Issue]:
+    if not page.title:
+        return [
+            (
+                "title_missing",
+                f"Title is missing; add one of {TITLE_MIN_CHARS} to {TITLE_MAX_CHARS} characters.",
+            )
+        ]
+    if not TITLE_MIN_CHARS <= len(page.title) <= TITLE_MAX_CHARS:
+        return [
+            (
+                "title_length",
+                f"Title is {len(page.title)} characters; keep it between {TITLE_MIN_CHARS} and {TITLE_MAX_CHARS}.",
+            )
+        ]
+    return []
+
+
+def _check_meta(page: _Page) -> list[Issue]:
+    if not page.meta:
+        return [
+            (
+                "meta_missing",
+                f"Meta description is missing; add one of {META_MIN_CHARS} to {META_MAX_CHARS} characters.",
+            )
+        ]
+    if not META_MIN_CHARS <= len(page.meta) <= META_MAX_CHARS:
+        return [
+            (
+                "meta_length",
+                f"Meta description is {len(page.meta)} characters; "
+                f"keep it between {META_MIN_CHARS} and {META_MAX_CHARS}.",
+            )
+        ]
+    return []
+
+
+def _check_h1(page: _Page) -> list[Issue]:
+    h1_count = sum(1 for h in page.headings if h.level == 1)
+    if h1_count == 0:
+        return [("h1_count", "There is no H1 heading; use exactly one.")]
+    if h1_count > 1:
+        return [("h1_count", f"There are {h1_count} H1 headings; use exactly one.")]
+    return []
+
+
+def _check_h2(page: _Page) -> list[Issue]:
+    h2_count = sum(1 for h in page.headings if h.level == 2)
+    if page.word_count <= LONG_TEXT_WORDS or h2_count >= MIN_H2_FOR_LONG_TEXT:
+        return []
+    found = "There is 1 H2 heading" if h2_count == 1 else f"There are {h2_count} H2 headings"
+    return [
+        (
+            "h2_count",
+            f"{found} for {page.word_count} words; add at least {MIN_H2_FOR_LONG_TEXT} to structure the text.",
+        )
+    ]
+
+
+def _check_heading_skips(page: _Page) -> list[Issue]:
+    skips = _heading_skips(page.headings)
+    if not skips:
+        return []
+    prev, cur = skips[0]
+    more = f" ({len(skips) - 1} more)" if len(skips) > 1 else ""
+    return [
+        (
+            "heading_skip",
+            f'Heading levels are skipped: H{prev.level} "{prev.text}" is followed by H{cur.level} '
+            f'"{cur.text}"{more}; go down one level at a time.',
+        )
+    ]
+
+
+def _check_keyword_density(page: _Page) -> list[Issue]:
+    if not page.densities or not page.word_count:
+        return []
+    primary = page.densities[0]
+    if primary.occurrences == 0:
+        return [("keyword_density", f'Primary keyword "{primary.keyword}" does not appear in the text.')]
+    if not DENSITY_MIN_PERCENT <= primary.density_percent <= DENSITY_MAX_PERCENT:
+        return [
+            (
+                "keyword_density",
+                f'Primary keyword "{primary.keyword}" density is {primary.density_percent}%; '
+                f"keep it between {DENSITY_MIN_PERCENT}% and {DENSITY_MAX_PERCENT}%.",
+            )
+        ]
+    return []
+
+
+def _check_keyword_in_title(page: _Page) -> list[Issue]:
+    if not page.densities or not page.word_count or not page.title:
+        return []
+    primary = page.densities[0]
+    if _keyword_pattern(primary.keyword).search(page.title):
+        return []
+    return [("keyword_not_in_title", f'Primary keyword "{primary.keyword}" is not in the title.')]
+
+
+def _check_readability(page: _Page) -> list[Issue]:
+    if not page.word_count or page.reading_ease >= MIN_READING_EASE:
+        return []
+    return [
+        (
+            "hard_to_read",
+            f"Flesch reading ease is {page.reading_ease} (hard to read); aim for {MIN_READING_EASE:g} or more "
+            "with shorter sentences and simpler words.",
+        )
+    ]
+
+
+def _check_length(page: _Page) -> list[Issue]:
+    if page.word_count >= MIN_WORDS:
+        return []
+    return [("thin_content", f"Only {page.word_count} words (thin content); aim for at least {MIN_WORDS}.")]
+
+
+_CHECKS: tuple[Callable[[_Page], list[Issue]], ...] = (
+    _check_title,
+    _check_meta,
+    _check_h1,
+    _check_h2,
+    _check_heading_skips,
+    _check_keyword_density,
+    _check_keyword_in_title,
+    _check_readability,
+    _check_length,
+)
+"""The checks of :func:`analyze_seo`, in the order their issues are listed."""
+
+
+def _readability(words: Sequence[str], sentence_count: int) -> tuple[float, float]:
+    """Flesch reading ease and Flesch-Kincaid grade, rounded to one decimal (0.0 for an empty text)."""
+    if not words or not sentence_count:
+        return 0.0, 0.0
+    words_per_sentence = len(words) / sentence_count
+    syllables_per_word = sum(_count_syllables(w) for w in words) / len(words)
+    reading_ease = round(
+        _FRE_BASE - _FRE_SENTENCE_LENGTH * words_per_sentence - _FRE_SYLLABLES_PER_WORD * syllables_per_word,
+        1,
+    )
+    grade = round(
+        _FK_SENTENCE_LENGTH * words_per_sentence + _FK_SYLLABLES_PER_WORD * syllables_per_word - _FK_BASE,
+        1,
+    )
+    return reading_ease, grade
+
+
+def _densities(keywords: Sequence[str], body: str, word_count: int) -> tuple[KeywordDensity, ...]:
+    """Densities of the target keywords in the body; without keywords, of the body's top terms."""
+    densities = []
+    for keyword in _normalize_keywords(keywords) or extract_keywords(body, DEFAULT_KEYWORD_COUNT):
+        occurrences = len(_keyword_pattern(keyword).findall(body))
+        density = round(occurrences / word_count * 100, 2) if word_count else 0.0
+        densities.append(KeywordDensity(keyword=keyword, occurrences=occurrences, density_percent=density))
+    return tuple(densities)
+
+
 def analyze_seo(
     text: str,
     keywords: Sequence[str] = (),
@@ -359,137 +534,29 @@ def analyze_seo(
     parsed = _parse(text)
     body = "\n".join(parsed.blocks)
     words = _WORD.findall(body)
-    word_count = len(words)
     sentence_count = sum(_count_sentences(block) for block in parsed.blocks)
-
-    reading_ease = grade = 0.0
-    if word_count and sentence_count:
-        words_per_sentence = word_count / sentence_count
-        syllables_per_word = sum(_count_syllables(w) for w in words) / word_count
-        reading_ease = round(
-            _FRE_BASE
-            - _FRE_SENTENCE_LENGTH * words_per_sentence
-            - _FRE_SYLLABLES_PER_WORD * syllables_per_word,
-            1,
-        )
-        grade = round(
-            _FK_SENTENCE_LENGTH * words_per_sentence + _FK_SYLLABLES_PER_WORD * syllables_per_word - _FK_BASE,
-            1,
-        )
-
-    headings = parsed.headings
-    title = " ".join(title.split()) or next((h.text for h in headings if h.level == 1), "")
-    meta = " ".join(meta_description.split()) or parsed.meta_description
-
-    keyword_list = _normalize_keywords(keywords) or extract_keywords(body, DEFAULT_KEYWORD_COUNT)
-    densities = []
-    for keyword in keyword_list:
-        occurrences = len(_keyword_pattern(keyword).findall(body))
-        density = round(occurrences / word_count * 100, 2) if word_count else 0.0
-        densities.append(KeywordDensity(keyword=keyword, occurrences=occurrences, density_percent=density))
-
-    failed: list[tuple[str, str]] = []
-    if not title:
-        failed.append(
-            (
-                "title_missing",
-                f"Title is missing; add one of {TITLE_MIN_CHARS} to {TITLE_MAX_CHARS} characters.",
-            )
-        )
-    elif not TITLE_MIN_CHARS <= len(title) <= TITLE_MAX_CHARS:
-        failed.append(
-            (
-                "title_length",
-                f"Title is {len(title)} characters; keep it between {TITLE_MIN_CHARS} and {TITLE_MAX_CHARS}.",
-            )
-        )
-    if not meta:
-        failed.append(
-            (
-                "meta_missing",
-                f"Meta description is missing; add one of {META_MIN_CHARS} to {META_MAX_CHARS} characters.",
-            )
-        )
-    elif not META_MIN_CHARS <= len(meta) <= META_MAX_CHARS:
-        failed.append(
-            (
-                "meta_length",
-                f"Meta description is {len(meta)} characters; "
-                f"keep it between {META_MIN_CHARS} and {META_MAX_CHARS}.",
-            )
-        )
-
-    h1_count = sum(1 for h in headings if h.level == 1)
-    if h1_count == 0:
-        failed.append(("h1_count", "There is no H1 heading; use exactly one."))
-    elif h1_count > 1:
-        failed.append(("h1_count", f"There are {h1_count} H1 headings; use exactly one."))
-    h2_count = sum(1 for h in headings if h.level == 2)
-    if word_count > LONG_TEXT_WORDS and h2_count < MIN_H2_FOR_LONG_TEXT:
-        found = "There is 1 H2 heading" if h2_count == 1 else f"There are {h2_count} H2 headings"
-        failed.append(
-            (
-                "h2_count",
-                f"{found} for {word_count} words; add at least {MIN_H2_FOR_LONG_TEXT} to structure the text.",
-            )
-        )
-    skips = _heading_skips(headings)
-    if skips:
-        prev, cur = skips[0]
-        more = f" ({len(skips) - 1} more)" if len(skips) > 1 else ""
-        failed.append(
-            (
-                "heading_skip",
-                f'Heading levels are skipped: H{prev.level} "{prev.text}" is followed by H{cur.level} '
-                f'"{cur.text}"{more}; go down one level at a time.',
-            )
-        )
-
-    if densities and word_count:
-        primary = densities[0]
-        if primary.occurrences == 0:
-            failed.append(
-                ("keyword_density", f'Primary keyword "{primary.keyword}" does not appear in the text.')
-            )
-        elif not DENSITY_MIN_PERCENT <= primary.density_percent <= DENSITY_MAX_PERCENT:
-            failed.append(
-                (
-                    "keyword_density",
-                    f'Primary keyword "{primary.keyword}" density is {primary.density_percent}%; '
-                    f"keep it between {DENSITY_MIN_PERCENT}% and {DENSITY_MAX_PERCENT}%.",
-                )
-            )
-        if title and not _keyword_pattern(primary.keyword).search(title):
-            failed.append(
-                ("keyword_not_in_title", f'Primary keyword "{primary.keyword}" is not in the title.')
-            )
-
-    if word_count and reading_ease < MIN_READING_EASE:
-        failed.append(
-            (
-                "hard_to_read",
-                f"Flesch reading ease is {reading_ease} (hard to read); aim for {MIN_READING_EASE:g} or more "
-                "with shorter sentences and simpler words.",
-            )
-        )
-    if word_count < MIN_WORDS:
-        failed.append(
-            ("thin_content", f"Only {word_count} words (thin content); aim for at least {MIN_WORDS}.")
-        )
-
-    score = max(0, 100 - sum(PENALTIES[check] for check, _ in failed))
+    reading_ease, grade = _readability(words, sentence_count)
+    page = _Page(
+        word_count=len(words),
+        reading_ease=reading_ease,
+        title=" ".join(title.split()) or next((h.text for h in parsed.headings if h.level == 1), ""),
+        meta=" ".join(meta_description.split()) or parsed.meta_description,
+        headings=parsed.headings,
+        densities=_densities(keywords, body, len(words)),
+    )
+    failed = [issue for check in _CHECKS for issue in check(page)]
     return SeoReport(
-        word_count=word_count,
+        word_count=page.word_count,
         sentence_count=sentence_count,
         flesch_reading_ease=reading_ease,
         flesch_kincaid_grade=grade,
-        title=title,
-        title_length=len(title),
-        meta_description=meta,
-        meta_description_length=len(meta),
-        keyword_densities=tuple(densities),
-        headings=headings,
+        title=page.title,
+        title_length=len(page.title),
+        meta_description=page.meta,
+        meta_description_length=len(page.meta),
+        keyword_densities=page.densities,
+        headings=page.headings,
         issues=tuple(message for _, message in failed),
-        score=score,
+        score=max(0, 100 - sum(PENALTIES[key] for key, _ in failed)),
         keyword_suggestions=tuple(suggest_keywords(text, research_texts)) if research_texts else (),
     )
