@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2, team_pb2_grpc
@@ -24,7 +27,7 @@ REGISTRY = TEAMS.with_team(EMAIL)
 TASK = "Write a blog article about our vector database, then a drip email sequence for new trial users"
 
 
-def test_the_registry_entry_reaches_routing_prompt_and_launcher(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_registry_entry_reaches_routing_prompt_and_launcher(tmp_path: Path) -> None:
     assert "email" in router_instructions(REGISTRY)
     assert "-> email" in router_instructions(REGISTRY)
     assert team_keyword_router(REGISTRY).needed(TASK) == ["content", "email"]
@@ -77,3 +80,16 @@ async def test_the_new_team_answers_the_uniform_contract() -> None:
     finally:
         for server in servers.values():
             await server.stop(0)
+
+
+def test_the_readme_walks_through_it_touching_at_most_four_files_outside_the_package() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Add a team", 1)[1].split("\n## ", 1)[0]
+    outside = section.split("Touch at most four files outside it", 1)[1]
+    steps = re.findall(r"^   \d\. (.+)$", outside, re.MULTILINE)
+    assert 1 <= len(steps) <= 4, steps
+    for step in steps:
+        for path in re.findall(r"`([\w./]+\.(?:py|proto))`", step):
+            if "<" not in path:
+                assert (Path(__file__).resolve().parents[2] / path).exists(), path
+    assert "common/teams.py" in steps[0] and "make deploy-files" in steps[1]
