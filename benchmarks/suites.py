@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
@@ -137,6 +137,107 @@ def efficiency(
 # overhead ------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _OverheadRecord:
+    """What the overhead runs collected: by (stack name, task shape), workflows by task shape, pairs by
+    (repetition, task shape)."""
+
+    samples: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    errors: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    workflows: dict[str, list[supervisor_pb2.Workflow]] = field(default_factory=dict)
+    pairs: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+
+
+async def _warm_up(stacks: list[tuple[str, Stack]], warmup: int, record: _OverheadRecord) -> None:
+    """Run every task on every stack ``warmup`` times, keeping only the errors."""
+    for _ in range(warmup):
+        for task in TASKS:
+            for name, stack in stacks:
+                outcome = await run_once(stack, task)
+                if outcome.error:
+                    record.errors.setdefault((name, task.shape), []).append(f"warm-up: {outcome.error}")
+
+
+async def _timed_run(
+    distributed: ProcessStack, name: str, stack: Stack, task: BenchTask, rep: int, record: _OverheadRecord
+) -> None:
+    """One measured run: its latency, the CPU time of each process, its error and its workflow."""
+    services_before = distributed.cpu_s() if name == DISTRIBUTED else {}
+    own_before = time.process_time()
+    outcome = await run_once(stack, task)
+    own = time.process_time() - own_before
+    spent = record.cpu.setdefault((name, task.shape), Counter())
+    spent["benchmark process" if name == IN_PROCESS else "client"] += own
+    for service, seconds in distributed.cpu_s().items() if name == DISTRIBUTED else ():
+        spent[service] += seconds - services_before[service]
+    record.samples.setdefault((name, task.shape), []).append(outcome.seconds)
+    record.pairs.setdefault((rep, task.shape), {})[name] = outcome.seconds
+    if outcome.error:
+        record.errors.setdefault((name, task.shape), []).append(outcome.error)
+    if outcome.workflow is not None:
+        record.workflows.setdefault(task.shape, []).append(outcome.workflow)
+
+
+async def _measure(
+    distributed: ProcessStack, stacks: list[tuple[str, Stack]], reps: int, record: _OverheadRecord
+) -> None:
+    """``reps`` repetitions of every task on both stacks back to back, alternating which goes first."""
+    for rep in range(reps):
+        order = stacks if rep % 2 == 0 else stacks[::-1]
+        for task in TASKS:
+            for name, stack in order:
+                await _timed_run(distributed, name, stack, task, rep, record)
+
+
+def _overhead_row(
+    task: BenchTask, record: _OverheadRecord, stacks: list[tuple[str, Stack]], reps: int
+) -> dict[str, Any]:
+    """One task's latencies on both stacks, their ratios, the added time per team hop, CPU time and errors."""
+    dist = summary_ms(record.samples[(DISTRIBUTED, task.shape)])
+    local = summary_ms(record.samples[(IN_PROCESS, task.shape)])
+    hops = len(task.teams)
+    paired = [
+        (p[DISTRIBUTED] - p[IN_PROCESS]) / hops
+        for (_, shape), p in record.pairs.items()
+        if shape == task.shape and len(p) == 2
+    ]
+    return {
+        "task": task.shape,
+        "text": task.text,
+        "team_calls": hops,
+        DISTRIBUTED: dist,
+        IN_PROCESS: local,
+        "ratio_p50": round(dist["p50_ms"] / local["p50_ms"], 4),
+        "ratio_p95": round(dist["p95_ms"] / local["p95_ms"], 4),
+        "added_per_team_hop_p50_ms": round((dist["p50_ms"] - local["p50_ms"]) / hops, 3),
+        # The median of the per-repetition differences (each pair ran back to back): less sensitive to
+        # drift than the difference of the two medians.
+        "added_per_team_hop_paired_median_ms": round(1000 * percentile(paired, 50), 3),
+        # CPU time (user + system) per run, by process: /proc/<pid>/stat for the services (10 ms ticks,
+        # summed over all runs), time.process_time() for this process.
+        "cpu_ms_per_run": {
+            name: {k: round(1000 * v / reps, 2) for k, v in sorted(record.cpu[(name, task.shape)].items())}
+            for name, _ in stacks
+        },
+        "errors": {name: record.errors.get((name, task.shape), []) for name, _ in stacks},
+    }
+
+
+def _overhead_summary(rows: list[dict[str, Any]], errors: dict[tuple[str, str], list[str]]) -> dict[str, Any]:
+    """Worst task and all tasks together: p50 ratio and added time per team hop; the number of errors."""
+    dist_total = sum(r[DISTRIBUTED]["p50_ms"] for r in rows)
+    local_total = sum(r[IN_PROCESS]["p50_ms"] for r in rows)
+    hops_total = sum(r["team_calls"] for r in rows)
+    return {
+        "ratio_p50_worst": max(r["ratio_p50"] for r in rows),
+        "ratio_p50_all_tasks": round(dist_total / local_total, 4),
+        "added_per_team_hop_p50_ms_worst": max(r["added_per_team_hop_p50_ms"] for r in rows),
+        "added_per_team_hop_p50_ms_all_tasks": round((dist_total - local_total) / hops_total, 3),
+        "error_count": sum(len(v) for v in errors.values()),
+    }
+
+
 async def overhead(
     latency_ms: int, reps: int, warmup: int, log: Any, stream_steps: bool = False
 ) -> dict[str, Any]:
@@ -148,43 +249,17 @@ async def overhead(
     """
     distributed = ProcessStack(latency_ms)
     await distributed.start()
-    samples: dict[tuple[str, str], list[float]] = {}
-    errors: dict[tuple[str, str], list[str]] = {}
-    workflows: dict[str, list[supervisor_pb2.Workflow]] = {}
+    record = _OverheadRecord()
     streamed: dict[str, list[team_pb2.AgentStep]] = {}
-    pairs: dict[tuple[int, str], dict[str, float]] = {}
-    cpu: dict[tuple[str, str], Counter[str]] = {}
     in_process = InProcessStack(latency_ms)
     try:
         await in_process.start()
         stacks: list[tuple[str, Stack]] = [(DISTRIBUTED, distributed), (IN_PROCESS, in_process)]
-        for _ in range(warmup):
-            for task in TASKS:
-                for name, stack in stacks:
-                    outcome = await run_once(stack, task)
-                    if outcome.error:
-                        errors.setdefault((name, task.shape), []).append(f"warm-up: {outcome.error}")
+        await _warm_up(stacks, warmup, record)
         log(
             f"  overhead @ {latency_ms} ms: warm-up done, {reps} repetitions of {len(TASKS)} tasks x 2 stacks"
         )
-        for rep in range(reps):
-            order = stacks if rep % 2 == 0 else stacks[::-1]
-            for task in TASKS:
-                for name, stack in order:
-                    services_before = distributed.cpu_s() if name == DISTRIBUTED else {}
-                    own_before = time.process_time()
-                    outcome = await run_once(stack, task)
-                    own = time.process_time() - own_before
-                    spent = cpu.setdefault((name, task.shape), Counter())
-                    spent["benchmark process" if name == IN_PROCESS else "client"] += own
-                    for service, seconds in distributed.cpu_s().items() if name == DISTRIBUTED else ():
-                        spent[service] += seconds - services_before[service]
-                    samples.setdefault((name, task.shape), []).append(outcome.seconds)
-                    pairs.setdefault((rep, task.shape), {})[name] = outcome.seconds
-                    if outcome.error:
-                        errors.setdefault((name, task.shape), []).append(outcome.error)
-                    if outcome.workflow is not None:
-                        workflows.setdefault(task.shape, []).append(outcome.workflow)
+        await _measure(distributed, stacks, reps, record)
         if stream_steps:
             for task in TASKS:
                 _, streamed[task.shape] = await distributed.stream(task.text)
@@ -192,54 +267,14 @@ async def overhead(
         await in_process.stop()
         await distributed.stop()
 
-    rows = []
-    for task in TASKS:
-        dist = summary_ms(samples[(DISTRIBUTED, task.shape)])
-        local = summary_ms(samples[(IN_PROCESS, task.shape)])
-        hops = len(task.teams)
-        paired = [
-            (p[DISTRIBUTED] - p[IN_PROCESS]) / hops
-            for (_, shape), p in pairs.items()
-            if shape == task.shape and len(p) == 2
-        ]
-        rows.append(
-            {
-                "task": task.shape,
-                "text": task.text,
-                "team_calls": hops,
-                DISTRIBUTED: dist,
-                IN_PROCESS: local,
-                "ratio_p50": round(dist["p50_ms"] / local["p50_ms"], 4),
-                "ratio_p95": round(dist["p95_ms"] / local["p95_ms"], 4),
-                "added_per_team_hop_p50_ms": round((dist["p50_ms"] - local["p50_ms"]) / hops, 3),
-                # The median of the per-repetition differences (each pair ran back to back): less sensitive to
-                # drift than the difference of the two medians.
-                "added_per_team_hop_paired_median_ms": round(1000 * percentile(paired, 50), 3),
-                # CPU time (user + system) per run, by process: /proc/<pid>/stat for the services (10 ms ticks,
-                # summed over all runs), time.process_time() for this process.
-                "cpu_ms_per_run": {
-                    name: {k: round(1000 * v / reps, 2) for k, v in sorted(cpu[(name, task.shape)].items())}
-                    for name, _ in stacks
-                },
-                "errors": {name: errors.get((name, task.shape), []) for name, _ in stacks},
-            }
-        )
-    dist_total = sum(r[DISTRIBUTED]["p50_ms"] for r in rows)
-    local_total = sum(r[IN_PROCESS]["p50_ms"] for r in rows)
-    hops_total = sum(r["team_calls"] for r in rows)
+    rows = [_overhead_row(task, record, stacks, reps) for task in TASKS]
     return {
         "latency_ms": latency_ms,
         "repetitions": reps,
         "warmup_rounds": warmup,
         "tasks": rows,
-        "summary": {
-            "ratio_p50_worst": max(r["ratio_p50"] for r in rows),
-            "ratio_p50_all_tasks": round(dist_total / local_total, 4),
-            "added_per_team_hop_p50_ms_worst": max(r["added_per_team_hop_p50_ms"] for r in rows),
-            "added_per_team_hop_p50_ms_all_tasks": round((dist_total - local_total) / hops_total, 3),
-            "error_count": sum(len(v) for v in errors.values()),
-        },
-        "_workflows": workflows,
+        "summary": _overhead_summary(rows, record.errors),
+        "_workflows": record.workflows,
         "_streamed_steps": streamed,
     }
 
