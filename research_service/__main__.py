@@ -9,9 +9,9 @@ from common.cache import open_tool_cache
 from common.config import Settings
 from common.logging import get_logger
 from common.server import ServiceParts, ServiceRegistration, run_service
-from research_service.graph import ResearchApis, research_team
 from research_service.knowledge_base import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase
 from research_service.servicer import ResearchServicer
+from research_service.team import ResearchApis, research_team
 
 SERVICE_NAME = research_pb2.DESCRIPTOR.services_by_name["ResearchService"].full_name
 log = get_logger(__name__)

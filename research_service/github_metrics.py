@@ -20,6 +20,7 @@ from common.tools.untrusted import fence
 SERVICE = "github"
 GITHUB_URL = "https://api.github.com"
 HOW_TO_ENABLE = "set GITHUB_TOKEN (or GITHUB_API_URL)"
+GITHUB_OFF = f"GitHub metrics off: {HOW_TO_ENABLE}"
 API_VERSION = "2022-11-28"
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?"
 _NAME = r"[A-Za-z0-9._-]{1,100}"

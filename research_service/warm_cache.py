@@ -19,7 +19,7 @@ from common.cache import open_tool_cache
 from common.config import get_settings
 from common.errors import ConfigError
 from research_service.__main__ import load_knowledge_base
-from research_service.graph import research_tools
+from research_service.tools import research_tools
 
 
 async def warm(queries: list[str]) -> tuple[int, int]:

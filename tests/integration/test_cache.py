@@ -19,7 +19,7 @@ from common.config import load_settings
 from common.errors import ConfigError
 from common.launcher import free_port
 from research_service.__main__ import load_knowledge_base
-from research_service.graph import research_tools
+from research_service.tools import research_tools
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]

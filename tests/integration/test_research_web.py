@@ -13,7 +13,7 @@ from common.cache import open_tool_cache
 from common.tools.http import ExternalServiceError
 from common.tools.untrusted import CLOSE, OPEN, unfence
 from research_service.__main__ import load_knowledge_base
-from research_service.graph import ResearchApis, research_registry
+from research_service.tools import ResearchApis, research_registry
 from research_service.web_pages import FetchRefused, PageFetcher
 from research_service.web_search import WebSearch, search_provider
 from tests.conftest import test_settings
