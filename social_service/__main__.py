@@ -8,19 +8,21 @@ from common.agents.team_entry import build_team_service
 from common.config import Settings
 from common.server import RunningServer, ServiceParts, ServiceRegistration, run_service
 from common.storage import open_store
-from social_service.graph import social_registry, social_team
 from social_service.publisher_loop import PublisherLoop
 from social_service.publishers import build_publishers
-from social_service.scheduled_posts import ScheduledPosts
+from social_service.scheduled_posts import MIGRATIONS, ScheduledPosts
 from social_service.servicer import SocialServicer
+from social_service.team import TEAM, social_team
+from social_service.tools import social_registry
 
 SERVICE_NAME = social_pb2.DESCRIPTOR.services_by_name["SocialService"].full_name
 
 
 async def build(settings: Settings) -> ServiceParts:
-    """The social team's servicers, its scheduled posts and the publisher loop (started once the server is up,
-    stopped before it drains; the store and the HTTP clients are closed last)."""
-    store = await open_store(settings, "social")
+    """The social team's servicers, its scheduled posts (cancelled with their workflow through
+    ``TeamService/CancelWorkflow`` too) and the publisher loop (started once the server is up, stopped before it
+    drains; the store and the HTTP clients are closed last)."""
+    store = await open_store(settings, TEAM, migrations=(MIGRATIONS,))
     posts = ScheduledPosts(store.db)
     publishers = build_publishers(settings)
     dry_run = settings.social_publish == "dry-run"
@@ -30,7 +32,7 @@ async def build(settings: Settings) -> ServiceParts:
     )
     try:
         parts = await build_team_service(
-            social_team(social_registry(posts, publishers, dry_run)), settings, own, store=store
+            social_team(social_registry(posts, publishers, dry_run), posts), settings, own, store=store
         )
     except BaseException:
         await store.close()

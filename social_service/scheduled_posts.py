@@ -1,5 +1,5 @@
-"""Scheduled social posts and their state machine (table ``scheduled_posts``: next to the workflow records on
-PostgreSQL, in the social service's own file on SQLite).
+"""Scheduled social posts and their state machine (table ``scheduled_posts``, created by the social service's own
+migrations: next to the workflow records on PostgreSQL, in the social service's own file on SQLite).
 
 ``scheduled`` -> ``publishing`` (claimed by one publisher loop) -> ``published`` | ``failed`` | back to
 ``scheduled`` (a failure that certainly did not reach the platform); ``scheduled`` -> ``cancelled``. Claims are
@@ -9,6 +9,7 @@ many publisher loops share the database.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from typing import Any
 
 from common.storage.database import Database
 from common.storage.pages import newest_first
+
+MIGRATIONS = "social_service"
+"""The package whose ``migrations/`` create ``scheduled_posts`` (``open_store(..., migrations=(MIGRATIONS,))``)."""
 
 SCHEDULED = "scheduled"
 PUBLISHING = "publishing"
@@ -186,7 +190,8 @@ class ScheduledPosts:
         )  # fmt: skip
         return _post(rows[0]) if rows else None
 
-    async def cancel_workflow(self, workflow_id: str) -> list[ScheduledPost]:
+    # Below ``list`` (the method), the built-in type is spelled ``builtins.list``.
+    async def cancel_workflow(self, workflow_id: str) -> builtins.list[ScheduledPost]:
         """Cancel every still-scheduled post of a workflow; returns the posts cancelled."""
         rows = await self.db.fetch(
             "UPDATE scheduled_posts SET status = $2, updated_at = $3 WHERE workflow_id = $1 AND status = $4 "
@@ -197,7 +202,7 @@ class ScheduledPosts:
 
     # --- the publisher loop's side ---------------------------------------------------------------------------
 
-    async def claim_due(self, owner: str, now: datetime, limit: int) -> list[ScheduledPost]:
+    async def claim_due(self, owner: str, now: datetime, limit: int) -> builtins.list[ScheduledPost]:
         """Atomically move up to ``limit`` due posts to ``publishing`` for ``owner``; no two callers get the same
         post (PostgreSQL skips rows another claim has locked; SQLite serialises writers)."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
@@ -209,7 +214,7 @@ class ScheduledPosts:
         )  # fmt: skip
         return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
 
-    async def expire_leases(self, claimed_before: datetime) -> list[ScheduledPost]:
+    async def expire_leases(self, claimed_before: datetime) -> builtins.list[ScheduledPost]:
         """Fail posts claimed before ``claimed_before`` (their publisher died mid-publish) as outcome unknown;
         they are never republished automatically."""
         rows = await self.db.fetch(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,20 @@ def _is_postgres(settings: Settings) -> bool:
     return bool(settings.database_url and settings.database_url.startswith(("postgresql://", "postgres://")))
 
 
-async def open_store(settings: Settings, service: str, schema: str | None = None) -> Store:
-    """Connect to the records database and apply pending migrations.
+async def open_store(
+    settings: Settings, service: str, schema: str | None = None, *, migrations: Sequence[str] = ()
+) -> Store:
+    """Connect to the records database and apply pending migrations: common's, then the service's own.
 
     Args:
         settings: ``DATABASE_URL`` (PostgreSQL) or ``DATA_DIR`` (SQLite file ``<service>.sqlite``).
         service: Which service's records (names the SQLite file; PostgreSQL is shared).
         schema: PostgreSQL schema to use instead of the default search path (tests).
+        migrations: Packages whose ``migrations/`` folder creates the service's own tables
+            (``("social_service",)``).
+
+    Raises:
+        ConfigError: Two migrations share a version, or the database recorded a version under another name.
     """
     if _is_postgres(settings):
         database: Any = await PostgresDatabase.connect(
@@ -42,7 +49,11 @@ async def open_store(settings: Settings, service: str, schema: str | None = None
         )
     else:
         database = await SqliteDatabase.connect(_sqlite_path(settings, service))
-    applied = await database.migrate()
+    try:
+        applied = await database.migrate(migrations)
+    except BaseException:
+        await database.close()
+        raise
     log.info("database_ready", backend=database.dialect, migrations_applied=applied)
     return Store(database)
 

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections.abc import AsyncIterator
 
 import grpc
+import pytest
 from marketing.social.v1 import social_pb2, social_pb2_grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
+from marketing.team.v1 import team_pb2, team_pb2_grpc
 
 from common.launcher import free_port
-from tests.conftest import bad_request_fields, start_supervisor, start_teams, test_settings
+from common.server import RunningServer
+from social_service.__main__ import build as build_social
+from tests.conftest import bad_request_fields, start_service, start_supervisor, start_teams, test_settings
 
 TASK = "Draft a LinkedIn post announcing our v2 release"
+TWO_PLATFORMS_TASK = "Announce our v2 release on LinkedIn and X"
 
 
 async def first_scheduled_post(social: social_pb2_grpc.SocialServiceStub) -> social_pb2.ScheduledPost:
@@ -142,3 +149,42 @@ async def test_cancel_workflow_posts_validates_the_workflow_id(team_servers) -> 
             social_pb2.CancelWorkflowPostsRequest(workflow_id="no-such-workflow"), timeout=5
         )
         assert list(nothing.posts) == []
+
+
+@pytest.fixture(scope="module")
+async def social_alone() -> AsyncIterator[RunningServer]:
+    """The social service on its own, in-process (its posts come from its own team runs)."""
+    server = await start_service("social", build_social, test_settings())
+    yield server
+    await server.stop(0)
+
+
+async def test_team_service_cancel_workflow_cancels_the_social_teams_posts(social_alone) -> None:
+    workflow_id = str(uuid.uuid4())
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{social_alone.port}") as channel:
+        team = team_pb2_grpc.TeamServiceStub(channel)
+        social = social_pb2_grpc.SocialServiceStub(channel)
+        brief = team_pb2.Brief(workflow_id=workflow_id, task=TWO_PLATFORMS_TASK)
+        await team.RunBrief(team_pb2.RunBriefRequest(brief=brief), timeout=20)
+        listed = social_pb2.ListScheduledPostsRequest(workflow_id=workflow_id)
+        scheduled = (await social.ListScheduledPosts(listed, timeout=5)).posts
+        assert len(scheduled) == 2 and all(
+            p.status == social_pb2.SCHEDULED_POST_STATUS_SCHEDULED for p in scheduled
+        )
+
+        request = team_pb2.CancelWorkflowRequest(workflow_id=workflow_id)
+        answer = await team.CancelWorkflow(request, timeout=5)
+        assert answer.team == "social"
+        assert sorted((e.kind, e.id) for e in answer.cancelled_effects) == sorted(
+            ("scheduled_post", p.id) for p in scheduled
+        )
+        after = (await social.ListScheduledPosts(listed, timeout=5)).posts
+        assert {p.status for p in after} == {social_pb2.SCHEDULED_POST_STATUS_CANCELLED}
+
+        again = await team.CancelWorkflow(request, timeout=5)
+        assert again.team == "social" and list(again.cancelled_effects) == [], "nothing left to undo"
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await team.CancelWorkflow(team_pb2.CancelWorkflowRequest(workflow_id="  "), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "workflow_id" in bad_request_fields(caught.value)

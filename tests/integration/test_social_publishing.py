@@ -18,7 +18,7 @@ from common.storage import BadPageToken, open_store
 from common.storage.database import PostgresDatabase
 from social_service.publisher_loop import PublisherLoop
 from social_service.publishers import build_publishers
-from social_service.scheduled_posts import LEASE_EXPIRED_ERROR, NewPost, ScheduledPosts
+from social_service.scheduled_posts import LEASE_EXPIRED_ERROR, MIGRATIONS, NewPost, ScheduledPosts
 from tests.conftest import test_settings
 from tests.fakes.social_apis import LINKEDIN_TOKEN, X_TOKEN, FakeLinkedIn, FakeX
 
@@ -36,10 +36,10 @@ class Backend:
 
     async def open(self) -> ScheduledPosts:
         if self.dialect == "sqlite":
-            store = await open_store(test_settings(data_dir=self.path), "social")
+            store = await open_store(test_settings(data_dir=self.path), "social", migrations=(MIGRATIONS,))
             return ScheduledPosts(store.db)
         database = await PostgresDatabase.connect(POSTGRES_URL, 4, self.schema)
-        await database.migrate()
+        await database.migrate((MIGRATIONS,))
         return ScheduledPosts(database)
 
 

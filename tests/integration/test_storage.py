@@ -3,37 +3,83 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from common.config import load_settings
+from common.errors import ConfigError
 from common.storage import AgentExecution, BadPageToken, Store, open_store
 from common.storage.database import PostgresDatabase, migrations
+from common.storage.migrate import migrate_all, own_migrations
+from common.teams import TEAMS
+from social_service.scheduled_posts import MIGRATIONS as SOCIAL_MIGRATIONS
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
+Opener = Callable[..., Awaitable[Store]]
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = await open_store(load_settings(data_dir=tmp_path), "supervisor")
-        yield opened
-        await opened.close()
-        return
+async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
+    """Opens services' stores on one backend: SQLite files under ``tmp_path``, or one PostgreSQL schema that the
+    services share (as they share the database in production); closes them after the test."""
+    opened: list[Store] = []
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    await admin.execute(f"CREATE SCHEMA {schema}")
+
+    async def open_for(service: str, packages: Sequence[str] = ()) -> Store:
+        if request.param == "sqlite":
+            store = await open_store(load_settings(data_dir=tmp_path), service, migrations=packages)
+        else:
+            settings = load_settings(database_url=POSTGRES_URL)
+            store = await open_store(settings, service, schema=schema, migrations=packages)
+        opened.append(store)
+        return store
+
+    admin = await asyncpg.connect(POSTGRES_URL) if request.param == "postgres" else None
+    if admin is not None:
+        await admin.execute(f"CREATE SCHEMA {schema}")
     try:
-        opened = await open_store(load_settings(database_url=POSTGRES_URL), "supervisor", schema=schema)
-        yield opened
-        await opened.close()
+        yield open_for
     finally:
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
+        for store in opened:
+            await store.close()
+        if admin is not None:
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+            await admin.close()
+
+
+@pytest.fixture
+async def store(opener: Opener) -> Store:
+    return await opener("supervisor")
+
+
+async def tables(store: Store) -> set[str]:
+    """The tables of a store's database (its schema on PostgreSQL)."""
+    if store.dialect == "sqlite":
+        rows = await store.db.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r["name"] for r in rows}
+    rows = await store.db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return {r["tablename"] for r in rows}
+
+
+def migrations_package(root: Path, versions: Sequence[str]) -> str:
+    """A service package on ``root`` (put on sys.path) shipping a migration per version number, for both
+    dialects; returns its name."""
+    name = f"service_{uuid.uuid4().hex[:8]}"
+    for dialect in ("postgres", "sqlite"):
+        folder = root / name / "migrations" / dialect
+        folder.mkdir(parents=True)
+        for version in versions:
+            (folder / f"{version}_{name}.sql").write_text(
+                f"CREATE TABLE {name}_{version} (id TEXT PRIMARY KEY);"
+            )
+    (root / name / "__init__.py").write_text("")
+    return name
 
 
 async def new_workflow(store: Store, task: str = "a task", owner: str = "replica-a") -> str:
@@ -46,13 +92,84 @@ async def test_migrations_apply_from_empty_and_rerun_as_a_no_op(store: Store) ->
     versions = [v for v, _, _ in migrations(store.dialect)]
     assert versions and versions == sorted(versions)
     assert await store.db.migrate() == []  # type: ignore[attr-defined]
-    tables = {"workflows", "agent_executions", "team_results", "schema_migrations"}
-    if store.dialect == "sqlite":
-        rows = await store.db.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")
-        assert tables <= {r["name"] for r in rows}
-    else:
-        rows = await store.db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-        assert tables <= {r["tablename"] for r in rows}
+    assert {"workflows", "agent_executions", "team_results", "schema_migrations"} <= await tables(store)
+
+
+async def test_a_service_applies_its_own_migrations_after_commons(opener: Opener) -> None:
+    supervisor = await opener("supervisor")
+    dialect = supervisor.dialect
+    assert [name for _, name, _ in migrations(dialect, (SOCIAL_MIGRATIONS,))] == [
+        *(name for _, name, _ in migrations(dialect)),
+        "002_scheduled_posts.sql",
+    ]
+    assert "scheduled_posts" not in await tables(supervisor), "only the social service's database has it"
+    social = await opener("social", (SOCIAL_MIGRATIONS,))
+    assert {"workflows", "scheduled_posts"} <= await tables(social)
+    # Databases deployed before the move recorded 002_scheduled_posts.sql as version 2 too: nothing to redo.
+    rows = await social.db.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
+    assert [(r["version"], r["name"]) for r in rows] == [
+        (1, "001_initial.sql"),
+        (2, "002_scheduled_posts.sql"),
+    ]
+    assert await social.db.migrate((SOCIAL_MIGRATIONS,)) == []  # type: ignore[attr-defined]
+    assert await supervisor.db.migrate() == []  # type: ignore[attr-defined]
+
+
+async def test_a_version_used_twice_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clashes_with_common = migrations_package(tmp_path, ["001"])
+    clash = f"version 1 is used twice, by common.storage:001_initial.sql and {clashes_with_common}:"
+    with pytest.raises(ConfigError, match=re.escape(clash)):
+        migrations("sqlite", (clashes_with_common,))
+    first, second = migrations_package(tmp_path, ["007"]), migrations_package(tmp_path, ["007"])
+    with pytest.raises(
+        ConfigError, match=re.escape(f"version 7 is used twice, by {first}:007_{first}.sql and {second}:")
+    ):
+        migrations("postgres", (first, second))
+    with pytest.raises(ConfigError, match="version 7 is used twice"):
+        await open_store(load_settings(data_dir=tmp_path), "social", migrations=(first, second))
+    with pytest.raises(ConfigError, match="has no sqlite migrations"):
+        migrations("sqlite", ("research_service",))
+
+
+async def test_a_version_the_database_recorded_for_another_migration_fails_clearly(
+    opener: Opener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    social = await opener("social", (SOCIAL_MIGRATIONS,))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    other = migrations_package(tmp_path, ["002"])
+    with pytest.raises(ConfigError, match=re.escape("already recorded for 002_scheduled_posts.sql")):
+        await social.db.migrate((other,))  # type: ignore[attr-defined]
+    assert f"{other}_002" not in await tables(social)
+
+
+def test_make_migrate_finds_each_services_own_migrations_through_the_team_registry() -> None:
+    assert {s.name: own_migrations(s) for s in TEAMS.services()} == {
+        "research": (),
+        "content": (),
+        "social": ("social_service",),
+        "supervisor": (),
+    }
+
+
+async def test_make_migrate_migrates_every_services_store(tmp_path: Path) -> None:
+    await migrate_all(load_settings(data_dir=tmp_path))
+    for service in TEAMS.services():
+        store = await open_store(load_settings(data_dir=tmp_path), service.name)
+        try:
+            assert ("scheduled_posts" in await tables(store)) == (service.name == "social"), service.name
+        finally:
+            await store.close()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        await migrate_all(load_settings(database_url=f"{POSTGRES_URL}?search_path={schema}"))
+        versions = await admin.fetch(f"SELECT version FROM {schema}.schema_migrations ORDER BY version")
+        assert [r["version"] for r in versions] == [1, 2], "one shared database: every service's migrations"
+    finally:
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
 
 
 async def test_create_save_get_and_terminal_states_are_final(store: Store) -> None:

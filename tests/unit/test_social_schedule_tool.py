@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from common.agents.scope import artifact_scope
 from common.agents.state import ArtifactData
-from common.agents.worker import artifact_scope
 from common.config import load_settings
 from common.storage import open_store
-from social_service.graph import social_registry
-from social_service.scheduled_posts import ScheduledPosts
+from social_service.scheduled_posts import MIGRATIONS, ScheduledPosts
+from social_service.tools import social_registry
 
 POST = ArtifactData(
     id="social-1", team="social", agent="post_drafter", kind="social_post", title="X (Twitter) post",
@@ -25,7 +25,7 @@ ARTICLE = ArtifactData(
 
 
 async def test_schedule_posts_stores_drafts_for_the_runs_workflow_once(tmp_path: Path) -> None:
-    store = await open_store(load_settings(data_dir=tmp_path), "social")
+    store = await open_store(load_settings(data_dir=tmp_path), "social", migrations=(MIGRATIONS,))
     [tool] = social_registry(ScheduledPosts(store.db)).tools_for("scheduler", "schedule_posts")
     at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     with artifact_scope([ARTICLE, POST], "wf-1"):
