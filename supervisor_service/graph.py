@@ -89,6 +89,12 @@ class TeamCaller(Protocol):
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]: ...
 
 
+def task_deadline(state: WorkflowState, config: RunnableConfig) -> float:
+    """The task's deadline (Unix time): the current drive's (a resumed workflow gets a new one), else the one the
+    workflow started with."""
+    return float(config.get("configurable", {}).get("deadline") or state["deadline"])
+
+
 def team_outcome(run: TeamRunData) -> str:
     """The compact line the router sees for a finished team call."""
     if run["status"] in ANSWERED:
@@ -143,7 +149,7 @@ def _supervisor_router(
         runs = state.get("team_runs", [])
         if len(steps) >= settings.supervisor_max_steps:
             decision = RouteDecision(FINISH, "routing step cap reached", DecisionSource.STEP_LIMIT)
-        elif state["deadline"] - time.time() <= 0:
+        elif task_deadline(state, config) - time.time() <= 0:
             decision = RouteDecision(FINISH, "the task's deadline has passed", DecisionSource.STEP_LIMIT)
         else:
             attempted = {run["team"] for run in runs}
@@ -179,7 +185,8 @@ def _team_node(team: str, caller: TeamCaller, settings: Settings) -> MemberNode:
             structlog.contextvars.bound_contextvars(team=team),
             tracer().start_as_current_span(f"team_call {team}", attributes=attributes) as span,
         ):
-            run, artifacts = await call_team(team, caller, state, settings, writer, stream_text)
+            deadline = task_deadline(state, config)
+            run, artifacts = await call_team(team, caller, state, settings, writer, stream_text, deadline)
             span.set_attribute("marketing.team_run.status", run["status"])
             if run["status"] not in ANSWERED:
                 mark_error(span, run["error"], run["error_code"] or None)
@@ -220,6 +227,7 @@ async def call_team(
     settings: Settings,
     writer: StreamWriter,
     stream_text: bool,
+    deadline: float,
 ) -> tuple[TeamRunData, list[ArtifactData]]:
     """Send the team its curated brief and turn the answer (or the failure) into a team-run record."""
     started = time.monotonic()
@@ -229,7 +237,7 @@ async def call_team(
     )  # fmt: skip
     artifacts: list[ArtifactData] = []
     try:
-        timeout = min(settings.team_call_timeout_s, state["deadline"] - time.time())
+        timeout = min(settings.team_call_timeout_s, deadline - time.time())
         if timeout <= 0:
             raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
         stats = CallStats()

@@ -167,7 +167,7 @@ class WorkflowRunner:
         snapshot = build_workflow(state, created, None, EMPTY_USAGE)
         await self.store.create_workflow(workflow_id, task, self.owner, snapshot.SerializeToString())
         log.info("workflow_started", workflow_id=workflow_id, task_chars=len(task))
-        async for event in self._drive(workflow_id, state, task, created, stream_text, EMPTY_USAGE):
+        async for event in self._drive(workflow_id, state, task, created, stream_text, EMPTY_USAGE, deadline):
             yield event
 
     async def _drive(
@@ -178,14 +178,16 @@ class WorkflowRunner:
         created: datetime,
         stream_text: bool,
         prior_routing_usage: dict[str, Any],
+        deadline: float,
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
-        """Run the graph from ``graph_input`` (None: from the checkpoint), save progress after each team call,
-        and stream the events; the last one is ``done`` with the finished workflow."""
+        """Run the graph from ``graph_input`` (None: from the checkpoint) until ``deadline`` (Unix time), save
+        progress after each team call, and stream the events; the last one is ``done`` with the finished
+        workflow."""
         run = _Drive(workflow_id, task, created, UsageLedger(self.prices, "supervisor"), prior_routing_usage)
         run.config = {
             "recursion_limit": self.recursion_limit,
             "callbacks": [run.ledger, ModelCallSpans()],
-            "configurable": {"thread_id": workflow_id, "stream_text": stream_text},
+            "configurable": {"thread_id": workflow_id, "stream_text": stream_text, "deadline": deadline},
         }
         run.state = graph_input or {}
         run.recorded = {r["team"] for r in run.state.get("team_runs", [])}
@@ -351,14 +353,13 @@ class WorkflowRunner:
         checkpoint = await self.graph.aget_state(config)
         deadline = time.time() + self.settings.task_timeout_s
         graph_input: WorkflowState | None
-        if not checkpoint.values:
-            graph_input = initial_state(workflow_id, record.task, deadline)
-        else:
-            await self.graph.aupdate_state(config, {"deadline": deadline})
-            graph_input = None
+        # From its checkpoint when it has one (the new deadline travels in the run's config: updating the state would
+        # make LangGraph forget the router's pending jump).
+        graph_input = None if checkpoint.values else initial_state(workflow_id, record.task, deadline)
         log.info("workflow_resumed", workflow_id=workflow_id, from_checkpoint=graph_input is None)
+        prior_usage = usage_from_proto(prior.routing_usage)
         async for event in self._drive(
-            workflow_id, graph_input, record.task, created, False, usage_from_proto(prior.routing_usage)
+            workflow_id, graph_input, record.task, created, False, prior_usage, deadline
         ):
             yield event
 

@@ -106,7 +106,33 @@ async def test_a_caller_that_goes_away_leaves_no_post_scheduled() -> None:
             await server.stop(0)
 
 
-async def test_a_social_service_that_does_not_answer_is_reported(team_servers) -> None:
+async def _cancel_after_routing(stub: supervisor_pb2_grpc.SupervisorServiceStub, task: str, team: str):  # type: ignore[no-untyped-def]
+    """Start a task, cancel it once the supervisor has routed it to ``team``; the CancelWorkflow answer."""
+    stream = stub.StreamTask(supervisor_pb2.StreamTaskRequest(task=task))
+    workflow_id = ""
+    async for event in stream:
+        workflow_id = event.workflow_id
+        if event.HasField("routing_step") and event.routing_step.next == team:
+            break
+    answer = await stub.CancelWorkflow(
+        supervisor_pb2.CancelWorkflowRequest(workflow_id=workflow_id), timeout=10
+    )
+    stream.cancel()
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("task", "team", "asks_social"),
+    [
+        ("Draft LinkedIn posts announcing our release", "social", True),
+        ("Research the vector database market", "research", False),
+    ],
+)
+async def test_cancelling_asks_only_the_teams_the_workflow_used(
+    team_servers, task: str, team: str, asks_social: bool
+) -> None:
+    """Social is down: a workflow routed to it reports that its posts could not be cancelled; one that never
+    reached social does not ask it."""
     settings = test_settings(offline_llm_latency_ms=300)
     addresses = {t: f"127.0.0.1:{s.port}" for t, s in team_servers.items()} | {
         "social": f"127.0.0.1:{free_port()}"
@@ -114,21 +140,16 @@ async def test_a_social_service_that_does_not_answer_is_reported(team_servers) -
     supervisor, _ = await start_supervisor(settings, addresses)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
-            stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
-            stream = stub.StreamTask(
-                supervisor_pb2.StreamTaskRequest(task="Research the vector database market")
+            answer = await _cancel_after_routing(
+                supervisor_pb2_grpc.SupervisorServiceStub(channel), task, team
             )
-            async for event in stream:
-                if event.HasField("routing_step"):
-                    break
-            listed = await stub.ListWorkflows(supervisor_pb2.ListWorkflowsRequest(), timeout=5)
-            workflow_id = listed.workflows[0].id
-            answer = await stub.CancelWorkflow(
-                supervisor_pb2.CancelWorkflowRequest(workflow_id=workflow_id), timeout=10
-            )
-            stream.cancel()
         assert answer.workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
-        assert answer.scheduled_posts_error.startswith("social: UNAVAILABLE")
+        if asks_social:
+            assert answer.scheduled_posts_error.startswith("social: UNAVAILABLE"), (
+                answer.scheduled_posts_error
+            )
+        else:
+            assert answer.scheduled_posts_error == "" and list(answer.cancelled_post_ids) == []
     finally:
         await supervisor.stop(0)
 
