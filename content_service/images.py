@@ -111,7 +111,7 @@ def fit_png(png: bytes, max_bytes: int) -> bytes:
         return png
     with Image.open(io.BytesIO(png)) as image:
         image.load()
-        current = image
+        current: Image.Image = image
         while len(png) > max_bytes and min(current.size) > 16:
             width, height = current.size
             current = current.resize(

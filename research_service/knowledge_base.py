@@ -151,10 +151,10 @@ def split_passages(body: str) -> list[tuple[str, str]]:
             lines.clear()
 
     for raw in body.splitlines():
-        heading = _HEADING.match(raw)
-        if heading:
+        heading_line = _HEADING.match(raw)
+        if heading_line:
             flush()
-            sections.append((_clean_line(heading.group(2)), []))
+            sections.append((_clean_line(heading_line.group(2)), []))
         elif not raw.strip():
             flush()
         else:

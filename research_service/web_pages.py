@@ -108,7 +108,8 @@ class PageFetcher:
             raise FetchRefused(
                 f"{final} is {content_type or 'of no declared type'}, not text/html or text/plain"
             )
-        title, meta = "", {}
+        title: str = ""
+        meta: dict[str, Any] = {}
         if content_type == "text/plain":
             text = response.text
         else:
