@@ -1,7 +1,8 @@
 """The prompt a worker receives: the task, its instructions and the artifacts so far, as tagged, escaped data.
 
 This is the message-nesting fix: an agent sees curated artifacts (clipped to a bounded size), never the message
-history of other agents. ``parse_brief`` reads the same format back (the offline model uses it).
+history of other agents. ``parse_brief`` reads the same format back (tests use it to inspect what a model saw;
+the offline model reads the worker's scope instead, ``common.agents.scope``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from langchain_core.messages import BaseMessage, HumanMessage
 
 from common.agents.state import ArtifactData
 from common.text import clip
@@ -81,11 +80,3 @@ def parse_brief(text: str) -> ParsedBrief | None:
         for match in _ARTIFACT.finditer(text)
     ]
     return ParsedBrief(html.unescape(task.group(1)), html.unescape(instructions.group(1)), artifacts)
-
-
-def brief_from_messages(messages: Sequence[BaseMessage]) -> ParsedBrief:
-    """The brief in the last human message of a conversation (an empty brief if there is none)."""
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage) and (parsed := parse_brief(str(message.content))) is not None:
-            return parsed
-    return ParsedBrief(task="", instructions="")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
 from common.agents.brief import (
     MAX_ARTIFACT_CHARS,
     MAX_ARTIFACTS,
     ParsedBrief,
-    brief_from_messages,
     parse_brief,
     render_brief,
 )
@@ -116,27 +113,6 @@ def test_only_the_last_artifacts_are_kept() -> None:
 def test_parse_non_brief_is_none() -> None:
     assert parse_brief("hello") is None
     assert parse_brief("<task>\nonly a task\n</task>") is None
-
-
-def test_brief_from_messages_takes_last_human_brief() -> None:
-    first = render_brief("first task", "i1", [])
-    second = render_brief("second task", "i2", [artifact("a-1")])
-    messages = [
-        SystemMessage(render_brief("system task", "s", [])),
-        HumanMessage(first),
-        HumanMessage(second),
-        AIMessage(render_brief("ai task", "a", [])),
-        HumanMessage("a plain follow-up that is no brief"),
-    ]
-    parsed = brief_from_messages(messages)
-    assert parsed.task == "second task"
-    assert parsed.instructions == "i2"
-    assert [a["id"] for a in parsed.artifacts] == ["a-1"]
-
-
-def test_brief_from_messages_without_brief_is_empty() -> None:
-    parsed = brief_from_messages([SystemMessage(render_brief("s", "s", [])), HumanMessage("hi")])
-    assert parsed == ParsedBrief(task="", instructions="", artifacts=[])
 
 
 def test_of_kind_filters_in_order() -> None:
