@@ -48,6 +48,7 @@ LIST_POSTS = "/marketing.social.v1.SocialService/ListScheduledPosts"
 RESCHEDULE = "/marketing.social.v1.SocialService/ReschedulePost"
 CANCEL_POST = "/marketing.social.v1.SocialService/CancelScheduledPost"
 CANCEL_WORKFLOW_POSTS = "/marketing.social.v1.SocialService/CancelWorkflowPosts"
+TEAM_CANCEL_WORKFLOW = "/marketing.team.v1.TeamService/CancelWorkflow"
 STREAMING = {STREAM_TASK, STREAM_BRIEF}
 
 
@@ -109,6 +110,21 @@ ROWS: dict[str, Row] = {
             INVALID,
             ("brief.task",),
         )
+        for team in ("research", "content", "social")
+    },
+    **{
+        f"{team}/cancel_workflow/{case}": Row(
+            team,
+            TEAM_CANCEL_WORKFLOW,
+            team_pb2.CancelWorkflowRequest(workflow_id=value),
+            INVALID,
+            ("workflow_id",),
+        )
+        for team in ("research", "content", "social")
+        for case, value in (("missing_id", ""), ("control_chars", "wf\x00\x07"), ("too_long", "w" * 129))
+    },
+    **{
+        f"{team}/cancel_workflow/garbage": Row(team, TEAM_CANCEL_WORKFLOW, GARBAGE, INVALID)
         for team in ("research", "content", "social")
     },
     "research/stream_brief/missing_brief": Row(
