@@ -153,6 +153,22 @@ class Settings(BaseSettings):
     linkedin_author_urn: str | None = None
     linkedin_version: str = Field("202510", pattern=r"^\d{6}$")
 
+    # Identity (common/auth/): OAuth2 access tokens from an OpenID issuer, tenants' API keys, or nothing on loopback.
+    auth_disabled: bool = False  # only when every server binds loopback: every call is the default tenant's
+    auth_issuer: str | None = None  # OIDC issuer; keys from its discovery document
+    auth_jwks_url: str | None = None  # or the JWKS document directly
+    auth_audience: str | None = None  # the "aud" access tokens must carry
+    auth_tenant_claim: str = Field("tenant_id", min_length=1, max_length=100)
+    auth_clock_skew_s: float = Field(60.0, ge=0, le=600)
+    auth_jwks_refresh_min_s: float = Field(
+        30.0, ge=0, le=86400
+    )  # an unknown "kid" refetches keys at most this often
+    auth_platform_tenant: str = Field(
+        "platform", pattern=r"^[a-z0-9][a-z0-9-]{1,62}$"
+    )  # its admins manage tenants
+    secrets_key_file: Path | None = None  # AES-GCM keys for tenant secrets at rest (first line = current key)
+    retention_purge_interval_s: float = Field(3600.0, gt=0, le=7 * 86400)
+
     # Overload protection (see common/overload.py).
     max_concurrent_workflows: int = Field(64, ge=1, le=100_000)
     max_concurrent_briefs: int = Field(32, ge=1, le=100_000)
@@ -211,6 +227,20 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else None
+
+    @field_validator("auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _auth_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// on loopback)")
+        return value.rstrip("/") if value else None
+
+    @field_validator("secrets_key_file")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -273,6 +303,10 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(
             f"invalid configuration: {name} is not valid JSON ({exc.__cause__ or exc})"
         ) from None
+    if (settings.auth_issuer or settings.auth_jwks_url) and not settings.auth_audience:
+        raise ConfigError(
+            "invalid configuration: AUTH_ISSUER/AUTH_JWKS_URL need AUTH_AUDIENCE (the tokens' aud)"
+        )
     if settings.llm_provider is LlmProvider.OPENAI and not (
         settings.openai_api_key or settings.openai_base_url
     ):

@@ -76,6 +76,31 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class _WithReason(ServiceError):
+    """An error whose google.rpc.ErrorInfo carries a machine-readable reason (domain ``marketing``)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def details(self) -> list[any_pb2.Any]:
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain="marketing"))
+        return [packed]
+
+
+class Unauthenticated(_WithReason):
+    """The call carries no credential, or one that is invalid, expired or revoked."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(_WithReason):
+    """The caller is known but lacks the scope (or the channel) the call needs."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class Cancelled(ServiceError):
     """The operation was cancelled on request."""
 

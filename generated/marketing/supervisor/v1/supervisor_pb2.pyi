@@ -261,3 +261,17 @@ class ListToolsResponse(_message.Message):
     tools: _containers.RepeatedCompositeFieldContainer[_team_pb2.Tool]
     unavailable_teams: _containers.RepeatedCompositeFieldContainer[TeamUnavailable]
     def __init__(self, tools: _Optional[_Iterable[_Union[_team_pb2.Tool, _Mapping]]] = ..., unavailable_teams: _Optional[_Iterable[_Union[TeamUnavailable, _Mapping]]] = ...) -> None: ...
+
+class DeleteWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class DeleteWorkflowResponse(_message.Message):
+    __slots__ = ("erased_records", "unreachable_teams")
+    ERASED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_TEAMS_FIELD_NUMBER: _ClassVar[int]
+    erased_records: int
+    unreachable_teams: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, erased_records: _Optional[int] = ..., unreachable_teams: _Optional[_Iterable[str]] = ...) -> None: ...

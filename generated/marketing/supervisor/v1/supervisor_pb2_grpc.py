@@ -71,6 +71,11 @@ class SupervisorServiceStub:
                 request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsRequest.SerializeToString,
                 response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsResponse.FromString,
                 _registered_method=True)
+        self.DeleteWorkflow = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/DeleteWorkflow',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisorServiceServicer:
@@ -131,6 +136,14 @@ class SupervisorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteWorkflow(self, request, context):
+        """DeleteWorkflow erases a workflow of the caller's tenant everywhere: its records, its checkpoints and what
+        every team kept for it (a running workflow is cancelled first). Recorded in the tenant's audit log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +181,11 @@ def add_SupervisorServiceServicer_to_server(servicer, server):
                     servicer.ListTools,
                     request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsRequest.FromString,
                     response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsResponse.SerializeToString,
+            ),
+            'DeleteWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWorkflow,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +379,33 @@ class SupervisorService:
             '/marketing.supervisor.v1.SupervisorService/ListTools',
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsRequest.SerializeToString,
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListToolsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/DeleteWorkflow',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,

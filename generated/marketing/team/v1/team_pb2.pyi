@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from marketing.tenant.v1 import tenant_pb2 as _tenant_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -157,16 +158,20 @@ class TextDelta(_message.Message):
     def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Brief(_message.Message):
-    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions")
+    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     task: str
     upstream_artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     instructions: str
-    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ...) -> None: ...
+    tenant_id: str
+    profile: _tenant_pb2.TenantProfile
+    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ...) -> None: ...
 
 class BriefResult(_message.Message):
     __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed")
@@ -243,6 +248,53 @@ class CancelledEffect(_message.Message):
     kind: str
     id: str
     def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class EraseWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class EraseWorkflowResponse(_message.Message):
+    __slots__ = ("team", "erased_records")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    ERASED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    erased_records: int
+    def __init__(self, team: _Optional[str] = ..., erased_records: _Optional[int] = ...) -> None: ...
+
+class EraseTenantRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EraseTenantResponse(_message.Message):
+    __slots__ = ("team", "erased_records")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    ERASED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    erased_records: int
+    def __init__(self, team: _Optional[str] = ..., erased_records: _Optional[int] = ...) -> None: ...
+
+class SetTenantSecretsRequest(_message.Message):
+    __slots__ = ("secrets",)
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    secrets: _containers.ScalarMap[str, str]
+    def __init__(self, secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SetTenantSecretsResponse(_message.Message):
+    __slots__ = ("team", "names")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, team: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListToolsRequest(_message.Message):
     __slots__ = ()

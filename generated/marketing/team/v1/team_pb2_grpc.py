@@ -56,6 +56,21 @@ class TeamServiceStub:
                 request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowRequest.SerializeToString,
                 response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowResponse.FromString,
                 _registered_method=True)
+        self.EraseWorkflow = channel.unary_unary(
+                '/marketing.team.v1.TeamService/EraseWorkflow',
+                request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseWorkflowResponse.FromString,
+                _registered_method=True)
+        self.EraseTenant = channel.unary_unary(
+                '/marketing.team.v1.TeamService/EraseTenant',
+                request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseTenantRequest.SerializeToString,
+                response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseTenantResponse.FromString,
+                _registered_method=True)
+        self.SetTenantSecrets = channel.unary_unary(
+                '/marketing.team.v1.TeamService/SetTenantSecrets',
+                request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsRequest.SerializeToString,
+                response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsResponse.FromString,
+                _registered_method=True)
 
 
 class TeamServiceServicer:
@@ -93,6 +108,30 @@ class TeamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseWorkflow(self, request, context):
+        """EraseWorkflow deletes everything the team keeps for a workflow of the caller's tenant (stored results,
+        checkpoints, scheduled posts). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseTenant(self, request, context):
+        """EraseTenant deletes everything the team keeps for the caller's tenant (results, checkpoints, posts, secrets,
+        cached tool results). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTenantSecrets(self, request, context):
+        """SetTenantSecrets stores (encrypted) the caller's tenant secrets that the team uses, replacing earlier ones;
+        an empty value deletes a secret. The social team keeps the tenant's platform credentials this way.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TeamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +154,21 @@ def add_TeamServiceServicer_to_server(servicer, server):
                     servicer.CancelWorkflow,
                     request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowRequest.FromString,
                     response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowResponse.SerializeToString,
+            ),
+            'EraseWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseWorkflow,
+                    request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseWorkflowResponse.SerializeToString,
+            ),
+            'EraseTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseTenant,
+                    request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseTenantRequest.FromString,
+                    response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.EraseTenantResponse.SerializeToString,
+            ),
+            'SetTenantSecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTenantSecrets,
+                    request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsRequest.FromString,
+                    response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +281,87 @@ class TeamService:
             '/marketing.team.v1.TeamService/CancelWorkflow',
             marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowRequest.SerializeToString,
             marketing_dot_team_dot_v1_dot_team__pb2.CancelWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.team.v1.TeamService/EraseWorkflow',
+            marketing_dot_team_dot_v1_dot_team__pb2.EraseWorkflowRequest.SerializeToString,
+            marketing_dot_team_dot_v1_dot_team__pb2.EraseWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.team.v1.TeamService/EraseTenant',
+            marketing_dot_team_dot_v1_dot_team__pb2.EraseTenantRequest.SerializeToString,
+            marketing_dot_team_dot_v1_dot_team__pb2.EraseTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTenantSecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.team.v1.TeamService/SetTenantSecrets',
+            marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsRequest.SerializeToString,
+            marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsResponse.FromString,
             options,
             channel_credentials,
             insecure,
