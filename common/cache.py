@@ -1,8 +1,11 @@
 """The tool-result cache: Redis when ``REDIS_URL`` is set, an in-process TTL cache otherwise.
 
-A key is the tool's name plus its normalised arguments (keys sorted, whitespace collapsed and case folded in
-strings), so "Vector  DB" and "vector db" share an entry. Each tool has its own TTL (``CACHE_TTLS``, else
-``CACHE_TTL_S``); 0 turns caching off for that tool.
+A key is the tenant, the tool's name and its normalised arguments (keys sorted, whitespace collapsed and case
+folded in strings), so "Vector  DB" and "vector db" share an entry, and two tenants never share one (a tenant's own
+knowledge documents make its results its own): ``marketing:tool:<tenant>:[<namespace>:]<tool>:<sha256>``. The
+tenant is the bound principal's (``common.auth.principal``); code running outside a call (the cache warmer,
+tests) caches as the default tenant. ``erase_tenant`` deletes a tenant's entries. Each tool has its own TTL
+(``CACHE_TTLS``, else ``CACHE_TTL_S``); 0 turns caching off for that tool.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit
 
 from cachetools import TLRUCache
 
+from common.auth.principal import DEFAULT_TENANT, current_principal, valid_tenant_id
 from common.config import Settings
 from common.errors import ConfigError
 from common.logging import get_logger
@@ -40,12 +44,41 @@ def normalise(value: Any, fold_case: bool = True) -> Any:
     return value
 
 
-def cache_key(tool: str, arguments: dict[str, Any], namespace: str = "", fold_case: bool = True) -> str:
-    """The cache key of one tool call (``fold_case=False`` for case-sensitive arguments such as URLs)."""
+def cache_key(
+    tool: str,
+    arguments: dict[str, Any],
+    namespace: str = "",
+    fold_case: bool = True,
+    tenant: str = DEFAULT_TENANT,
+) -> str:
+    """The cache key of one tool call of a tenant (``fold_case=False`` for case-sensitive arguments such as
+    URLs).
+
+    Raises:
+        ValueError: ``tenant`` is not a tenant id (it starts the key, so it must never hold ':' or a glob).
+    """
     digest = hashlib.sha256(
         json.dumps(normalise(arguments, fold_case), sort_keys=True, default=str).encode()
     ).hexdigest()
-    return f"{KEY_PREFIX}:{namespace + ':' if namespace else ''}{tool}:{digest}"
+    return f"{tenant_prefix(tenant)}{namespace + ':' if namespace else ''}{tool}:{digest}"
+
+
+def tenant_prefix(tenant: str) -> str:
+    """The prefix of every cache key of a tenant.
+
+    Raises:
+        ValueError: ``tenant`` is not a tenant id.
+    """
+    if not valid_tenant_id(tenant):
+        raise ValueError(f"not a tenant id: {tenant!r}")
+    return f"{KEY_PREFIX}:{tenant}:"
+
+
+def bound_tenant() -> str:
+    """The tenant whose cache entries a tool call reads and writes: the bound principal's, else the default
+    tenant (code outside a call: the cache warmer, tests)."""
+    principal = current_principal()
+    return principal.tenant_id if principal is not None else DEFAULT_TENANT
 
 
 class Cache(Protocol):
@@ -59,6 +92,10 @@ class Cache(Protocol):
 
     async def set(self, key: str, value: Any, ttl_s: float) -> None:
         """Keep a value for ``ttl_s`` seconds."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every entry whose key starts with ``prefix``; returns how many were deleted."""
         ...
 
     async def close(self) -> None:
@@ -83,6 +120,12 @@ class MemoryCache:
     async def set(self, key: str, value: Any, ttl_s: float) -> None:
         self._entries[key] = (json.dumps(value, default=str), ttl_s)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        doomed = [key for key in list(self._entries.keys()) if key.startswith(prefix)]
+        for key in doomed:
+            self._entries.pop(key, None)
+        return len(doomed)
+
     async def close(self) -> None:
         self._entries.clear()
 
@@ -101,6 +144,19 @@ class RedisCache:
 
     async def set(self, key: str, value: Any, ttl_s: float) -> None:
         await self.client.set(key, json.dumps(value, default=str), px=max(1, int(ttl_s * 1000)))
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """SCAN for the prefix (callers pass ``tenant_prefix``: no glob characters) and UNLINK in batches."""
+        deleted = 0
+        batch: list[Any] = []
+        async for key in self.client.scan_iter(match=f"{prefix}*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(await self.client.unlink(*batch))
+                batch.clear()
+        if batch:
+            deleted += int(await self.client.unlink(*batch))
+        return deleted
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -153,7 +209,7 @@ class ToolCache:
             ttl = self.ttl_of(tool)
             if ttl <= 0:
                 return await function(**arguments)
-            key = cache_key(tool, arguments, self.namespace, fold_case)
+            key = cache_key(tool, arguments, self.namespace, fold_case, bound_tenant())
             if (value := await self.cache.get(key)) is not None:
                 self.hits += 1
                 CACHE_LOOKUPS.labels(tool=tool, result="hit").inc()
@@ -167,6 +223,10 @@ class ToolCache:
         cached.__name__ = getattr(function, "__name__", tool)
         cached.__doc__ = function.__doc__
         return cached
+
+    async def erase_tenant(self, tenant: str) -> int:
+        """Delete every cached result of a tenant (all tools, all namespaces); returns how many."""
+        return await self.cache.delete_prefix(tenant_prefix(tenant))
 
 
 async def open_tool_cache(settings: Settings) -> ToolCache:

@@ -94,6 +94,7 @@ class ServiceLauncher:
     def environment(self) -> dict[str, str]:
         """The environment every service process gets: ports, team addresses, loopback binding."""
         env = {**os.environ, "BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        env.setdefault("AUTH_DISABLED", "true")  # every server binds loopback: the default tenant, no credentials
         for name, port in self.ports.items():
             env[self.registry.service(name).port_variable] = str(port)
             if name != self.registry.supervisor.name:

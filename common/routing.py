@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -197,33 +197,64 @@ def _route_schema(options: tuple[str, ...]) -> type[BaseModel]:
     )
 
 
+MAX_STRUCTURED_BINDINGS = 256
+"""(model, option set) bindings a router keeps."""
+
+
 class Router:
     """Asks the chat model for a structured decision; falls back to keyword routing when the answer is unusable."""
 
-    def __init__(self, model: BaseChatModel, keyword_router: KeywordRouter, system_prompt: str) -> None:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        keyword_router: KeywordRouter,
+        system_prompt: str,
+        models: Callable[[str], Any] | None = None,
+    ) -> None:
+        """
+        Args:
+            model: The deployment's routing model.
+            keyword_router: The fallback (and the offline model's behaviour).
+            system_prompt: The router's instructions.
+            models: The routing model of a given name (``common.agents.worker.ChatModels.get``), for tenants that
+                chose their own (``TenantProfile.models.router_model``); None: always ``model``.
+        """
         self.model = model
         self.keyword_router = keyword_router
         self.system_prompt = system_prompt
-        self._structured: dict[tuple[str, ...], Any] = {}
+        self.models = models
+        self._structured: dict[tuple[str, tuple[str, ...]], Any] = {}
 
-    def _structured_model(self, allowed: list[str]) -> Any:
-        """The model bound to the routing schema of these options (bound once per option set)."""
-        key = tuple(allowed)
+    def _structured_model(self, allowed: list[str], model_name: str = "") -> Any:
+        """The model (the named one, else the default) bound to the routing schema of these options (bound once
+        per model and option set)."""
+        name = model_name if self.models is not None else ""
+        key = (name, tuple(allowed))
         if key not in self._structured:
-            self._structured[key] = self.model.with_structured_output(route_schema(allowed))
+            model = self.models(name) if self.models is not None and name else self.model
+            if len(self._structured) >= MAX_STRUCTURED_BINDINGS:
+                self._structured.pop(next(iter(self._structured)))
+            self._structured[key] = model.with_structured_output(route_schema(allowed))
         return self._structured[key]
 
-    async def decide(self, context: RoutingContext, router: str = "router") -> RouteDecision:
+    async def decide(
+        self, context: RoutingContext, router: str = "router", model_name: str = ""
+    ) -> RouteDecision:
         """One routing decision, in a span named after the router.
 
         The model's answer is rejected (and keyword routing used) when it fails, is malformed, names an
         option that is not open, or finishes before any step ran.
+
+        Args:
+            context: What the router sees.
+            router: The router's name, for the span.
+            model_name: The tenant's routing model ("": the deployment's).
         """
         options = [o.name for o in context.options]
         with tracer().start_as_current_span(
             f"route {router}", attributes={"marketing.router": router}
         ) as span:
-            decision = await self._decide(context)
+            decision = await self._decide(context, model_name)
             span.set_attributes(
                 {
                     "marketing.route.options": options,
@@ -234,10 +265,10 @@ class Router:
             )
             return decision
 
-    async def _decide(self, context: RoutingContext) -> RouteDecision:
+    async def _decide(self, context: RoutingContext, model_name: str = "") -> RouteDecision:
         allowed = [o.name for o in context.options] + [FINISH]
         try:
-            structured = self._structured_model(allowed)
+            structured = self._structured_model(allowed, model_name)
             answer: Any = await structured.ainvoke(
                 [SystemMessage(self.system_prompt), HumanMessage(context.render())]
             )

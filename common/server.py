@@ -113,6 +113,8 @@ class ServiceParts:
 
     registrations: list[ServiceRegistration]
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    interceptors: list[grpc.aio.ServerInterceptor] = field(default_factory=list)
+    """The service's own interceptors (identity), run after tracing and metrics, before overload protection."""
     before_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     after_start: list[Callable[[RunningServer], Awaitable[None]]] = field(default_factory=list)
 
@@ -149,6 +151,7 @@ async def start_server(
     host: str | None = None,
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     before_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningServer:
     """Build, bind and start a grpc.aio server with health, reflection and the shared interceptors.
 
@@ -160,12 +163,14 @@ async def start_server(
         host: Interface to bind; defaults to ``BIND_HOST``.
         on_stop: Callbacks awaited after the server has drained.
         before_stop: Callbacks awaited when shutdown starts, before draining.
+        interceptors: The service's own interceptors (identity), after tracing and metrics.
     """
     server = grpc.aio.server(
         interceptors=[
             *server_interceptors(),
             MetricsInterceptor(),
             UndecodableRequestInterceptor(),
+            *interceptors,
             OverloadInterceptor.from_settings(settings),
             ErrorMappingInterceptor(),
         ],
@@ -233,6 +238,7 @@ async def start_service(
         host=host,
         on_stop=parts.on_stop,
         before_stop=parts.before_stop,
+        interceptors=parts.interceptors,
     )
     for hook in parts.after_start:
         await hook(running)

@@ -4,6 +4,10 @@ Every call has a deadline; ``UNAVAILABLE`` is retried with backoff, within the d
 before the first response always, after it only for calls with an idempotency key. No other code is retried. Only
 infrastructure failures count against the breaker. A team address may name several replicas; calls are balanced
 round-robin across them.
+
+Every call carries the bound principal's tenant and subject (``x-marketing-tenant``, ``x-marketing-subject``): the
+team acts for that tenant only. Code acting for a tenant outside a call (a resumed workflow, the retention purge)
+binds ``system_principal(tenant)`` first.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 from grpc_health.v1 import health, health_pb2
 from marketing.team.v1 import team_pb2, team_pb2_grpc
 
+from common.auth.principal import SUBJECT_METADATA, TENANT_METADATA, current_principal
 from common.config import Settings
 from common.errors import CircuitOpenError, TeamCallError
 from common.logging import get_logger
@@ -63,6 +69,21 @@ def channel_options(settings: Settings) -> list[tuple[str, Any]]:
         ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
         ("grpc.enable_retries", 0),
     ]
+
+
+MAX_SUBJECT_CHARS = 256
+
+
+def identity_metadata() -> tuple[tuple[str, str], ...]:
+    """The metadata that tells a team whom a call is for: the bound principal's tenant and subject (nothing when
+    no principal is bound; the team then refuses the call unless AUTH_DISABLED=true)."""
+    principal = current_principal()
+    if principal is None:
+        return ()
+    subject = principal.subject
+    if not (subject.isascii() and subject.isprintable()):
+        subject = quote(subject, safe="")  # metadata values are printable ASCII
+    return (TENANT_METADATA, principal.tenant_id), (SUBJECT_METADATA, subject[:MAX_SUBJECT_CHARS])
 
 
 @dataclass
@@ -109,7 +130,9 @@ class TeamClient:
         Raises:
             grpc.aio.AioRpcError: The team did not answer.
         """
-        response = await self._stub.ListTools(team_pb2.ListToolsRequest(), timeout=timeout_s)
+        response = await self._stub.ListTools(
+            team_pb2.ListToolsRequest(), timeout=timeout_s, metadata=identity_metadata()
+        )
         return list(response.tools)
 
     async def cancel_workflow(self, workflow_id: str, timeout_s: float) -> list[team_pb2.CancelledEffect]:
@@ -120,8 +143,42 @@ class TeamClient:
             grpc.aio.AioRpcError: The team did not answer.
         """
         request = team_pb2.CancelWorkflowRequest(workflow_id=workflow_id)
-        response = await self._stub.CancelWorkflow(request, timeout=timeout_s)
+        response = await self._stub.CancelWorkflow(request, timeout=timeout_s, metadata=identity_metadata())
         return list(response.cancelled_effects)
+
+    async def erase_workflow(self, workflow_id: str, timeout_s: float) -> int:
+        """Ask the team to erase what it keeps for a workflow of the bound principal's tenant (no breaker, no
+        retries: idempotent, and tried even while the breaker is open). Returns the records it erased.
+
+        Raises:
+            grpc.aio.AioRpcError: The team did not answer.
+        """
+        request = team_pb2.EraseWorkflowRequest(workflow_id=workflow_id)
+        response = await self._stub.EraseWorkflow(request, timeout=timeout_s, metadata=identity_metadata())
+        return int(response.erased_records)
+
+    async def erase_tenant(self, timeout_s: float) -> int:
+        """Ask the team to erase everything it keeps for the bound principal's tenant. Returns the records it
+        erased.
+
+        Raises:
+            grpc.aio.AioRpcError: The team did not answer.
+        """
+        response = await self._stub.EraseTenant(
+            team_pb2.EraseTenantRequest(), timeout=timeout_s, metadata=identity_metadata()
+        )
+        return int(response.erased_records)
+
+    async def set_tenant_secrets(self, secrets: Mapping[str, str], timeout_s: float) -> list[str]:
+        """Store the bound principal's tenant secrets that the team uses (an empty value deletes one). Returns the
+        names of the secrets the team now holds (never their values).
+
+        Raises:
+            grpc.aio.AioRpcError: The team did not answer or refused a secret.
+        """
+        request = team_pb2.SetTenantSecretsRequest(secrets=dict(secrets))
+        response = await self._stub.SetTenantSecrets(request, timeout=timeout_s, metadata=identity_metadata())
+        return list(response.names)
 
     async def stream_brief(
         self,
@@ -170,6 +227,7 @@ class TeamClient:
         self, request: team_pb2.StreamBriefRequest, deadline: float, stats: CallStats
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         attempt = 0
+        metadata = identity_metadata()
         while True:
             attempt += 1
             stats.attempts = attempt
@@ -178,7 +236,9 @@ class TeamClient:
                 raise TeamCallError(self.team, "DEADLINE_EXCEEDED", "no time left for the call", attempt - 1)
             received = False
             try:
-                async for event in self._stub.StreamBrief(request, timeout=remaining, wait_for_ready=False):
+                async for event in self._stub.StreamBrief(
+                    request, timeout=remaining, wait_for_ready=False, metadata=metadata
+                ):
                     received = True
                     yield event
                 return

@@ -50,12 +50,16 @@ class TeamSpec(ServiceSpec):
         artifact_kinds: Lower-case ``ArtifactKind`` suffixes the team produces (``research_brief``).
         keywords: Task words that make keyword routing (the fallback) pick the team; ``word*`` is a prefix.
         default_route: Keyword routing picks this team when no team's keyword matches.
+        uses_knowledge_documents: Briefs to the team carry the tenant's knowledge-base documents.
+        tenant_secrets: Names of the tenant secrets the team keeps (``TeamService/SetTenantSecrets``).
     """
 
     description: str = ""
     artifact_kinds: tuple[str, ...] = ()
     keywords: tuple[str, ...] = field(default=())
     default_route: bool = False
+    uses_knowledge_documents: bool = False
+    tenant_secrets: tuple[str, ...] = ()
 
     @property
     def addr_variable(self) -> str:
@@ -136,6 +140,7 @@ TEAMS = TeamRegistry(
             description="market, audience and competitor research, trends, data and sources, summarised as a "
             "cited brief",
             artifact_kinds=("search_results", "research_brief", "repository_metrics", "chart", "web_pages"),
+            uses_knowledge_documents=True,
             keywords=(
                 "research*", "analy*", "market", "competit*", "trend*", "audience*", "persona*", "insight*",
                 "data", "statistic*", "github", "study", "studies", "survey*", "landscape", "compar*",
@@ -165,6 +170,7 @@ TEAMS = TeamRegistry(
             9104,
             description="social media posts fitted to each platform (X, LinkedIn) and a posting schedule",
             artifact_kinds=("social_post", "posting_schedule"),
+            tenant_secrets=("x_bearer_token", "linkedin_access_token", "linkedin_author_urn"),
             keywords=(
                 "social", "tweet*", "twitter", "x", "x.com", "linkedin", "instagram", "facebook", "tiktok",
                 "thread*", "hashtag*", "schedul*", "posting", "promot*", "announc*", "campaign*", "launch*",

@@ -1,12 +1,15 @@
 """The content team under the offline model: tool plans and text templates for each worker.
 
 Plans and templates read an ``OfflineWork``: the task, the structured artifacts in scope (the research team's
-``research_brief`` findings, the writer's ``article``) and the tool results so far; never the prompt text.
+``research_brief`` findings, the writer's ``article``) and the tool results so far; never the prompt text. The
+tenant's brand shapes the article: written for its audience, without its banned phrases, ending with its required
+disclosures.
 """
 
 from __future__ import annotations
 
 from common.agents.offline_work import OfflineWork, TemplateBehaviour, ToolCall
+from common.agents.profile import brand_of, remove_banned_phrases, with_disclosures
 from common.agents.scope import metadata_list
 from common.text import clip, extract_keywords, topic_terms, topic_title
 from content_service.images import MAX_SUBJECT_CHARS, OFF_NOTICE, clean_subject, image_brief
@@ -37,7 +40,7 @@ def article_title(topic: str) -> str:
     return next((t for t in forms if len(t) <= 60), topic)
 
 
-def _introduction(task: str, topic: str, keyword: str) -> list[str]:
+def _introduction(task: str, topic: str, keyword: str, audience: str = "") -> list[str]:
     meta = clip(
         f"What marketing teams need to know about {keyword}: key findings, a step-by-step plan and the "
         "mistakes to avoid.",
@@ -47,9 +50,9 @@ def _introduction(task: str, topic: str, keyword: str) -> list[str]:
         f"# {article_title(topic)}",
         f"Meta description: {meta}",
         "## Why this matters now",
-        f"This article answers a concrete brief: “{clip(task, 400).rstrip('.')}”. It is written for busy marketing "
-        f"teams that want a clear plan for {keyword}, not a wall of jargon. Each section ends with something "
-        "you can do this week.",
+        f"This article answers a concrete brief: “{clip(task, 400).rstrip('.')}”. It is written for "
+        f"{clip(audience, 200).rstrip('.') if audience else 'busy marketing teams'} who want a clear plan for "
+        f"{keyword}, not a wall of jargon. Each section ends with something you can do this week.",
         f"Teams that treat {keyword} as a programme rather than a one-off post get better results. They set a "
         "goal, pick one audience, and measure what changed. The rest of this guide shows how.",
     ]
@@ -87,15 +90,18 @@ def _plan_and_conclusion(topic: str, keyword: str) -> list[str]:
 
 
 def render_article(work: OfflineWork) -> str:
-    """The writer's markdown article: title, meta description, the research's findings, a plan, a conclusion."""
+    """The writer's markdown article: title, meta description, the research's findings, a plan, a conclusion;
+    written for the brand's audience, its banned phrases removed, its required disclosures at the end."""
+    brand = brand_of(work.profile)
     topic = topic_title(work.task, 3) or "Your Product"
     keyword = " ".join(topic_terms(work.task, 3)) or "marketing"
     paragraphs = [
-        *_introduction(work.task, topic, keyword),
+        *_introduction(work.task, topic, keyword, brand.audience),
         *_research_section(research_findings(work), keyword),
         *_plan_and_conclusion(topic, keyword),
     ]
-    return "\n\n".join(paragraphs)
+    article, _ = remove_banned_phrases("\n\n".join(paragraphs), brand.banned_phrases)
+    return with_disclosures(article, brand.required_disclosures)
 
 
 # --- SEO analyst -------------------------------------------------------------------------------------------

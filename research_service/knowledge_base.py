@@ -1,4 +1,9 @@
-"""Offline knowledge base for the research team: markdown/text documents ranked with BM25 over passages."""
+"""Offline knowledge base for the research team: markdown/text documents ranked with BM25 over passages.
+
+The shared documents (the shipped samples and ``KNOWLEDGE_DIR``) are indexed once; a tenant's own documents
+(``TenantProfile.knowledge_documents``, sent with each brief) are indexed beside them for that tenant's calls
+only, with ids ``tenant:<document id>`` (a shared document's id, a path slug, never holds ':').
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 import frontmatter
 import yaml
 
+from common.agents.profile import KnowledgeDocument
 from common.text import clip, content_terms
 
 logger = logging.getLogger(__name__)
@@ -32,6 +38,8 @@ TAG_BOOST = 0.25
 MIN_PASSAGE_WORDS = 30
 
 _SUFFIXES = (".md", ".txt")
+TENANT_ID_PREFIX = "tenant:"
+TENANT_SOURCE = "tenant knowledge base"
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -59,6 +67,28 @@ class Document:
     tags: tuple[str, ...]
     text: str
     path: Path
+
+
+def tenant_documents(records: Sequence[KnowledgeDocument]) -> list[Document]:
+    """A tenant's knowledge documents (``common.agents.profile.knowledge_documents`` of its profile) as documents
+    with ids ``tenant:<id>``; a repeated id keeps the first."""
+    documents: list[Document] = []
+    seen: set[str] = set()
+    for record in records:
+        if record.id in seen:
+            continue
+        seen.add(record.id)
+        documents.append(
+            Document(
+                id=f"{TENANT_ID_PREFIX}{record.id}",
+                title=record.title.strip() or _first_heading(record.body) or record.id,
+                source=TENANT_SOURCE,
+                tags=(),
+                text=record.body,
+                path=Path(record.id),
+            )
+        )
+    return documents
 
 
 class _Scored:
@@ -315,6 +345,10 @@ class KnowledgeBase:
     def __len__(self) -> int:
         """Number of documents."""
         return len(self._documents)
+
+    def with_documents(self, extra: Sequence[Document]) -> KnowledgeBase:
+        """A new index over these documents plus ``extra`` (ids must stay unique)."""
+        return KnowledgeBase([*self._documents, *extra])
 
     def get(self, document_id: str) -> Document | None:
         """The document with this id, or None."""

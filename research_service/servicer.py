@@ -12,7 +12,9 @@ DEFAULT_MAX_RESULTS = 5
 
 
 class ResearchServicer(research_pb2_grpc.ResearchServiceServicer):
-    """Direct access to the knowledge base search."""
+    """Direct access to the knowledge base search: the shared documents only, whoever the caller is. A tenant's
+    own documents travel with its briefs (``TenantProfile.knowledge_documents``) and are searched only inside
+    that tenant's team runs; this service keeps none of them."""
 
     def __init__(self, knowledge_base: KnowledgeBase) -> None:
         self.knowledge_base = knowledge_base

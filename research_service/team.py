@@ -89,11 +89,13 @@ def analyst(registry: ToolRegistry) -> Worker:
 def research_team(
     knowledge_base: KnowledgeBase, tool_cache: ToolCache | None = None, apis: ResearchApis | None = None
 ) -> TeamDefinition:
-    """The research team over a knowledge base and the configured external services."""
+    """The research team over a knowledge base and the configured external services; erasing a tenant also
+    deletes its cached tool results."""
     registry = research_registry(knowledge_base, apis, tool_cache)
     return TeamDefinition(
         name=TEAM,
         workers=(searcher(registry), data_analyst(registry), analyst(registry)),
         finish_when="once a cited brief exists",
         tools=registry,
+        erase_tenant=tool_cache.erase_tenant if tool_cache is not None else None,
     )

@@ -1,29 +1,36 @@
 """The research team's tools: typed arguments, the functions behind them, and the team's ``ToolRegistry``.
 
-The local knowledge base is always on; web search and page fetching need a search provider, GitHub metrics and
-charts need GitHub. Everything fetched comes back fenced as untrusted.
+The local knowledge base is always on: the shared documents plus, in a team run, the running tenant's own documents
+from the worker's scope (never another tenant's); web search and page fetching need a search provider, GitHub
+metrics and charts need GitHub. Everything fetched comes back fenced as untrusted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field, field_validator
 
+from common.agents.profile import knowledge_documents
+from common.agents.scope import current_scope
 from common.cache import ToolCache
 from common.config import Settings
 from common.tools.registry import ToolRegistry, ToolSpec
 from research_service.github_metrics import GitHubMetrics, parse_repository
-from research_service.knowledge_base import KnowledgeBase
+from research_service.knowledge_base import KnowledgeBase, tenant_documents
 from research_service.web_pages import PageFetcher
 from research_service.web_search import OFF_NOTICE, WebSearch
 
 TEAM = "research"
 """The team's name (defined here, where its registry is built; ``research_service.team`` re-exports it)."""
 CHART_REUSES_METRICS_S = 300.0  # the chart uses metrics fetched this long ago without asking GitHub again
+TENANT_INDEXES = 16  # combined indexes (shared + one tenant's documents) kept for the calls of a run
 
 
 # --- tool arguments ----------------------------------------------------------------------------------------
@@ -109,12 +116,40 @@ class ResearchApis:
 # --- the tools ---------------------------------------------------------------------------------------------
 
 
+class ScopedKnowledge:
+    """The knowledge base a tool call searches: the shared documents, plus the running worker's tenant documents
+    (``WorkScope.profile["knowledge_documents"]``) when it has any, indexed together for that call. The combined
+    index of the last few (tenant, documents) pairs is kept, so the calls of one run index once."""
+
+    def __init__(self, shared: KnowledgeBase, max_indexes: int = TENANT_INDEXES) -> None:
+        self.shared = shared
+        self._indexes: LRUCache[str, KnowledgeBase] = LRUCache(maxsize=max_indexes)
+
+    def current(self) -> KnowledgeBase:
+        """The index for the running worker's tenant (the shared one outside a run or without documents)."""
+        scope = current_scope()
+        records = knowledge_documents(scope.profile)
+        if not records:
+            return self.shared
+        digest = hashlib.sha256(
+            json.dumps([(r.id, r.title, r.body) for r in records], ensure_ascii=False).encode()
+        ).hexdigest()
+        key = f"{scope.tenant_id}/{digest}"
+        index = self._indexes.get(key)
+        if index is None:
+            index = self.shared.with_documents(tenant_documents(records))
+            self._indexes[key] = index
+        return index
+
+
 def _knowledge_base_tools(knowledge_base: KnowledgeBase) -> tuple[ToolSpec, ...]:
+    knowledge = ScopedKnowledge(knowledge_base)
+
     async def search(query: str, max_results: int = 5) -> list[dict[str, Any]]:
-        return [hit.to_dict() for hit in knowledge_base.search(query, max_results)]
+        return [hit.to_dict() for hit in knowledge.current().search(query, max_results)]
 
     async def read(document_ids: list[str], query: str) -> list[dict[str, Any]]:
-        return [p.to_dict() for p in knowledge_base.key_passages(document_ids, query, per_document=2)]
+        return [p.to_dict() for p in knowledge.current().key_passages(document_ids, query, per_document=2)]
 
     return (
         ToolSpec(

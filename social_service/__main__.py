@@ -6,6 +6,7 @@ from marketing.social.v1 import social_pb2, social_pb2_grpc
 
 from common.agents.team_entry import build_team_service
 from common.config import Settings
+from common.secrets import Keyring
 from common.server import RunningServer, ServiceParts, ServiceRegistration, run_service
 from common.storage import open_store
 from social_service.publisher_loop import PublisherLoop
@@ -13,17 +14,21 @@ from social_service.publishers import build_publishers
 from social_service.scheduled_posts import MIGRATIONS, ScheduledPosts
 from social_service.servicer import SocialServicer
 from social_service.team import TEAM, social_team
+from social_service.tenant_secrets import TenantSecrets
 from social_service.tools import social_registry
 
 SERVICE_NAME = social_pb2.DESCRIPTOR.services_by_name["SocialService"].full_name
 
 
 async def build(settings: Settings) -> ServiceParts:
-    """The social team's servicers, its scheduled posts (cancelled with their workflow through
-    ``TeamService/CancelWorkflow`` too) and the publisher loop (started once the server is up, stopped before it
-    drains; the store and the HTTP clients are closed last)."""
+    """The social team's servicers, its scheduled posts (cancelled and erased with their workflow or tenant through
+    ``TeamService`` too), the tenants' platform credentials (encrypted with ``SECRETS_KEY_FILE``) and the publisher
+    loop (started once the server is up, stopped before it drains; the store and the HTTP clients are closed
+    last)."""
+    keyring = Keyring.from_path(settings.secrets_key_file)  # None: tenant secrets cannot be stored
     store = await open_store(settings, TEAM, migrations=(MIGRATIONS,))
     posts = ScheduledPosts(store.db)
+    secrets = TenantSecrets(store.db, keyring)
     publishers = build_publishers(settings)
     dry_run = settings.social_publish == "dry-run"
     servicer = SocialServicer(posts)
@@ -32,12 +37,15 @@ async def build(settings: Settings) -> ServiceParts:
     )
     try:
         parts = await build_team_service(
-            social_team(social_registry(posts, publishers, dry_run), posts), settings, own, store=store
+            social_team(social_registry(posts, publishers, dry_run), posts, secrets),
+            settings,
+            own,
+            store=store,
         )
     except BaseException:
         await store.close()
         raise
-    loop = PublisherLoop(posts, publishers, settings)
+    loop = PublisherLoop(posts, publishers, settings, secrets=secrets)
 
     async def start_loop(_: RunningServer) -> None:
         loop.start()

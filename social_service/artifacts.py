@@ -22,6 +22,11 @@ def post_artifacts(output: WorkerOutput) -> list[ArtifactDraft]:
                 "limit": str(post["limit"]),
                 "hashtags": " ".join(post["hashtags"]),
                 "truncated": str(post["truncated"]).lower(),
+                **(
+                    {"brand_warnings": "; ".join(post["brand_warnings"])}
+                    if post.get("brand_warnings")
+                    else {}
+                ),
             },
         )
         for post in output.results_of("draft_post")

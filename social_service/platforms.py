@@ -183,7 +183,7 @@ def _largest_fitting(cuts: Sequence[int], fits: Callable[[int], bool]) -> int | 
     return None
 
 
-def _shorten(body: str, platform: Platform, limit: int) -> str:
+def shorten(body: str, platform: Platform, limit: int) -> str:
     """Cut the body at a word boundary (or, if that loses too much, anywhere outside URLs) and add "…"."""
 
     def candidate(cut: int) -> str:
@@ -244,7 +244,7 @@ def fit_post(platform: Platform, body: str, hashtags: Sequence[str] = ()) -> Dra
         tags.pop()
     truncated = post_length(text, rules.platform) > rules.limit
     if truncated:
-        text = _shorten(text, rules.platform, rules.limit)
+        text = shorten(text, rules.platform, rules.limit)
     final = _compose(text, tags)
     return DraftedPost(
         platform=rules.platform,

@@ -3,14 +3,18 @@
 ``SOCIAL_PUBLISH=dry-run`` (the default) never calls a platform: the request that would be sent (credentials
 redacted) is appended to the outbox, ``<DATA_DIR>/social_outbox.jsonl``, one JSON object per line::
 
-    {"post_id": ..., "workflow_id": ..., "artifact_id": ..., "platform": "x", "scheduled_at": ISO 8601,
-     "written_at": ISO 8601, "configured": true, "request": {"method": "POST", "url": ..., "headers": {...},
-     "json": {...}}}
+    {"post_id": ..., "tenant_id": ..., "workflow_id": ..., "artifact_id": ..., "platform": "x",
+     "scheduled_at": ISO 8601, "written_at": ISO 8601, "configured": true, "request": {"method": "POST",
+     "url": ..., "headers": {...}, "json": {...}}}
 
 and the post is marked published with ``dry_run`` true. ``live`` calls the platform: a failure that cannot have
 reached it (connection refused, 429, breaker open) is retried later; a refusal (4xx) fails the post; a timeout or
 5xx fails it as "outcome unknown" (never risk a duplicate public post). A claim older than ``PUBLISHER_LEASE_S``
 (its publisher died mid-publish) is failed as "outcome unknown", not republished.
+
+The loop claims due posts of every tenant and publishes each with its own tenant's credentials
+(``publishers.TenantPublishers``); a tenant without credentials of its own fails its posts saying so (only the
+default tenant uses the process-wide ``X_*``/``LINKEDIN_*`` settings).
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from common.metrics import POSTS_PUBLISHED
 from common.text import clip
 from common.tools.http import ExternalServiceError, ServiceNotConfigured, rate_limit_wait_s
 from social_service.platforms import Platform
-from social_service.publishers import Publisher
+from social_service.publishers import Publisher, TenantPublishers
 from social_service.scheduled_posts import ScheduledPost, ScheduledPosts
+from social_service.tenant_secrets import TenantSecrets
 
 log = get_logger(__name__)
 
@@ -56,13 +61,14 @@ class PublisherLoop:
         publishers: Mapping[Platform, Publisher],
         settings: Settings,
         *,
+        secrets: TenantSecrets | None = None,
         owner: str | None = None,
         batch_size: int = BATCH_SIZE,
         max_attempts: int = MAX_ATTEMPTS,
         retry_base_s: float = RETRY_BASE_S,
     ) -> None:
         self.posts = posts
-        self.publishers = publishers
+        self.publishers = TenantPublishers(publishers, secrets)
         self.dry_run = settings.social_publish == "dry-run"
         self.poll_s = settings.publisher_poll_s
         self.lease = timedelta(seconds=settings.publisher_lease_s)
@@ -116,6 +122,7 @@ class PublisherLoop:
             POSTS_PUBLISHED.labels(platform=post.platform, outcome="failed").inc()
             log.warning(
                 "post_lease_expired",
+                tenant_id=post.tenant_id,
                 workflow_id=post.workflow_id,
                 post_id=post.id,
                 claimed_by=post.claimed_by,
@@ -126,8 +133,13 @@ class PublisherLoop:
         return claimed
 
     async def _publish(self, post: ScheduledPost) -> None:
-        publisher = self.publishers[Platform(post.platform)]
-        fields = {"workflow_id": post.workflow_id, "post_id": post.id, "platform": post.platform}
+        publisher = await self.publishers.publisher(post.tenant_id, Platform(post.platform))
+        fields = {
+            "tenant_id": post.tenant_id,
+            "workflow_id": post.workflow_id,
+            "post_id": post.id,
+            "platform": post.platform,
+        }
         if self.dry_run:
             await asyncio.to_thread(self._write_outbox, post, publisher)
             await self.posts.mark_published(post, "", "", dry_run=True)
@@ -160,6 +172,7 @@ class PublisherLoop:
             await self.posts.retry_later(post, at, f"attempt {post.attempts} not sent, retrying: {error}")
             log.info(
                 "post_retry_later",
+                tenant_id=post.tenant_id,
                 workflow_id=post.workflow_id,
                 post_id=post.id,
                 at=at.isoformat(),
@@ -179,6 +192,7 @@ class PublisherLoop:
         POSTS_PUBLISHED.labels(platform=post.platform, outcome="failed").inc()
         log.warning(
             "post_failed",
+            tenant_id=post.tenant_id,
             workflow_id=post.workflow_id,
             post_id=post.id,
             platform=post.platform,
@@ -189,6 +203,7 @@ class PublisherLoop:
     def _write_outbox(self, post: ScheduledPost, publisher: Publisher) -> None:
         line = {
             "post_id": post.id,
+            "tenant_id": post.tenant_id,
             "workflow_id": post.workflow_id,
             "artifact_id": post.artifact_id,
             "platform": post.platform,

@@ -3,17 +3,28 @@
 Each publisher builds the exact request it sends (the dry-run outbox records it unsent) and sends it through the
 shared :class:`~common.tools.http.ExternalApi` as a non-idempotent call, so a post is never retried once the
 platform may have acted on it.
+
+A post goes out with its tenant's own credentials (``TenantPublishers``): those stored with
+``TeamService/SetTenantSecrets``; the process-wide ``X_*``/``LINKEDIN_*`` settings are the default tenant's only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from common.auth.principal import DEFAULT_TENANT
 from common.config import Settings
 from common.tools.http import ExternalApi, ExternalServiceError, ServiceNotConfigured
 from social_service.platforms import Platform
+from social_service.tenant_secrets import (
+    LINKEDIN_ACCESS_TOKEN,
+    LINKEDIN_AUTHOR_URN,
+    X_BEARER_TOKEN,
+    SecretUnavailable,
+    TenantSecrets,
+)
 
 DEFAULT_X_API_URL = "https://api.x.com"
 DEFAULT_LINKEDIN_API_URL = "https://api.linkedin.com"
@@ -161,3 +172,62 @@ def build_publishers(settings: Settings) -> dict[Platform, Publisher]:
             author_urn=settings.linkedin_author_urn or "",
         ),
     }
+
+
+def _not_configured(tenant_id: str, names: str) -> str:
+    return f"for tenant {tenant_id}: set its {names} with TeamService/SetTenantSecrets"
+
+
+def tenant_publisher(
+    default: Publisher, tenant_id: str, secrets: Mapping[str, str], uses_settings: bool
+) -> Publisher:
+    """The publisher of one platform for one tenant: the tenant's stored credentials when it has any; else the
+    process-wide publisher (``uses_settings``: the default tenant); else one that fails saying what is missing.
+
+    Args:
+        default: The publisher built from the settings (its URL and HTTP client are shared).
+        tenant_id: The post's tenant.
+        secrets: The tenant's decrypted secrets.
+        uses_settings: The tenant may fall back to the process-wide credentials.
+    """
+    if default.platform is Platform.X:
+        token = secrets.get(X_BEARER_TOKEN, "")
+        if token:
+            return replace(default, token=token, missing="")
+        if uses_settings:
+            return default
+        return replace(default, token=None, missing=_not_configured(tenant_id, X_BEARER_TOKEN))
+    token, urn = secrets.get(LINKEDIN_ACCESS_TOKEN, ""), secrets.get(LINKEDIN_AUTHOR_URN, "")
+    if token and urn:
+        return replace(default, token=token, author_urn=urn, missing="")
+    if token or urn:
+        missing = LINKEDIN_AUTHOR_URN if token else LINKEDIN_ACCESS_TOKEN
+        return replace(default, token=None, author_urn="", missing=_not_configured(tenant_id, missing))
+    if uses_settings:
+        return default
+    names = f"{LINKEDIN_ACCESS_TOKEN} and {LINKEDIN_AUTHOR_URN}"
+    return replace(default, token=None, author_urn="", missing=_not_configured(tenant_id, names))
+
+
+@dataclass
+class TenantPublishers:
+    """Picks the publisher of a post: its platform, with its tenant's credentials.
+
+    Attributes:
+        defaults: The publishers built from the settings (``build_publishers``).
+        secrets: The tenants' stored credentials (None: every tenant uses the settings' credentials, which only
+            the default tenant may).
+    """
+
+    defaults: Mapping[Platform, Publisher]
+    secrets: TenantSecrets | None = None
+
+    async def publisher(self, tenant_id: str, platform: Platform) -> Publisher:
+        """The publisher of ``platform`` for ``tenant_id``; one whose ``missing`` says why when the tenant's
+        credentials are absent or unreadable (the post then fails without anything being sent)."""
+        default = self.defaults[platform]
+        try:
+            secrets = await self.secrets.values(tenant_id) if self.secrets is not None else {}
+        except SecretUnavailable as exc:
+            return replace(default, token=None, author_urn="", missing=str(exc))
+        return tenant_publisher(default, tenant_id, secrets, uses_settings=tenant_id == DEFAULT_TENANT)

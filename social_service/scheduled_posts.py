@@ -5,6 +5,10 @@ migrations: next to the workflow records on PostgreSQL, in the social service's 
 ``scheduled`` (a failure that certainly did not reach the platform); ``scheduled`` -> ``cancelled``. Claims are
 single atomic statements (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so each due post is published once however
 many publisher loops share the database.
+
+Every post belongs to a tenant. The methods an RPC or a tool calls take the tenant first and filter by it (another
+tenant's post id is simply not found), inside ``database.for_tenant(tenant)`` so that PostgreSQL's row-level
+security backs the filter up; the publisher loop's methods work across tenants (``for_tenant("*")``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from common.storage.database import Database
+from common.storage.database import ALL_TENANTS, Database
 from common.storage.pages import newest_first
 
 MIGRATIONS = "social_service"
@@ -50,6 +54,7 @@ class ScheduledPost:
     """One row of ``scheduled_posts``."""
 
     id: str
+    tenant_id: str
     workflow_id: str
     artifact_id: str
     platform: str
@@ -89,6 +94,7 @@ def _time(value: Any) -> datetime | None:
 def _post(row: dict[str, Any]) -> ScheduledPost:
     return ScheduledPost(
         id=str(row["id"]),
+        tenant_id=row["tenant_id"],
         workflow_id=row["workflow_id"],
         artifact_id=row["artifact_id"],
         platform=row["platform"],
@@ -119,86 +125,111 @@ class ScheduledPosts:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def schedule(self, posts: Sequence[NewPost], dry_run: bool) -> list[ScheduledPost]:
-        """Store posts; a (workflow, artifact) already scheduled keeps its existing row (a retried team run).
+    async def schedule(self, tenant_id: str, posts: Sequence[NewPost], dry_run: bool) -> list[ScheduledPost]:
+        """Store a tenant's posts; a (workflow, artifact) the tenant already scheduled keeps its existing row (a
+        retried team run).
 
         Returns:
             The stored rows, in the order of ``posts``.
         """
         now = _now()
         stored = []
-        for post in posts:
-            await self.db.execute(
-                "INSERT INTO scheduled_posts (id, workflow_id, artifact_id, platform, text, scheduled_at, status, "
-                "dry_run, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) "
-                "ON CONFLICT (workflow_id, artifact_id) DO NOTHING",
-                str(uuid.uuid4()), post.workflow_id, post.artifact_id, post.platform, post.text,
-                _utc(post.scheduled_at), SCHEDULED, dry_run, now,
-            )  # fmt: skip
-            rows = await self.db.fetch(
-                "SELECT * FROM scheduled_posts WHERE workflow_id = $1 AND artifact_id = $2",
-                post.workflow_id, post.artifact_id,
-            )  # fmt: skip
-            stored.append(_post(rows[0]))
+        async with self.db.for_tenant(tenant_id) as db:
+            for post in posts:
+                await db.execute(
+                    "INSERT INTO scheduled_posts (id, tenant_id, workflow_id, artifact_id, platform, text, "
+                    "scheduled_at, status, dry_run, created_at, updated_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) "
+                    "ON CONFLICT (tenant_id, workflow_id, artifact_id) DO NOTHING",
+                    str(uuid.uuid4()), tenant_id, post.workflow_id, post.artifact_id, post.platform, post.text,
+                    _utc(post.scheduled_at), SCHEDULED, dry_run, now,
+                )  # fmt: skip
+                rows = await db.fetch(
+                    "SELECT * FROM scheduled_posts WHERE tenant_id = $1 AND workflow_id = $2 AND artifact_id = $3",
+                    tenant_id, post.workflow_id, post.artifact_id,
+                )  # fmt: skip
+                stored.append(_post(rows[0]))
         return stored
 
-    async def get(self, post_id: str) -> ScheduledPost | None:
-        """One post, or None."""
-        rows = await self.db.fetch("SELECT * FROM scheduled_posts WHERE id = $1", post_id)
+    async def get(self, tenant_id: str, post_id: str) -> ScheduledPost | None:
+        """One of the tenant's posts, or None (also for another tenant's post)."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "SELECT * FROM scheduled_posts WHERE tenant_id = $1 AND id = $2", tenant_id, post_id
+            )
         return _post(rows[0]) if rows else None
 
     async def list(
-        self, page_size: int, page_token: str = "", workflow_id: str = "", status: str = ""
+        self, tenant_id: str, page_size: int, page_token: str = "", workflow_id: str = "", status: str = ""
     ) -> tuple[list[ScheduledPost], str]:
-        """Newest first, ``page_size`` at a time, optionally for one workflow and one status.
+        """The tenant's posts, newest first, ``page_size`` at a time, optionally for one workflow and one status.
 
         Returns:
             The page and the next page's token ("" on the last page).
 
         Raises:
-            BadPageToken: The token is malformed or was issued for other filters.
+            BadPageToken: The token is malformed or was issued for other filters (or another tenant).
         """
-        return await newest_first(
-            self.db,
-            "scheduled_posts",
-            {"workflow_id": workflow_id, "status": status},
-            page_size,
-            page_token,
-            _post,
-            lambda post: (post.created_at, post.id),
-        )
+        async with self.db.for_tenant(tenant_id) as db:
+            return await newest_first(
+                db,
+                "scheduled_posts",
+                {"tenant_id": tenant_id, "workflow_id": workflow_id, "status": status},
+                page_size,
+                page_token,
+                _post,
+                lambda post: (post.created_at, post.id),
+            )
 
-    async def reschedule(self, post_id: str, at: datetime) -> ScheduledPost | None:
-        """Move a scheduled (or failed-before-send) post to ``at`` and reset its attempts.
+    async def reschedule(self, tenant_id: str, post_id: str, at: datetime) -> ScheduledPost | None:
+        """Move one of the tenant's scheduled (or failed-before-send) posts to ``at`` and reset its attempts.
 
         Returns:
             The updated post, or None when it does not exist or is in another state (see :meth:`get`).
         """
-        rows = await self.db.fetch(
-            "UPDATE scheduled_posts SET status = $2, scheduled_at = $3, attempts = 0, error = '', claimed_by = '', "
-            "claimed_at = NULL, updated_at = $4 WHERE id = $1 AND (status = $2 OR (status = $5 AND outcome_unknown = $6)) "
-            "RETURNING *",
-            post_id, SCHEDULED, _utc(at), _now(), FAILED, False,
-        )  # fmt: skip
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "UPDATE scheduled_posts SET status = $3, scheduled_at = $4, attempts = 0, error = '', claimed_by = '', "
+                "claimed_at = NULL, updated_at = $5 WHERE tenant_id = $1 AND id = $2 "
+                "AND (status = $3 OR (status = $6 AND outcome_unknown = $7)) RETURNING *",
+                tenant_id, post_id, SCHEDULED, _utc(at), _now(), FAILED, False,
+            )  # fmt: skip
         return _post(rows[0]) if rows else None
 
-    async def cancel(self, post_id: str) -> ScheduledPost | None:
-        """Cancel a scheduled post; None when it does not exist or is not scheduled."""
-        rows = await self.db.fetch(
-            "UPDATE scheduled_posts SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4 RETURNING *",
-            post_id, CANCELLED, _now(), SCHEDULED,
-        )  # fmt: skip
+    async def cancel(self, tenant_id: str, post_id: str) -> ScheduledPost | None:
+        """Cancel one of the tenant's scheduled posts; None when it does not exist or is not scheduled."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "UPDATE scheduled_posts SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 "
+                "AND status = $5 RETURNING *",
+                tenant_id, post_id, CANCELLED, _now(), SCHEDULED,
+            )  # fmt: skip
         return _post(rows[0]) if rows else None
 
     # Below ``list`` (the method), the built-in type is spelled ``builtins.list``.
-    async def cancel_workflow(self, workflow_id: str) -> builtins.list[ScheduledPost]:
-        """Cancel every still-scheduled post of a workflow; returns the posts cancelled."""
-        rows = await self.db.fetch(
-            "UPDATE scheduled_posts SET status = $2, updated_at = $3 WHERE workflow_id = $1 AND status = $4 "
-            "RETURNING *",
-            workflow_id, CANCELLED, _now(), SCHEDULED,
-        )  # fmt: skip
+    async def cancel_workflow(self, tenant_id: str, workflow_id: str) -> builtins.list[ScheduledPost]:
+        """Cancel every still-scheduled post of one of the tenant's workflows; returns the posts cancelled."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "UPDATE scheduled_posts SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND workflow_id = $2 "
+                "AND status = $5 RETURNING *",
+                tenant_id, workflow_id, CANCELLED, _now(), SCHEDULED,
+            )  # fmt: skip
         return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
+
+    async def erase_workflow(self, tenant_id: str, workflow_id: str) -> int:
+        """Delete every post (whatever its state) of one of the tenant's workflows; returns how many."""
+        async with self.db.for_tenant(tenant_id) as db:
+            return await db.execute(
+                "DELETE FROM scheduled_posts WHERE tenant_id = $1 AND workflow_id = $2",
+                tenant_id,
+                workflow_id,
+            )
+
+    async def erase_tenant(self, tenant_id: str) -> int:
+        """Delete every post of the tenant; returns how many."""
+        async with self.db.for_tenant(tenant_id) as db:
+            return await db.execute("DELETE FROM scheduled_posts WHERE tenant_id = $1", tenant_id)
 
     # --- the publisher loop's side ---------------------------------------------------------------------------
 
@@ -206,22 +237,24 @@ class ScheduledPosts:
         """Atomically move up to ``limit`` due posts to ``publishing`` for ``owner``; no two callers get the same
         post (PostgreSQL skips rows another claim has locked; SQLite serialises writers)."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
-        rows = await self.db.fetch(
-            "UPDATE scheduled_posts SET status = $1, claimed_by = $2, claimed_at = $3, updated_at = $3, "
-            "attempts = attempts + 1 WHERE status = $4 AND id IN (SELECT id FROM scheduled_posts "
-            f"WHERE status = $4 AND scheduled_at <= $3 ORDER BY scheduled_at, id LIMIT $5{lock}) RETURNING *",
-            PUBLISHING, owner, _utc(now), SCHEDULED, limit,
-        )  # fmt: skip
+        async with self.db.for_tenant(ALL_TENANTS) as db:
+            rows = await db.fetch(
+                "UPDATE scheduled_posts SET status = $1, claimed_by = $2, claimed_at = $3, updated_at = $3, "
+                "attempts = attempts + 1 WHERE status = $4 AND id IN (SELECT id FROM scheduled_posts "
+                f"WHERE status = $4 AND scheduled_at <= $3 ORDER BY scheduled_at, id LIMIT $5{lock}) RETURNING *",
+                PUBLISHING, owner, _utc(now), SCHEDULED, limit,
+            )  # fmt: skip
         return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
 
     async def expire_leases(self, claimed_before: datetime) -> builtins.list[ScheduledPost]:
         """Fail posts claimed before ``claimed_before`` (their publisher died mid-publish) as outcome unknown;
         they are never republished automatically."""
-        rows = await self.db.fetch(
-            "UPDATE scheduled_posts SET status = $1, outcome_unknown = $2, error = $3, updated_at = $4 "
-            "WHERE status = $5 AND claimed_at < $6 RETURNING *",
-            FAILED, True, LEASE_EXPIRED_ERROR, _now(), PUBLISHING, _utc(claimed_before),
-        )  # fmt: skip
+        async with self.db.for_tenant(ALL_TENANTS) as db:
+            rows = await db.fetch(
+                "UPDATE scheduled_posts SET status = $1, outcome_unknown = $2, error = $3, updated_at = $4 "
+                "WHERE status = $5 AND claimed_at < $6 RETURNING *",
+                FAILED, True, LEASE_EXPIRED_ERROR, _now(), PUBLISHING, _utc(claimed_before),
+            )  # fmt: skip
         return [_post(r) for r in rows]
 
     async def mark_published(
@@ -230,30 +263,33 @@ class ScheduledPosts:
         """Record a publication by the claim's holder (also over an expired lease: the post is known to be
         live). Returns False when the claim is no longer this one."""
         now = _now()
-        changed = await self.db.execute(
-            "UPDATE scheduled_posts SET status = $4, published_at = $5, updated_at = $5, external_id = $6, "
-            "external_url = $7, dry_run = $8, error = '', outcome_unknown = $9 "
-            "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($10, $11)",
-            post.id, post.claimed_by, post.claimed_at, PUBLISHED, now, external_id, external_url, dry_run,
-            False, PUBLISHING, FAILED,
-        )  # fmt: skip
+        async with self.db.for_tenant(post.tenant_id) as db:
+            changed = await db.execute(
+                "UPDATE scheduled_posts SET status = $4, published_at = $5, updated_at = $5, external_id = $6, "
+                "external_url = $7, dry_run = $8, error = '', outcome_unknown = $9 "
+                "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($10, $11)",
+                post.id, post.claimed_by, post.claimed_at, PUBLISHED, now, external_id, external_url, dry_run,
+                False, PUBLISHING, FAILED,
+            )  # fmt: skip
         return changed == 1
 
     async def mark_failed(self, post: ScheduledPost, error: str, outcome_unknown: bool) -> bool:
         """Record a failure by the claim's holder."""
-        changed = await self.db.execute(
-            "UPDATE scheduled_posts SET status = $4, error = $5, outcome_unknown = $6, updated_at = $7 "
-            "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($8, $4)",
-            post.id, post.claimed_by, post.claimed_at, FAILED, error, outcome_unknown, _now(), PUBLISHING,
-        )  # fmt: skip
+        async with self.db.for_tenant(post.tenant_id) as db:
+            changed = await db.execute(
+                "UPDATE scheduled_posts SET status = $4, error = $5, outcome_unknown = $6, updated_at = $7 "
+                "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($8, $4)",
+                post.id, post.claimed_by, post.claimed_at, FAILED, error, outcome_unknown, _now(), PUBLISHING,
+            )  # fmt: skip
         return changed == 1
 
     async def retry_later(self, post: ScheduledPost, at: datetime, error: str) -> bool:
         """Put a claimed post back to ``scheduled`` at ``at`` (the platform certainly did not act on it)."""
-        changed = await self.db.execute(
-            "UPDATE scheduled_posts SET status = $4, scheduled_at = $5, error = $6, claimed_by = '', "
-            "claimed_at = NULL, updated_at = $7 WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 "
-            "AND status = $8",
-            post.id, post.claimed_by, post.claimed_at, SCHEDULED, _utc(at), error, _now(), PUBLISHING,
-        )  # fmt: skip
+        async with self.db.for_tenant(post.tenant_id) as db:
+            changed = await db.execute(
+                "UPDATE scheduled_posts SET status = $4, scheduled_at = $5, error = $6, claimed_by = '', "
+                "claimed_at = NULL, updated_at = $7 WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 "
+                "AND status = $8",
+                post.id, post.claimed_by, post.claimed_at, SCHEDULED, _utc(at), error, _now(), PUBLISHING,
+            )  # fmt: skip
         return changed == 1

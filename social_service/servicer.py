@@ -1,4 +1,8 @@
-"""``marketing.social.v1.SocialService``: post fitting for other internal services, and the scheduled posts."""
+"""``marketing.social.v1.SocialService``: post fitting for other internal services, and the scheduled posts.
+
+Every RPC acts for the caller's tenant (the principal the team identity interceptor bound): its lists hold only
+that tenant's posts, and another tenant's post id is ``NOT_FOUND``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 from marketing.social.v1 import social_pb2, social_pb2_grpc
 
+from common.agents.team_service import caller_tenant
 from common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from common.storage import BadPageToken
 from common.validation import check_range, check_text, raise_if_invalid
@@ -88,8 +93,8 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
             raise FailedPrecondition("this social service has no records store for scheduled posts")
         return self.posts
 
-    async def _existing(self, post_id: str) -> ScheduledPost:
-        post = await self._store().get(str(uuid.UUID(post_id)))
+    async def _existing(self, tenant: str, post_id: str) -> ScheduledPost:
+        post = await self._store().get(tenant, str(uuid.UUID(post_id)))
         if post is None:
             raise NotFound(f"scheduled post {post_id} not found")
         return post
@@ -103,8 +108,10 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
         if request.status != social_pb2.SCHEDULED_POST_STATUS_UNSPECIFIED and request.status not in _STATUSES:
             problems.append(FieldViolation("status", f"unknown ScheduledPostStatus value {request.status}"))
         raise_if_invalid(problems)
+        tenant = caller_tenant()
         try:
             posts, token = await self._store().list(
+                tenant,
                 request.page_size or DEFAULT_PAGE_SIZE,
                 request.page_token,
                 request.workflow_id,
@@ -135,22 +142,24 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
             if at > now + MAX_SCHEDULE_AHEAD:
                 problems.append(FieldViolation("publish_at", "must be at most 366 days ahead"))
         raise_if_invalid(problems)
-        post = await self._existing(request.post_id)
+        tenant = caller_tenant()
+        post = await self._existing(tenant, request.post_id)
         if not post.reschedulable:
             raise FailedPrecondition(_not_reschedulable(post))
-        updated = await self._store().reschedule(post.id, at)
+        updated = await self._store().reschedule(tenant, post.id, at)
         if updated is None:  # it changed in between
-            raise FailedPrecondition(_not_reschedulable(await self._existing(post.id)))
+            raise FailedPrecondition(_not_reschedulable(await self._existing(tenant, post.id)))
         return social_pb2.ReschedulePostResponse(post=post_to_proto(updated))
 
     async def CancelScheduledPost(
         self, request: social_pb2.CancelScheduledPostRequest, context: grpc.aio.ServicerContext
     ) -> social_pb2.CancelScheduledPostResponse:
         raise_if_invalid(_post_id(request.post_id))
-        post = await self._existing(request.post_id)
-        cancelled = await self._store().cancel(post.id)
+        tenant = caller_tenant()
+        post = await self._existing(tenant, request.post_id)
+        cancelled = await self._store().cancel(tenant, post.id)
         if cancelled is None:
-            current = await self._existing(post.id)
+            current = await self._existing(tenant, post.id)
             raise FailedPrecondition(
                 f"scheduled post {post.id} is {current.status}; only a scheduled post can be cancelled"
             )
@@ -160,7 +169,7 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
         self, request: social_pb2.CancelWorkflowPostsRequest, context: grpc.aio.ServicerContext
     ) -> social_pb2.CancelWorkflowPostsResponse:
         raise_if_invalid(check_text("workflow_id", request.workflow_id, max_chars=128))
-        cancelled = await self._store().cancel_workflow(request.workflow_id)
+        cancelled = await self._store().cancel_workflow(caller_tenant(), request.workflow_id)
         return social_pb2.CancelWorkflowPostsResponse(posts=[post_to_proto(p) for p in cancelled])
 
     async def DraftPost(
@@ -175,6 +184,7 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
         for index, tag in enumerate(request.hashtags):
             problems += check_text(f"hashtags[{index}]", tag, max_chars=100)
         raise_if_invalid(problems)
+        caller_tenant()  # stateless, but only for an identified caller
         post = fit_post(_PLATFORMS[request.platform], request.text, list(request.hashtags))
         return social_pb2.DraftPostResponse(
             post=social_pb2.Post(

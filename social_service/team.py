@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from common.agents.team_graph import CancelEffects, CancelledEffect, TeamDefinition
 from common.agents.worker import Worker
@@ -10,6 +11,7 @@ from common.tools.registry import ToolRegistry
 from social_service.artifacts import post_artifacts, schedule_artifacts
 from social_service.offline import POST_DRAFTER_OFFLINE, SCHEDULER_OFFLINE
 from social_service.scheduled_posts import ScheduledPosts
+from social_service.tenant_secrets import SECRET_NAMES, TenantSecrets
 
 TEAM = "social"
 SCHEDULED_POST = "scheduled_post"
@@ -18,7 +20,8 @@ SCHEDULED_POST = "scheduled_post"
 POST_DRAFTER = "post_drafter"
 POST_DRAFTER_DESCRIPTION = "drafts one post per platform, fitted to the platform's limits"
 POST_DRAFTER_INSTRUCTIONS = (
-    "You are the social team's post drafter. For each platform the task names (X and LinkedIn when it names none), "
+    "You are the social team's post drafter. For each platform the task names (X and LinkedIn when it names none) "
+    "that the tenant publishes on (the brief's brand and platforms say which), "
     "call draft_post once with a post body written for that platform from the article and research in the brief, "
     "plus two to five hashtags. Then answer with one line listing the drafts."
 )
@@ -27,27 +30,59 @@ SCHEDULER = "scheduler"
 SCHEDULER_DESCRIPTION = "proposes posting times for the drafted posts and schedules them"
 SCHEDULER_INSTRUCTIONS = (
     "You are the social team's scheduler. Call propose_posting_times for the platforms that have drafted posts "
-    "(the audience's time zone if the task names one, else UTC). Then call schedule_posts once with every drafted "
+    "(pass timezone only when the task names one; the tenant's time zone applies otherwise). Then call "
+    "schedule_posts once with every drafted "
     "social_post artifact id and the proposed time for its platform. Answer with one line summarising the schedule."
 )
 
 
 def cancel_scheduled_posts(posts: ScheduledPosts) -> CancelEffects:
-    """The team's ``cancel_workflow``: cancel the workflow's still-scheduled posts (as
+    """The team's ``cancel_workflow``: cancel the tenant's workflow's still-scheduled posts (as
     ``SocialService/CancelWorkflowPosts`` does), one ``scheduled_post`` effect per post cancelled."""
 
-    async def cancel(workflow_id: str) -> Sequence[CancelledEffect]:
-        return [CancelledEffect(SCHEDULED_POST, post.id) for post in await posts.cancel_workflow(workflow_id)]
+    async def cancel(tenant_id: str, workflow_id: str) -> Sequence[CancelledEffect]:
+        cancelled = await posts.cancel_workflow(tenant_id, workflow_id)
+        return [CancelledEffect(SCHEDULED_POST, post.id) for post in cancelled]
 
     return cancel
 
 
-def social_team(registry: ToolRegistry | None = None, posts: ScheduledPosts | None = None) -> TeamDefinition:
+def with_records(
+    team: TeamDefinition, posts: ScheduledPosts, secrets: TenantSecrets | None = None
+) -> TeamDefinition:
+    """The team with the hooks over its records: cancelling a workflow cancels its still-scheduled posts, erasing
+    a workflow deletes its posts, erasing a tenant deletes its posts and secrets, and ``SetTenantSecrets`` stores
+    the tenant's platform credentials (when ``secrets`` is given)."""
+
+    async def erase_tenant(tenant_id: str) -> int:
+        erased = await posts.erase_tenant(tenant_id)
+        return erased + (await secrets.erase_tenant(tenant_id) if secrets is not None else 0)
+
+    async def set_secrets(tenant_id: str, values: Mapping[str, str]) -> Sequence[str]:
+        assert secrets is not None
+        return await secrets.set(tenant_id, values)
+
+    return replace(
+        team,
+        cancel_workflow=cancel_scheduled_posts(posts),
+        erase_workflow=posts.erase_workflow,
+        erase_tenant=erase_tenant,
+        secret_names=SECRET_NAMES if secrets is not None else (),
+        set_secrets=set_secrets if secrets is not None else None,
+    )
+
+
+def social_team(
+    registry: ToolRegistry | None = None,
+    posts: ScheduledPosts | None = None,
+    secrets: TenantSecrets | None = None,
+) -> TeamDefinition:
     """The social team.
 
     Args:
         registry: Where the workers take their tools from (by default one without a records store).
-        posts: The scheduled posts; with them, cancelling a workflow cancels its still-scheduled posts.
+        posts: The scheduled posts; with them, cancelling or erasing a workflow or a tenant acts on its posts.
+        secrets: The tenants' platform credentials (``SetTenantSecrets``; erased with their tenant).
     """
     if registry is None:
         from social_service.tools import social_registry  # tools.py names its registry after TEAM
@@ -69,10 +104,10 @@ def social_team(registry: ToolRegistry | None = None, posts: ScheduledPosts | No
         offline=SCHEDULER_OFFLINE,
         build_artifacts=schedule_artifacts,
     )
-    return TeamDefinition(
+    team = TeamDefinition(
         name=TEAM,
         workers=(drafter, scheduler),
         finish_when="once the posts are drafted and scheduled",
         tools=registry,
-        cancel_workflow=cancel_scheduled_posts(posts) if posts is not None else None,
     )
+    return with_records(team, posts, secrets) if posts is not None else team

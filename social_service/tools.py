@@ -8,10 +8,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from common.agents.scope import current_workflow_id, find_artifact
+from common.agents.profile import (
+    Profile,
+    brand_of,
+    brand_warning,
+    enabled_platforms,
+    missing_disclosures,
+    platform_enabled,
+    posting_windows,
+    remove_banned_phrases,
+    time_zone,
+)
+from common.agents.scope import current_scope, current_workflow_id, find_artifact
+from common.auth.principal import current_tenant
 from common.metrics import POSTS_SCHEDULED
 from common.tools.registry import ToolRegistry, ToolSpec
-from social_service.platforms import RULES, Platform, fit_post
+from social_service.platforms import RULES, DraftedPost, Platform, fit_post, post_length, shorten
 from social_service.publishers import Publisher
 from social_service.schedule import propose_posting_times
 from social_service.scheduled_posts import NewPost, ScheduledPost, ScheduledPosts
@@ -35,7 +47,11 @@ class ScheduleArgs(BaseModel):
 
     platforms: list[PlatformName] = Field(min_length=1, max_length=2, description="Platforms to schedule")
     posts_per_platform: int = Field(1, ge=1, le=10)
-    timezone: str = Field("UTC", max_length=64, description="IANA time zone of the audience")
+    timezone: str = Field(
+        "",
+        max_length=64,
+        description="IANA time zone of the audience, only when the task names one; empty: the tenant's time zone",
+    )
 
 
 class PostToSchedule(BaseModel):
@@ -59,15 +75,79 @@ class PublishArgs(BaseModel):
     text: str = Field(min_length=1, max_length=10_000)
 
 
+def check_enabled(profile: Profile, platforms: list[Platform]) -> None:
+    """Refuse platforms the tenant does not publish on.
+
+    Raises:
+        ValueError: Naming the platforms refused and the enabled ones (the model gets this message).
+    """
+    refused = [p for p in platforms if not platform_enabled(profile, p.value)]
+    if refused:
+        names = ", ".join(RULES[p].display_name for p in refused)
+        enabled = ", ".join(enabled_platforms(profile))
+        raise ValueError(f"the tenant does not publish on {names}; its platforms: {enabled}")
+
+
+def _trailing_removed(text: str, disclosures: tuple[str, ...]) -> str:
+    """The text without the disclosures it ends with (they are put back, protected, after fitting)."""
+    text = text.rstrip()
+    while match := next((d for d in disclosures if text.casefold().endswith(d.casefold())), None):
+        text = text[: len(text) - len(match)].rstrip()
+    return text
+
+
+def _fit_with_suffix(platform: Platform, body: str, suffix: str, hashtags: list[str]) -> DraftedPost:
+    """``fit_post`` with a protected last paragraph: the body is cut, never the suffix."""
+    if not suffix:
+        return fit_post(platform, body, hashtags)
+    whole = fit_post(platform, f"{body}\n\n{suffix}", hashtags)
+    if not whole.truncated:
+        return whole
+    budget = RULES[platform].limit - post_length(f"\n\n{suffix}", platform)
+    short = shorten(body, platform, budget) if budget > 1 else ""
+    fitted = fit_post(platform, f"{short}\n\n{suffix}".strip(), hashtags)
+    return DraftedPost(fitted.platform, fitted.text, fitted.length, fitted.limit, fitted.hashtags, True)
+
+
+def brand_post(platform: Platform, text: str, hashtags: list[str], profile: Profile) -> dict[str, Any]:
+    """A post drafted for a tenant: banned phrases removed (``brand_warnings`` says which), the default hashtags
+    first, the required disclosures as a last paragraph that fitting never cuts, fitted to the platform's limit.
+
+    Raises:
+        ValueError: The tenant does not publish on the platform, or nothing is left once banned phrases are removed.
+    """
+    check_enabled(profile, [platform])
+    brand = brand_of(profile)
+    body, removed = remove_banned_phrases(text, brand.banned_phrases)
+    tags = [
+        *brand.default_hashtags,
+        *(t for t in hashtags if not remove_banned_phrases(t, brand.banned_phrases)[1]),
+    ]
+    body = _trailing_removed(body, brand.required_disclosures)
+    if not any(char.isalnum() for char in body):
+        raise ValueError("the post is empty once the tenant's banned phrases are removed")
+    suffix = "\n".join(missing_disclosures(body, brand.required_disclosures))
+    result = _fit_with_suffix(platform, body, suffix, tags).to_dict()
+    result["brand_warnings"] = [brand_warning(phrase) for phrase in removed]
+    if missing_disclosures(result["text"], brand.required_disclosures):
+        result["brand_warnings"].append("the required disclosures do not fit the platform's limit")
+    return result
+
+
 async def _draft(platform: PlatformName, text: str, hashtags: list[str] | None = None) -> dict[str, Any]:
-    return fit_post(Platform(platform), text, hashtags or ()).to_dict()
+    return brand_post(Platform(platform), text, hashtags or [], current_scope().profile)
 
 
 async def _propose(
-    platforms: list[PlatformName], posts_per_platform: int = 1, timezone: str = "UTC"
+    platforms: list[PlatformName], posts_per_platform: int = 1, timezone: str = ""
 ) -> list[dict[str, Any]]:
+    """Posting times in the task's time zone, else the tenant's (UTC without one), inside the tenant's windows."""
+    profile = current_scope().profile
+    targets = [Platform(p) for p in platforms]
+    check_enabled(profile, targets)
+    zone = timezone.strip() or time_zone(profile) or "UTC"
     slots = propose_posting_times(
-        [Platform(p) for p in platforms], datetime.now(UTC), posts_per_platform, timezone
+        targets, datetime.now(UTC), posts_per_platform, zone, posting_windows(profile)
     )
     for slot in slots:
         POSTS_SCHEDULED.labels(platform=slot.platform.value).inc()
@@ -96,16 +176,22 @@ def _scheduled(post: ScheduledPost) -> dict[str, Any]:
 
 
 def _scheduler(store: ScheduledPosts, dry_run: bool) -> Callable[..., Awaitable[list[dict[str, Any]]]]:
-    """``schedule_posts``: stores drafted posts of the running worker's workflow (a post already scheduled for
-    the workflow keeps its row)."""
+    """``schedule_posts``: stores drafted posts of the running worker's workflow for the caller's tenant (a post
+    already scheduled for the workflow keeps its row)."""
 
     async def schedule_posts(posts: list[PostToSchedule | dict[str, Any]]) -> list[dict[str, Any]]:
         workflow_id = current_workflow_id()
         if not workflow_id:
             raise ValueError("posts are scheduled for a workflow, and this brief has no workflow_id")
+        try:
+            tenant = current_tenant()  # the caller's, never a model's choice
+        except LookupError:
+            raise ValueError(
+                "posts are scheduled for the caller's tenant, and no caller is identified"
+            ) from None
         now = datetime.now(UTC)
         new = [_new_post(workflow_id, PostToSchedule.model_validate(p), now) for p in posts]
-        return [_scheduled(p) for p in await store.schedule(new, dry_run)]
+        return [_scheduled(p) for p in await store.schedule(tenant, new, dry_run)]
 
     return schedule_posts
 
@@ -153,13 +239,15 @@ def social_registry(
         ToolSpec(
             name="draft_post",
             description="Fit a post body and hashtags into a platform's limits (X: 280 weighted characters, "
-            "LinkedIn: 3000); returns the final text and its length.",
+            "LinkedIn: 3000), applying the tenant's brand (banned phrases removed, default hashtags and required "
+            "disclosures added); returns the final text, its length and any brand warnings.",
             args_schema=DraftPostArgs,
             function=_draft,
         ),
         ToolSpec(
             name="propose_posting_times",
-            description="Propose the next best-practice posting times per platform, in the audience's time zone.",
+            description="Propose the next best-practice posting times per platform, in the audience's time zone "
+            "(the tenant's unless given) and inside the tenant's posting windows.",
             args_schema=ScheduleArgs,
             function=_propose,
         ),

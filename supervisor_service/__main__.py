@@ -2,31 +2,88 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 
+from marketing.admin.v1 import admin_pb2
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 
+from common.auth.authenticator import Authenticator
+from common.auth.interceptor import AuthInterceptor, required_scopes_for
+from common.auth.principal import Scope
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration, run_service
 from common.storage import open_checkpointer, open_store
 from common.team_client import TeamClient, report_breakers_in_health
 from common.teams import TEAMS, TeamRegistry
+from supervisor_service.admin import build_admin
 from supervisor_service.cancellation import cancel_team_effects, teams_used
 from supervisor_service.graph import build_supervisor_graph
+from supervisor_service.retention import Eraser, RetentionPurge
 from supervisor_service.servicer import SupervisorServicer
 from supervisor_service.workflows import WorkflowRunner
 
-SERVICE_NAME = supervisor_pb2.DESCRIPTOR.services_by_name["SupervisorService"].full_name
+SUPERVISOR_SERVICE = supervisor_pb2.DESCRIPTOR.services_by_name["SupervisorService"]
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
+SERVICE_NAME = SUPERVISOR_SERVICE.full_name
+SECRETS_TIMEOUT_S = 10.0
+TOOLS_TIMEOUT_S = 5.0
+
+SUPERVISOR_SCOPES = {
+    "RunTask": Scope.TASKS_WRITE,
+    "StreamTask": Scope.TASKS_WRITE,
+    "ResumeWorkflow": Scope.TASKS_WRITE,
+    "CancelWorkflow": Scope.TASKS_WRITE,
+    "DeleteWorkflow": Scope.TASKS_WRITE,
+    "GetWorkflow": Scope.TASKS_READ,
+    "ListWorkflows": Scope.TASKS_READ,
+    "ListTools": Scope.TASKS_READ,
+}
+"""The scope each SupervisorService RPC needs (AdminService needs marketing.admin throughout)."""
+
+
+def required_scopes() -> dict[str, Scope]:
+    """Every RPC the supervisor serves and the scope it needs (a method missing here is refused)."""
+    return {
+        **required_scopes_for(SUPERVISOR_SERVICE, SUPERVISOR_SCOPES),
+        **required_scopes_for(ADMIN_SERVICE, {}, default=Scope.ADMIN),
+    }
+
+
+def secrets_pusher(
+    clients: Mapping[str, TeamClient], registry: TeamRegistry
+) -> Callable[[str, Mapping[str, str]], Awaitable[None]]:
+    """Hands a tenant's secrets to the teams that keep them (each gets only the names its TeamSpec lists)."""
+
+    async def push(tenant_id: str, secrets: Mapping[str, str]) -> None:
+        for team in registry:
+            names = {name: value for name, value in secrets.items() if name in team.tenant_secrets}
+            if names and team.name in clients:
+                await clients[team.name].set_tenant_secrets(names, SECRETS_TIMEOUT_S)
+
+    return push
+
+
+def tool_lister(clients: Mapping[str, TeamClient]) -> Callable[[], Awaitable[set[str]]]:
+    """The names of every team's tools (to validate a tenant's enabled tools)."""
+
+    async def names() -> set[str]:
+        answers = await asyncio.gather(*(c.list_tools(TOOLS_TIMEOUT_S) for c in clients.values()))
+        return {tool.name for tools in answers for tool in tools}
+
+    return names
 
 
 async def build(
     settings: Settings, clients: dict[str, TeamClient] | None = None, registry: TeamRegistry = TEAMS
 ) -> ServiceParts:
-    """The supervisor's servicer: a breaker-guarded client per team of the registry, the records store, the
-    checkpointer and the runner that resumes orphaned workflows.
+    """The supervisor's servicers: SupervisorService over a breaker-guarded client per team of the registry, and
+    AdminService (tenants, API keys, audit log); authentication in front of both; the records store, the
+    checkpointer, the runner that resumes orphaned workflows and the retention purge.
 
     Args:
-        settings: Process settings (``<TEAM>_ADDR`` says where each team is).
+        settings: Process settings (``<TEAM>_ADDR`` says where each team is, ``AUTH_*`` how callers are checked).
         clients: Team clients to use instead (tests wire in-process teams this way).
         registry: The teams to route among.
     """
@@ -35,26 +92,55 @@ async def build(
         clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in registry.names}
     for client in clients.values():
         resources.push_async_callback(client.close)
-    store = await open_store(settings, "supervisor")
+    store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
     resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, "supervisor"))
+    eraser: list[Eraser] = []  # built once the runner exists; DeleteTenant only runs after start-up
+    admin = await build_admin(
+        settings,
+        store.db,
+        erase_tenant_data=lambda tenant: eraser[0].erase_tenant_workflows(tenant),
+        push_tenant_secrets=secrets_pusher(clients, registry),
+        known_tools=tool_lister(clients),
+    )
     runner = WorkflowRunner(
         build_supervisor_graph(settings, clients, checkpointer, registry),
         store,
         settings,
         on_abandoned=lambda workflow: cancel_team_effects(clients, teams_used(workflow), workflow.id),
+        profile_of=admin.store.profile_of,
     )
-    servicer = SupervisorServicer(runner, settings, clients)
+    eraser.append(Eraser(runner, clients, audit=admin.store.record_event))
+    purge = RetentionPurge(eraser[0], admin.store.retention_policies, settings.retention_purge_interval_s)
+    authenticator = Authenticator.from_settings(settings, admin.store)
+    resources.push_async_callback(authenticator.aclose)
+    return _parts(settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources)
+
+
+def _parts(
+    settings: Settings,
+    runner: WorkflowRunner,
+    clients: dict[str, TeamClient],
+    eraser: Eraser,
+    purge: RetentionPurge,
+    admin_registration: ServiceRegistration,
+    authenticator: Authenticator,
+    resources: AsyncExitStack,
+) -> ServiceParts:
+    """Start the background loops and assemble the servicers, their interceptor and the shutdown hooks."""
+    servicer = SupervisorServicer(runner, settings, clients, eraser)
     registration = ServiceRegistration(
         SERVICE_NAME,
         lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
     )
     runner.start()
+    purge.start()
     return ServiceParts(
-        [registration],
+        [registration, admin_registration],
         on_stop=[resources.aclose],
-        before_stop=[runner.prepare_stop],
+        before_stop=[purge.stop, runner.prepare_stop],
         after_start=[lambda running: report_breakers_in_health(running.health, clients)],
+        interceptors=[AuthInterceptor(authenticator, required_scopes())],
     )
 
 

@@ -12,14 +12,16 @@ from typing import Any, Protocol
 import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.config import get_stream_writer
+from langgraph.config import get_config, get_stream_writer
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StreamWriter
 from marketing.team.v1 import team_pb2
+from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.convert import artifact_from_proto, artifact_to_proto, step_from_proto, usage_from_proto
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.state import ArtifactData, StepData
+from common.agents.worker import ChatModels
 from common.config import Settings
 from common.errors import CircuitOpenError, TeamCallError
 from common.llm.factory import ModelRole, build_chat_model
@@ -127,10 +129,13 @@ def build_supervisor_graph(
     """
     registry = registry.only(list(teams))
     keyword_router = team_keyword_router(registry)
+    behaviour = KeywordRoutingBehaviour(keyword_router)
+    model = build_chat_model(settings, ModelRole.ROUTER, behaviour)
     router = Router(
-        build_chat_model(settings, ModelRole.ROUTER, KeywordRoutingBehaviour(keyword_router)),
+        model,
         keyword_router,
         router_instructions(registry),
+        models=ChatModels(settings, ModelRole.ROUTER, behaviour, default=model).get,
     )
     members = {team: _team_node(team, teams[team], settings) for team in registry.names}
     return build_router_graph(
@@ -158,7 +163,9 @@ def _supervisor_router(
                 completed=tuple(CompletedStep(run["team"], team_outcome(run)) for run in runs),
                 options=tuple(o for o in options if o.name not in attempted),
             )
-            decision = await router.decide(context, "supervisor")
+            _, profile = _run_tenancy()
+            tenant_model = profile.models.router_model if profile is not None else ""
+            decision = await router.decide(context, "supervisor", model_name=tenant_model)
         step = RoutingStepData(
             index=len(steps) + 1,
             team="" if decision.next == FINISH else decision.next,
@@ -206,16 +213,49 @@ def _team_node(team: str, caller: TeamCaller, settings: Settings) -> MemberNode:
     return call
 
 
+def uses_knowledge_documents(team: str, registry: TeamRegistry = TEAMS) -> bool:
+    """Whether a team searches the tenant's knowledge-base documents (its ``TeamSpec`` says so)."""
+    try:
+        spec = registry.team(team)
+    except KeyError:
+        return False
+    return bool(getattr(spec, "uses_knowledge_documents", False))
+
+
+def profile_for(team: str, profile: tenant_pb2.TenantProfile | None) -> tenant_pb2.TenantProfile | None:
+    """The tenant profile a team gets: the knowledge-base documents only for teams that use them."""
+    if profile is None or not profile.knowledge_documents or uses_knowledge_documents(team):
+        return profile
+    trimmed = tenant_pb2.TenantProfile()
+    trimmed.CopyFrom(profile)
+    trimmed.ClearField("knowledge_documents")
+    return trimmed
+
+
+def _run_tenancy() -> tuple[str, tenant_pb2.TenantProfile | None]:
+    """The tenant and tenant profile of the current workflow run (the runner keeps them in the run's config, so
+    a profile changed between runs applies to the next one); ("", None) outside a run."""
+    try:
+        configurable = get_config().get("configurable", {})
+    except RuntimeError:  # called outside a graph run (tests)
+        return "", None
+    return str(configurable.get("tenant_id", "")), configurable.get("profile")
+
+
 def team_brief(team: str, state: WorkflowState) -> tuple[team_pb2.Brief, str]:
-    """The curated brief for a team (task, routing reasoning, upstream artifacts without binary data) and the
-    call's idempotency key (stable across retries and resumes of the same routing step)."""
+    """The curated brief for a team (task, routing reasoning, upstream artifacts without binary data, the
+    workflow's tenant and that tenant's profile) and the call's idempotency key (stable across retries and resumes
+    of the same routing step)."""
     last = state["routing_steps"][-1] if state.get("routing_steps") else None
+    tenant_id, profile = _run_tenancy()
     brief = team_pb2.Brief(
         workflow_id=state["workflow_id"],
         task=state["task"],
         instructions=last["reasoning"] if last else "",
         # Teams work from text: charts and images stay with the workflow, not in every later brief.
         upstream_artifacts=[artifact_to_proto(a, with_data=False) for a in state.get("artifacts", [])],
+        tenant_id=tenant_id,
+        profile=profile_for(team, profile),
     )
     return brief, f"{state['workflow_id']}/{team}/{last['index'] if last else 0}"
 

@@ -1,4 +1,8 @@
-"""``marketing.supervisor.v1.SupervisorService``: validates requests; the runner runs, saves and resumes workflows."""
+"""``marketing.supervisor.v1.SupervisorService``: validates requests; the runner runs, saves and resumes workflows.
+
+Every RPC acts for the caller's tenant, from the principal the authentication interceptor bound (with
+``AUTH_DISABLED=true`` and no interceptor, the default tenant); a workflow id of another tenant is NOT_FOUND.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
 
 from common.agents.convert import duration_ms
+from common.auth.principal import ANONYMOUS, Principal, acting_as, current_principal
 from common.config import Settings
-from common.errors import FieldViolation, InvalidArgument
+from common.errors import FieldViolation, InvalidArgument, Unauthenticated
 from common.storage import AgentExecution, BadPageToken
 from common.team_client import TeamClient
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
 from supervisor_service.cancellation import CANCEL_EFFECTS_TIMEOUT_S, cancel_team_effects, teams_used
+from supervisor_service.retention import Eraser
 from supervisor_service.workflows import WorkflowRunner, status_name
 
 DEFAULT_PAGE_SIZE = 20
@@ -36,11 +42,37 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     """Validates requests and hands workflows to the runner."""
 
     def __init__(
-        self, runner: WorkflowRunner, settings: Settings, clients: Mapping[str, TeamClient] | None = None
+        self,
+        runner: WorkflowRunner,
+        settings: Settings,
+        clients: Mapping[str, TeamClient] | None = None,
+        eraser: Eraser | None = None,
     ) -> None:
+        """
+        Args:
+            runner: Runs, saves, resumes and cancels workflows.
+            settings: Process settings.
+            clients: A client per team of the registry.
+            eraser: Erases workflows everywhere (DeleteWorkflow); by default one without an audit log.
+        """
         self.runner = runner
         self.settings = settings
         self.clients = dict(clients or {})
+        self.eraser = eraser or Eraser(runner, self.clients)
+
+    def _caller(self) -> Principal:
+        """The principal of the call: the one the authentication interceptor bound; ANONYMOUS (the default
+        tenant) when none is bound and AUTH_DISABLED=true.
+
+        Raises:
+            Unauthenticated: No principal is bound and authentication is on (fail closed).
+        """
+        principal = current_principal()
+        if principal is not None:
+            return principal
+        if self.settings.auth_disabled:
+            return ANONYMOUS
+        raise Unauthenticated("this call carries no caller identity", "missing_credentials")
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
         budget = self.settings.task_timeout_s
@@ -54,22 +86,29 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     ) -> supervisor_pb2.RunTaskResponse:
         validate_task(request.task)
         workflow = None
-        async for event in self.runner.run(request.task, self._deadline(context), stream_text=False):
-            if event.HasField("done"):
-                workflow = event.done
+        with acting_as(self._caller()) as caller:
+            async for event in self.runner.run(
+                caller.tenant_id, request.task, self._deadline(context), False, caller.actor
+            ):
+                if event.HasField("done"):
+                    workflow = event.done
         return supervisor_pb2.RunTaskResponse(workflow=workflow)
 
     async def StreamTask(
         self, request: supervisor_pb2.StreamTaskRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
         validate_task(request.task)
-        async for event in self.runner.run(request.task, self._deadline(context), stream_text=True):
-            yield event
+        with acting_as(self._caller()) as caller:
+            async for event in self.runner.run(
+                caller.tenant_id, request.task, self._deadline(context), True, caller.actor
+            ):
+                yield event
 
     async def GetWorkflow(
         self, request: supervisor_pb2.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.GetWorkflowResponse:
-        workflow, executions = await self.runner.get(validate_workflow_id(request.workflow_id))
+        workflow_id = validate_workflow_id(request.workflow_id)
+        workflow, executions = await self.runner.get(self._caller().tenant_id, workflow_id)
         return supervisor_pb2.GetWorkflowResponse(
             workflow=workflow, agent_executions=[execution_to_proto(e) for e in executions]
         )
@@ -89,7 +128,7 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         )
         try:
             workflows, token = await self.runner.list(
-                request.page_size or DEFAULT_PAGE_SIZE, request.page_token, status
+                self._caller().tenant_id, request.page_size or DEFAULT_PAGE_SIZE, request.page_token, status
             )
         except BadPageToken as exc:
             raise InvalidArgument([FieldViolation("page_token", str(exc))]) from None
@@ -98,23 +137,35 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     async def ResumeWorkflow(
         self, request: supervisor_pb2.ResumeWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.ResumeWorkflowResponse:
-        workflow = await self.runner.resume(validate_workflow_id(request.workflow_id))
+        workflow_id = validate_workflow_id(request.workflow_id)
+        with acting_as(self._caller()) as caller:
+            workflow = await self.runner.resume(caller.tenant_id, workflow_id)
         return supervisor_pb2.ResumeWorkflowResponse(workflow=workflow)
 
     async def CancelWorkflow(
         self, request: supervisor_pb2.CancelWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.CancelWorkflowResponse:
-        workflow = await self.runner.cancel(validate_workflow_id(request.workflow_id))
-        response = supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
-        if workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED:  # a cancelled workflow leaves nothing
-            remaining = context.time_remaining()
-            timeout = (
-                CANCEL_EFFECTS_TIMEOUT_S if remaining is None else min(CANCEL_EFFECTS_TIMEOUT_S, remaining)
-            )
-            undone = await cancel_team_effects(self.clients, teams_used(workflow), workflow.id, timeout)
-            response.cancelled_post_ids.extend(undone.ids)
-            response.scheduled_posts_error = "; ".join(undone.errors)
+        workflow_id = validate_workflow_id(request.workflow_id)
+        with acting_as(self._caller()) as caller:
+            workflow = await self.runner.cancel(caller.tenant_id, workflow_id)
+            response = supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
+            # A cancelled workflow leaves nothing behind.
+            if workflow.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED:
+                timeout = _bounded(CANCEL_EFFECTS_TIMEOUT_S, context)
+                undone = await cancel_team_effects(self.clients, teams_used(workflow), workflow.id, timeout)
+                response.cancelled_post_ids.extend(undone.ids)
+                response.scheduled_posts_error = "; ".join(undone.errors)
         return response
+
+    async def DeleteWorkflow(
+        self, request: supervisor_pb2.DeleteWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.DeleteWorkflowResponse:
+        workflow_id = validate_workflow_id(request.workflow_id)
+        with acting_as(self._caller()) as caller:
+            erased = await self.eraser.delete_workflow(caller, workflow_id)
+        return supervisor_pb2.DeleteWorkflowResponse(
+            erased_records=erased.records, unreachable_teams=erased.unreachable_teams
+        )
 
     async def ListTools(
         self, request: supervisor_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
@@ -123,11 +174,11 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             known = ", ".join(sorted(self.clients))
             raise InvalidArgument([FieldViolation("team", f"unknown team {request.team!r}; known: {known}")])
         teams = [request.team] if request.team else list(self.clients)
-        remaining = context.time_remaining()
-        timeout = min(LIST_TOOLS_TIMEOUT_S, remaining) if remaining is not None else LIST_TOOLS_TIMEOUT_S
-        answers = await asyncio.gather(
-            *(self.clients[team].list_tools(timeout) for team in teams), return_exceptions=True
-        )
+        timeout = _bounded(LIST_TOOLS_TIMEOUT_S, context)
+        with acting_as(self._caller()):
+            answers = await asyncio.gather(
+                *(self.clients[team].list_tools(timeout) for team in teams), return_exceptions=True
+            )
         response = supervisor_pb2.ListToolsResponse()
         for team, answer in zip(teams, answers, strict=True):
             if isinstance(answer, grpc.aio.AioRpcError):
@@ -139,6 +190,12 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             else:
                 response.tools.extend(answer)
         return response
+
+
+def _bounded(timeout_s: float, context: grpc.aio.ServicerContext) -> float:
+    """A timeout that ends no later than the call's deadline."""
+    remaining = context.time_remaining()
+    return timeout_s if remaining is None else min(timeout_s, remaining)
 
 
 def validate_workflow_id(workflow_id: str) -> str:

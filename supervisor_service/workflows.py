@@ -1,10 +1,14 @@
 """Durable workflows: records, checkpoints, resume after a crash, cancellation.
 
-Every workflow is recorded when it starts and saved after each graph step (snapshot of the Workflow message plus
-one agent-execution row per team step, written once). The graph checkpoints into LangGraph's checkpointer under
-thread id = workflow id. Each replica heart-beats the workflows it runs; a running workflow whose owner stopped
-heart-beating is claimed by exactly one replica and resumed from its last checkpoint. Team calls carry idempotency
-keys, so a resumed team call replays the team's stored result instead of running again.
+Every workflow belongs to the tenant of the caller that started it: its records carry the tenant, every query
+filters by it (another tenant's workflow is NOT_FOUND), and its checkpoints live in LangGraph's checkpointer under
+thread id ``<tenant>/<workflow id>``. Every workflow is recorded when it starts and saved after each graph step
+(snapshot of the Workflow message plus one agent-execution row per team step, written once). Each replica
+heart-beats the workflows it runs; a running workflow whose owner stopped heart-beating is claimed by exactly one
+replica and resumed from its last checkpoint, acting as ``system_principal(tenant)`` so that its team calls carry
+the right tenant. Team calls carry idempotency keys, so a resumed team call replays the team's stored result
+instead of running again. The tenant's profile is read once per run and kept in the run's config (not in the
+checkpointed state), so a profile changed in between applies to the next run.
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from marketing.supervisor.v1 import supervisor_pb2
+from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.convert import usage_from_proto
 from common.agents.state import StepKind
+from common.auth.principal import acting_as, system_principal
 from common.config import Settings
 from common.errors import Cancelled, FailedPrecondition, NotFound
 from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
-from common.storage import AgentExecution, Store
+from common.storage import AgentExecution, Store, WorkflowRecord
 from common.storage.store import RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
@@ -42,6 +49,19 @@ log = get_logger(__name__)
 
 STALE_AFTER_HEARTBEATS = 3
 EVENT_BUFFER = 256  # events a slow reader may lag behind before the graph waits for it
+
+ProfileSource = Callable[[str], Awaitable[tenant_pb2.TenantProfile]]
+"""``profile_of(tenant_id)``: the tenant's profile (brand, platforms, models, tools, knowledge documents)."""
+
+
+async def empty_profile(tenant_id: str) -> tenant_pb2.TenantProfile:
+    """The profile of every tenant when no tenant store is wired: empty (the deployment's defaults)."""
+    return tenant_pb2.TenantProfile()
+
+
+def thread_id_of(tenant_id: str, workflow_id: str) -> str:
+    """The LangGraph checkpoint thread of a workflow: ``<tenant>/<workflow id>``."""
+    return f"{tenant_id}/{workflow_id}"
 
 
 def status_name(status: int) -> str:
@@ -87,18 +107,22 @@ class WorkflowRunner:
         store: Store,
         settings: Settings,
         on_abandoned: Callable[[supervisor_pb2.Workflow], Awaitable[Any]] | None = None,
+        profile_of: ProfileSource = empty_profile,
     ) -> None:
         """
         Args:
             graph: The compiled supervisor graph (with its checkpointer).
             store: The workflow records.
             settings: Process settings.
-            on_abandoned: Called in the background with a workflow cancelled because its caller went away (CancelWorkflow callers handle their own follow-up).
+            on_abandoned: Called in the background, acting as the workflow's caller, with a workflow cancelled
+                because its caller went away (CancelWorkflow callers handle their own follow-up).
+            profile_of: The tenant's profile, read once per run of a workflow and sent with every brief.
         """
         self.graph = graph
         self.store = store
         self.settings = settings
         self.on_abandoned = on_abandoned
+        self.profile_of = profile_of
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.supervisor_max_steps * 2 + 4
@@ -137,57 +161,74 @@ class WorkflowRunner:
             try:
                 await self.store.heartbeat(self.owner)
                 if self.settings.resume_on_start:
-                    for workflow_id in await self.store.claim_orphans(
+                    for tenant_id, workflow_id in await self.store.claim_orphans(
                         self.owner, interval * STALE_AFTER_HEARTBEATS
                     ):
-                        log.info("workflow_claimed", workflow_id=workflow_id)
-                        self._in_background(self._resume_claimed(workflow_id), f"resume-{workflow_id}")
+                        log.info("workflow_claimed", workflow_id=workflow_id, tenant_id=tenant_id)
+                        self._in_background(
+                            self._resume_claimed(tenant_id, workflow_id), f"resume-{workflow_id}"
+                        )
             except Exception:  # a database hiccup must not stop the loop
                 log.exception("workflow_maintenance_failed")
             await asyncio.sleep(interval)
 
-    async def _resume_claimed(self, workflow_id: str) -> None:
-        try:
-            async for _ in self._resume_events(workflow_id):
-                pass
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("workflow_resume_failed", workflow_id=workflow_id)
+    async def _resume_claimed(self, tenant_id: str, workflow_id: str) -> None:
+        """Resume a claimed orphan in the background, acting for its tenant (its team calls carry the tenant)."""
+        with acting_as(system_principal(tenant_id)):
+            try:
+                async for _ in self._resume_events(tenant_id, workflow_id):
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("workflow_resume_failed", workflow_id=workflow_id)
 
     # --- running --------------------------------------------------------------------------------------------
 
     async def run(
-        self, task: str, deadline: float, stream_text: bool
+        self, tenant_id: str, task: str, deadline: float, stream_text: bool, user_id: str = ""
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
-        """Start a new workflow and stream its events, ending with ``done``."""
+        """Start a new workflow of a tenant and stream its events, ending with ``done``.
+
+        The caller's principal must be bound (``acting_as``): the team calls carry its tenant and subject.
+        """
+        profile = await self.profile_of(tenant_id)
         workflow_id = str(uuid.uuid4())
         created = datetime.now(UTC)
         state = initial_state(workflow_id, task, deadline)
         snapshot = build_workflow(state, created, None, EMPTY_USAGE)
-        await self.store.create_workflow(workflow_id, task, self.owner, snapshot.SerializeToString())
+        await self.store.create_workflow(
+            tenant_id, workflow_id, task, self.owner, snapshot.SerializeToString(), user_id=user_id
+        )
         log.info("workflow_started", workflow_id=workflow_id, task_chars=len(task))
-        async for event in self._drive(workflow_id, state, task, created, stream_text, EMPTY_USAGE, deadline):
+        run = _Drive(
+            tenant_id, workflow_id, task, created, UsageLedger(self.prices, "supervisor"), EMPTY_USAGE
+        )
+        async for event in self._drive(run, state, stream_text, deadline, profile):
             yield event
 
     async def _drive(
         self,
-        workflow_id: str,
+        run: _Drive,
         graph_input: WorkflowState | None,
-        task: str,
-        created: datetime,
         stream_text: bool,
-        prior_routing_usage: dict[str, Any],
         deadline: float,
+        profile: tenant_pb2.TenantProfile,
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
         """Run the graph from ``graph_input`` (None: from the checkpoint) until ``deadline`` (Unix time), save
         progress after each team call, and stream the events; the last one is ``done`` with the finished
-        workflow."""
-        run = _Drive(workflow_id, task, created, UsageLedger(self.prices, "supervisor"), prior_routing_usage)
+        workflow. The tenant and its profile travel in the run's config, for the briefs."""
+        workflow_id, created = run.workflow_id, run.created
         run.config = {
             "recursion_limit": self.recursion_limit,
             "callbacks": [run.ledger, ModelCallSpans()],
-            "configurable": {"thread_id": workflow_id, "stream_text": stream_text, "deadline": deadline},
+            "configurable": {
+                "thread_id": thread_id_of(run.tenant_id, workflow_id),
+                "tenant_id": run.tenant_id,
+                "profile": profile,
+                "stream_text": stream_text,
+                "deadline": deadline,
+            },
         }
         run.state = graph_input or {}
         run.recorded = {r["team"] for r in run.state.get("team_runs", [])}
@@ -211,7 +252,7 @@ class WorkflowRunner:
                 producer.cancel()
             WORKFLOWS_IN_FLIGHT.dec()
             self.running.pop(workflow_id, None)
-        workflow = await self._finish(workflow_id, run.state, created, run.routing_usage())
+        workflow = await self._finish(run.tenant_id, workflow_id, run.state, created, run.routing_usage())
         yield run.event(done=workflow)
 
     def _start_graph(
@@ -249,7 +290,9 @@ class WorkflowRunner:
             raise item
         if kind == "cancelled":
             latest = await self._latest_state(run)
-            await self._finish(run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True)
+            await self._finish(
+                run.tenant_id, run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True
+            )
             self.cancel_requested.discard(run.workflow_id)
             raise Cancelled(f"workflow {run.workflow_id} was cancelled")
         return None if kind == "end" else item
@@ -268,7 +311,9 @@ class WorkflowRunner:
             return
         latest = await self._latest_state(run)
         workflow = await asyncio.shield(
-            self._finish(run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True)
+            self._finish(
+                run.tenant_id, run.workflow_id, latest, run.created, run.routing_usage(), cancelled=True
+            )
         )
         if self.on_abandoned is not None and run.workflow_id not in self.cancel_requested:
             self._in_background(self.on_abandoned(workflow), f"abandoned-{run.workflow_id}")
@@ -279,15 +324,18 @@ class WorkflowRunner:
             if team_run["team"] in run.recorded:
                 continue
             upstream = [a["id"] for a in run.state.get("artifacts", []) if a["team"] != team_run["team"]]
-            await self.store.record_executions(executions_of(run.workflow_id, team_run, upstream, run.task))
+            await self.store.record_executions(
+                run.tenant_id, executions_of(run.workflow_id, team_run, upstream, run.task)
+            )
             run.recorded.add(team_run["team"])
         snapshot = build_workflow(run.state, run.created, None, run.routing_usage())
         await self.store.save_workflow(
-            run.workflow_id, RUNNING, snapshot.SerializeToString(), *_totals(snapshot)
+            run.tenant_id, run.workflow_id, RUNNING, snapshot.SerializeToString(), *_totals(snapshot)
         )
 
     async def _finish(
         self,
+        tenant_id: str,
         workflow_id: str,
         state: WorkflowState,
         created: datetime,
@@ -299,7 +347,9 @@ class WorkflowRunner:
             workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
             workflow.summary = "cancelled: " + workflow.summary.split(": ", 1)[-1]
         name = status_name(workflow.status)
-        await self.store.save_workflow(workflow_id, name, workflow.SerializeToString(), *_totals(workflow))
+        await self.store.save_workflow(
+            tenant_id, workflow_id, name, workflow.SerializeToString(), *_totals(workflow)
+        )
         TASKS.labels(status=name).inc()
         log.info(
             "workflow_finished",
@@ -314,42 +364,54 @@ class WorkflowRunner:
 
     # --- queries and control --------------------------------------------------------------------------------
 
-    async def get(self, workflow_id: str) -> tuple[supervisor_pb2.Workflow, list[AgentExecution]]:
-        """A workflow and its agent executions."""
-        record = await self._record(workflow_id)
-        return supervisor_pb2.Workflow.FromString(record.snapshot), await self.store.agent_executions(
-            workflow_id
-        )
+    async def get(
+        self, tenant_id: str, workflow_id: str
+    ) -> tuple[supervisor_pb2.Workflow, list[AgentExecution]]:
+        """A workflow of the tenant and its agent executions.
+
+        Raises:
+            NotFound: No workflow of this tenant has that id.
+        """
+        record = await self._record(tenant_id, workflow_id)
+        executions = await self.store.agent_executions(tenant_id, workflow_id)
+        return supervisor_pb2.Workflow.FromString(record.snapshot), executions
 
     async def list(
-        self, page_size: int, page_token: str, status: str
+        self, tenant_id: str, page_size: int, page_token: str, status: str
     ) -> tuple[list[supervisor_pb2.Workflow], str]:
-        """A page of workflows, newest first."""
-        records, token = await self.store.list_workflows(page_size, page_token, status)
+        """A page of the tenant's workflows, newest first."""
+        records, token = await self.store.list_workflows(tenant_id, page_size, page_token, status)
         return [supervisor_pb2.Workflow.FromString(r.snapshot) for r in records], token
 
-    async def resume(self, workflow_id: str) -> supervisor_pb2.Workflow:
-        """Resume an orphaned running workflow to completion (a finished one is returned as it is)."""
-        record = await self._record(workflow_id)
+    async def resume(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
+        """Resume an orphaned running workflow of the tenant to completion (a finished one is returned as it is).
+
+        Raises:
+            NotFound: No workflow of this tenant has that id.
+            FailedPrecondition: The workflow is running here or on a replica that still heart-beats.
+        """
+        record = await self._record(tenant_id, workflow_id)
         if record.status in TERMINAL:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
         if workflow_id in self.running:
             raise FailedPrecondition(f"workflow {workflow_id} is running on this replica")
         stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
-        if not await self.store.claim(workflow_id, self.owner, stale_s):
+        if not await self.store.claim(tenant_id, workflow_id, self.owner, stale_s):
             raise FailedPrecondition(f"workflow {workflow_id} is running on another replica (it heart-beats)")
         workflow = None
-        async for event in self._resume_events(workflow_id):
+        async for event in self._resume_events(tenant_id, workflow_id):
             if event.HasField("done"):
                 workflow = event.done
         assert workflow is not None
         return workflow
 
-    async def _resume_events(self, workflow_id: str) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
-        record = await self._record(workflow_id)
+    async def _resume_events(
+        self, tenant_id: str, workflow_id: str
+    ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
+        record = await self._record(tenant_id, workflow_id)
+        profile = await self.profile_of(tenant_id)
         prior = supervisor_pb2.Workflow.FromString(record.snapshot)
-        created = record.created_at
-        config = RunnableConfig(configurable={"thread_id": workflow_id})
+        config = RunnableConfig(configurable={"thread_id": thread_id_of(tenant_id, workflow_id)})
         checkpoint = await self.graph.aget_state(config)
         deadline = time.time() + self.settings.task_timeout_s
         graph_input: WorkflowState | None
@@ -357,15 +419,26 @@ class WorkflowRunner:
         # make LangGraph forget the router's pending jump).
         graph_input = None if checkpoint.values else initial_state(workflow_id, record.task, deadline)
         log.info("workflow_resumed", workflow_id=workflow_id, from_checkpoint=graph_input is None)
-        prior_usage = usage_from_proto(prior.routing_usage)
-        async for event in self._drive(
-            workflow_id, graph_input, record.task, created, False, prior_usage, deadline
-        ):
+        ledger = UsageLedger(self.prices, "supervisor")
+        run = _Drive(
+            tenant_id,
+            workflow_id,
+            record.task,
+            record.created_at,
+            ledger,
+            usage_from_proto(prior.routing_usage),
+        )
+        async for event in self._drive(run, graph_input, False, deadline, profile):
             yield event
 
-    async def cancel(self, workflow_id: str) -> supervisor_pb2.Workflow:
-        """Cancel a running workflow (its task and team calls are cancelled); a finished one is returned as it is."""
-        record = await self._record(workflow_id)
+    async def cancel(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
+        """Cancel a running workflow of the tenant (its task and team calls are cancelled); a finished one is
+        returned as it is.
+
+        Raises:
+            NotFound: No workflow of this tenant has that id.
+        """
+        record = await self._record(tenant_id, workflow_id)
         if record.status in TERMINAL:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
         task = self.running.get(workflow_id)
@@ -373,7 +446,7 @@ class WorkflowRunner:
             self.cancel_requested.add(workflow_id)
             task.cancel()
             for _ in range(100):  # the workflow's handler records the cancellation
-                record = await self._record(workflow_id)
+                record = await self._record(tenant_id, workflow_id)
                 if record.status in TERMINAL:
                     break
                 await asyncio.sleep(0.05)
@@ -382,16 +455,28 @@ class WorkflowRunner:
             workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
             workflow.complete_time.FromDatetime(datetime.now(UTC))
             await self.store.save_workflow(
+                tenant_id,
                 workflow_id,
                 status_name(workflow.status),
                 workflow.SerializeToString(),
                 *_totals(workflow),
             )
-        record = await self._record(workflow_id)
+        record = await self._record(tenant_id, workflow_id)
         return supervisor_pb2.Workflow.FromString(record.snapshot)
 
-    async def _record(self, workflow_id: str) -> Any:
-        record = await self.store.get_workflow(workflow_id)
+    async def forget(self, tenant_id: str, workflow_id: str) -> int:
+        """Erase a workflow of the tenant from this service: its checkpoints (thread ``<tenant>/<workflow id>``)
+        and its records (agent executions, stored team results, the workflow). Cancel it first; the teams erase
+        their own. Returns the number of records erased (0: nothing of this tenant by that id was left)."""
+        checkpointer = self.graph.checkpointer
+        if isinstance(checkpointer, BaseCheckpointSaver):
+            await checkpointer.adelete_thread(thread_id_of(tenant_id, workflow_id))
+        erased = await self.store.delete_workflow(tenant_id, workflow_id)
+        log.info("workflow_forgotten", workflow_id=workflow_id, erased_records=erased)
+        return erased
+
+    async def _record(self, tenant_id: str, workflow_id: str) -> WorkflowRecord:
+        record = await self.store.get_workflow(tenant_id, workflow_id)
         if record is None:
             raise NotFound(f"workflow {workflow_id} not found")
         return record
@@ -401,6 +486,7 @@ class WorkflowRunner:
 class _Drive:
     """One drive of a workflow's graph: what its event loop keeps between events."""
 
+    tenant_id: str
     workflow_id: str
     task: str
     created: datetime

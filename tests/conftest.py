@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import tempfile
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,16 @@ import pytest
 from grpc_status import rpc_status
 
 import common.server
+from common.auth.principal import (
+    ALL_SCOPES,
+    SUBJECT_METADATA,
+    TENANT_METADATA,
+    AuthMethod,
+    Principal,
+    acting_as,
+)
 from common.config import Settings, load_settings
+from common.interceptors import rewrap_handler
 from common.server import Builder, RunningServer
 from common.team_client import TeamClient
 from common.teams import TEAMS, ServiceSpec, TeamRegistry
@@ -31,6 +40,7 @@ def test_settings(**overrides: Any) -> Settings:
         "breaker_fail_max": 2,
         "breaker_reset_timeout_s": 30.0,
         "shutdown_grace_s": 1.0,
+        "auth_disabled": True,  # loopback only; identity tests turn it off
         "data_dir": Path(tempfile.mkdtemp(prefix="marketing-test-data-")),
     }
     values.update(overrides)
@@ -70,15 +80,120 @@ async def team_servers(settings: Settings) -> AsyncIterator[dict[str, RunningSer
         await server.stop(0)
 
 
+TEST_TENANT_METADATA = "x-test-tenant"
+"""Test-only metadata: the tenant whose caller a call is (``TestPrincipalInterceptor``)."""
+
+
+def as_tenant(tenant_id: str, subject: str = "tester") -> tuple[tuple[str, str], ...]:
+    """Call metadata that makes ``TestPrincipalInterceptor`` bind a caller of ``tenant_id`` with every scope."""
+    return (TEST_TENANT_METADATA, tenant_id), (SUBJECT_METADATA, subject)
+
+
+class TestPrincipalInterceptor(grpc.aio.ServerInterceptor):
+    """Binds the principal of a call in tests, standing in for the authentication interceptors: a caller of the
+    tenant in ``x-test-tenant`` (every scope), or, on a team, the tenant the supervisor sent in
+    ``x-marketing-tenant``. A call with neither runs with no principal bound."""
+
+    __test__ = False
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        metadata = {key: value for key, value in details.invocation_metadata or ()}
+        if handler is None or not (metadata.get(TEST_TENANT_METADATA) or metadata.get(TENANT_METADATA)):
+            return handler
+        if TEST_TENANT_METADATA in metadata:
+            principal = Principal(
+                str(metadata[TEST_TENANT_METADATA]),
+                str(metadata.get(SUBJECT_METADATA, "tester")),
+                ALL_SCOPES,
+                AuthMethod.API_KEY,
+            )
+        else:
+            subject = str(metadata.get(SUBJECT_METADATA, "service"))
+            principal = Principal(str(metadata[TENANT_METADATA]), subject, ALL_SCOPES, AuthMethod.SERVICE)
+
+        def unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            async def bound(request: Any, context: Any) -> Any:
+                with acting_as(principal):
+                    return await behaviour(request, context)
+
+            return bound
+
+        def stream(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            async def bound(request: Any, context: Any) -> AsyncIterator[Any]:
+                with acting_as(principal):
+                    async for response in behaviour(request, context):
+                        yield response
+
+            return bound
+
+        return rewrap_handler(handler, unary, stream)
+
+
+@contextmanager
+def extra_server_interceptors(interceptors: Sequence[grpc.aio.ServerInterceptor]) -> Iterator[None]:
+    """Servers started inside the block get these interceptors after the shared ones."""
+    if not interceptors:
+        yield
+        return
+    shared = common.server.server_interceptors
+    common.server.server_interceptors = lambda: [*shared(), *interceptors]  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        common.server.server_interceptors = shared  # type: ignore[assignment]
+
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+async def tenant_api_key(
+    settings: Settings, tenant_id: str, scopes: Sequence[str] = tuple(ALL_SCOPES)
+) -> Metadata:
+    """Create a tenant (unless it exists) and an API key of it in the supervisor's records, as an administrator
+    would; returns the call metadata that carries the key."""
+    from common.storage import open_store
+    from supervisor_service.tenants import Audit, TenantStore
+
+    store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
+    try:
+        tenants = TenantStore(store.db)
+        await tenants.ensure_tenant(tenant_id, actor="test")
+        created = await tenants.create_api_key(tenant_id, "test key", scopes, Audit("test"))
+    finally:
+        await store.close()
+    assert created is not None
+    return (("authorization", f"Bearer {created[1]}"),)
+
+
+@asynccontextmanager
+async def authenticated_stack(
+    settings: Settings, tenants: Sequence[str]
+) -> AsyncIterator[tuple[grpc.aio.Channel, dict[str, Metadata]]]:
+    """``in_process_stack`` with authentication on: each tenant gets an API key with every scope; yields the
+    channel and each tenant's call metadata."""
+    assert not settings.auth_disabled, "authenticated_stack needs test_settings(auth_disabled=False)"
+    async with in_process_stack(settings) as channel:
+        yield channel, {tenant: await tenant_api_key(settings, tenant) for tenant in tenants}
+
+
 @asynccontextmanager
 async def in_process_stack(
-    settings: Settings, registry: TeamRegistry = TEAMS
+    settings: Settings,
+    registry: TeamRegistry = TEAMS,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[grpc.aio.Channel]:
     """Every service of the registry in this process with the given settings; yields a channel to the
-    supervisor."""
-    teams = await start_teams(settings, registry)
-    addresses = {t: f"127.0.0.1:{s.port}" for t, s in teams.items()}
-    supervisor, _ = await start_supervisor(settings, addresses, registry)
+    supervisor. ``interceptors`` are added to every server of the stack (``[TestPrincipalInterceptor()]`` binds
+    the principals of calls made with ``metadata=as_tenant(...)``)."""
+    with extra_server_interceptors(interceptors):
+        teams = await start_teams(settings, registry)
+        addresses = {t: f"127.0.0.1:{s.port}" for t, s in teams.items()}
+        supervisor, _ = await start_supervisor(settings, addresses, registry)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
             yield channel

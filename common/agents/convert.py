@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, json_format
+from google.protobuf.message import Message
 from marketing.team.v1 import team_pb2
 
 from common.agents.state import ArtifactData, BriefData, StepData, StepKind
@@ -161,13 +162,23 @@ def step_to_proto(step: StepData, usage: Mapping[str, Any] | None = None) -> tea
     )
 
 
+def profile_to_data(profile: Message) -> dict[str, Any]:
+    """A ``TenantProfile`` as plain data: proto field names, every scalar and repeated field present (unset
+    messages such as ``brand`` left out), enum values by name."""
+    return json_format.MessageToDict(
+        profile, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
 def brief_from_proto(brief: team_pb2.Brief) -> BriefData:
-    """Protobuf brief to record."""
+    """Protobuf brief to record (with the tenant and its profile as plain data)."""
     return BriefData(
         workflow_id=brief.workflow_id,
         task=brief.task,
         instructions=brief.instructions,
         upstream=[artifact_from_proto(a) for a in brief.upstream_artifacts],
+        tenant_id=brief.tenant_id,
+        profile=profile_to_data(brief.profile),
     )
 
 

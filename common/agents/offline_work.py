@@ -2,15 +2,15 @@
 
 A team's ``offline.py`` gives each worker a ``TemplateBehaviour``: a *plan* (which tools to call, given what is
 known so far) and a *render* (the final text). Both receive an ``OfflineWork``: the task and the artifacts in scope
-as structured records (ids, kinds and metadata included), the results of the tools called so far, and the tools
-bound to the model. Nothing is recovered from prompt text.
+as structured records (ids, kinds and metadata included), the tenant's profile, the results of the tools called so
+far, and the tools bound to the model. Nothing is recovered from prompt text.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -33,6 +33,7 @@ class OfflineWork:
         artifacts: Every artifact in scope (upstream ones first), with metadata.
         tool_results: ``(tool name, decoded result)`` of every tool call so far; an error is the error text.
         tools: Names of the tools bound to the model for this turn (empty for the final answer).
+        profile: The tenant's profile as plain data (``common.agents.profile`` reads it); empty without one.
     """
 
     task: str
@@ -41,6 +42,7 @@ class OfflineWork:
     artifacts: tuple[ArtifactData, ...]
     tool_results: tuple[tuple[str, Any], ...]
     tools: frozenset[str]
+    profile: Mapping[str, Any] = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list[ArtifactData]:
         """Artifacts of one kind, in order."""
@@ -78,6 +80,7 @@ def offline_work(messages: Sequence[BaseMessage], tools: Sequence[str] = ()) -> 
         artifacts=scope.artifacts,
         tool_results=tool_results(messages),
         tools=frozenset(tools),
+        profile=scope.profile,
     )
 
 

@@ -1,28 +1,42 @@
 """What a running worker works on, visible to its tools and to the offline model without parsing any prompt.
 
-``run_worker`` sets the scope for the duration of a worker's run: the workflow, the task, why the team was chosen,
-and every artifact the worker can see (upstream ones first), as structured records with their metadata.
+``run_worker`` sets the scope for the duration of a worker's run: the tenant the work is for and its profile, the
+workflow, the task, why the team was chosen, and every artifact the worker can see (upstream ones first), as
+structured records with their metadata.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from common.agents.state import ArtifactData
 
 
 @dataclass(frozen=True)
 class WorkScope:
-    """The brief a worker is running on, as data."""
+    """The brief a worker is running on, as data.
+
+    Attributes:
+        workflow_id: The workflow the work belongs to ("" for a brief without one).
+        task: The original task.
+        instructions: Why the supervisor chose the team.
+        artifacts: Every artifact the worker can see, upstream ones first.
+        tenant_id: The tenant the work is for (the brief's, checked against the caller's); "" outside a team run.
+        profile: The tenant's profile as plain data (``BriefData["profile"]``: ``TenantProfile`` field names,
+            enum values by name); empty when the brief carries none.
+    """
 
     workflow_id: str = ""
     task: str = ""
     instructions: str = ""
     artifacts: tuple[ArtifactData, ...] = ()
+    tenant_id: str = ""
+    profile: Mapping[str, Any] = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list[ArtifactData]:
         """Artifacts of one kind, in order."""
@@ -55,6 +69,11 @@ def artifact_scope(
 def current_scope() -> WorkScope:
     """The running worker's scope (an empty one outside a worker run)."""
     return _SCOPE.get()
+
+
+def current_tenant_id() -> str:
+    """The tenant the running worker works for ("" outside a worker run)."""
+    return _SCOPE.get().tenant_id
 
 
 def current_workflow_id() -> str:

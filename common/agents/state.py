@@ -46,12 +46,22 @@ class StepData(TypedDict):
 
 
 class BriefData(TypedDict):
-    """The curated input of a team: the task and the upstream artifacts, never other agents' history."""
+    """The curated input of a team: the task and the upstream artifacts, never other agents' history.
+
+    ``tenant_id`` is the tenant the work is for; ``profile`` its ``marketing.tenant.v1.TenantProfile`` as plain
+    data (``json_format.MessageToDict`` with proto field names and every scalar and repeated field present, enum
+    values by name, e.g. ``{"time_zone": "Europe/Berlin", "enabled_platforms": ["PLATFORM_X"],
+    "posting_windows": [{"platform": "PLATFORM_X", "weekdays": [1], "start_hour": 9, "end_hour": 11}],
+    "knowledge_documents": [{"id": ..., "title": ..., "body": ...}], ...}``). Both are absent from briefs built
+    before tenants existed (checkpoints of older runs).
+    """
 
     workflow_id: str
     task: str
     instructions: str
     upstream: list[ArtifactData]
+    tenant_id: NotRequired[str]
+    profile: NotRequired[dict[str, Any]]
 
 
 def new_step(team: str, agent: str, kind: StepKind, index: int, **fields: Any) -> StepData:

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from marketing.team.v1 import team_pb2, team_pb2_grpc
 
 from common.agents.team_graph import TeamDefinition, build_team_graph
+from common.agents.team_identity import team_interceptors
 from common.agents.team_service import TeamServicer
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration
@@ -22,8 +23,10 @@ async def build_team_service(
     store: Store | None = None,
 ) -> ServiceParts:
     """A team process's servicers: TeamService over the compiled subgraph (with its store and checkpointer for
-    idempotent, resumable calls), and the team's own service when it has one. The teardown closes the databases
-    it opened (a ``store`` passed in, shared with the team's own service, stays the caller's to close)."""
+    idempotent, resumable calls), and the team's own service when it has one, behind the team identity
+    interceptor (every call acts for the tenant the supervisor names in its metadata). The teardown closes the
+    databases it opened (a ``store`` passed in, shared with the team's own service, stays the caller's to
+    close)."""
     resources = AsyncExitStack()
     if store is None:
         store = await open_store(settings, team.name)
@@ -39,4 +42,8 @@ async def build_team_service(
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)
     )
-    return ServiceParts([uniform, *([own_service] if own_service else [])], on_stop=[resources.aclose])
+    return ServiceParts(
+        [uniform, *([own_service] if own_service else [])],
+        on_stop=[resources.aclose],
+        interceptors=team_interceptors(settings),
+    )

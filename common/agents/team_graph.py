@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -15,10 +15,11 @@ from langgraph.config import get_stream_writer
 from langgraph.graph.state import CompiledStateGraph
 
 from common.agents.brief import render_brief
+from common.agents.profile import model_choices
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.scope import WorkScope
 from common.agents.state import ArtifactData, BriefData, StepData, StepKind, new_step
-from common.agents.worker import BoundWorkerModel, Worker, WorkerOutput, run_worker
+from common.agents.worker import BoundWorkerModel, ChatModels, Worker, WorkerOutput, run_worker
 from common.config import Settings
 from common.llm.factory import ModelRole, build_chat_model
 from common.logging import get_logger
@@ -61,21 +62,44 @@ class CancelledEffect:
     id: str
 
 
-CancelEffects = Callable[[str], Awaitable[Sequence[CancelledEffect]]]
-"""Undoes a team's side effects for a workflow id; returns what it undid."""
+CancelEffects = Callable[[str, str], Awaitable[Sequence[CancelledEffect]]]
+"""Undoes a team's side effects for a workflow of a tenant (tenant id, workflow id); returns what it undid."""
+
+WorkflowEraser = Callable[[str, str], Awaitable[int]]
+"""Deletes what a team keeps of its own for a workflow of a tenant (tenant id, workflow id), beyond the stored
+results and checkpoints every team erases; returns how many records it deleted."""
+
+TenantEraser = Callable[[str], Awaitable[int]]
+"""Deletes what a team keeps of its own for a tenant (posts, secrets, cached tool results); returns how many
+records it deleted."""
+
+SecretsSetter = Callable[[str, Mapping[str, str]], Awaitable[Sequence[str]]]
+"""Stores a tenant's secrets (tenant id, values by name; an empty value deletes the secret), encrypted; returns
+the names of the secrets the team now holds for the tenant, never their values."""
 
 
 @dataclass(frozen=True)
 class TeamDefinition:
     """What makes a team: its name, its workers in the order work flows, when its lead should finish, the
-    registry its workers took their tools from (for ``ListTools``), and how it undoes its side effects when a
-    workflow is cancelled (``TeamService/CancelWorkflow``; None: the team has none)."""
+    registry its workers took their tools from (for ``ListTools``), and its hooks (None: the team has nothing of
+    the kind):
+
+    - ``cancel_workflow``: undoes its side effects when a workflow is cancelled (``TeamService/CancelWorkflow``);
+    - ``erase_workflow`` / ``erase_tenant``: deletes its own records of a workflow or a tenant
+      (``TeamService/EraseWorkflow`` / ``EraseTenant``; stored results and checkpoints are erased for every team);
+    - ``secret_names`` and ``set_secrets``: the tenant secrets it uses and how it stores them
+      (``TeamService/SetTenantSecrets``).
+    """
 
     name: str
     workers: tuple[Worker, ...]
     finish_when: str
     tools: ToolRegistry | None = None
     cancel_workflow: CancelEffects | None = None
+    erase_workflow: WorkflowEraser | None = None
+    erase_tenant: TenantEraser | None = None
+    secret_names: tuple[str, ...] = ()
+    set_secrets: SecretsSetter | None = None
 
     @property
     def lead_instructions(self) -> str:
@@ -100,25 +124,28 @@ def build_team_graph(
     Args:
         team: The team's definition.
         settings: Process settings (model provider, step cap, tool rounds).
-        checkpointer: LangGraph checkpointer for durable runs (thread id = the call's idempotency key).
+        checkpointer: LangGraph checkpointer for durable runs (thread id ``<tenant>/<idempotency key>``).
     """
     keyword_router = team.keyword_router()
+    lead_behaviour = KeywordRoutingBehaviour(keyword_router)
+    lead_model = build_chat_model(settings, ModelRole.ROUTER, lead_behaviour)
     router = Router(
-        build_chat_model(settings, ModelRole.ROUTER, KeywordRoutingBehaviour(keyword_router)),
+        lead_model,
         keyword_router,
         team.lead_instructions,
+        models=ChatModels(settings, ModelRole.ROUTER, lead_behaviour, default=lead_model).get,
     )
-    members = {
-        w.name: _worker_node(
-            team.name,
-            w,
-            BoundWorkerModel.bind(w, build_chat_model(settings, ModelRole.WORKER, w.offline)),
-            settings,
-        )
-        for w in team.workers
-    }
+    members = {w.name: _worker_node(team.name, w, _bound_model(w, settings), settings) for w in team.workers}
     return build_router_graph(
         TeamState, TEAM_LEAD, _team_lead(team, router, settings), members, f"{team.name}_team", checkpointer
+    )
+
+
+def _bound_model(worker: Worker, settings: Settings) -> BoundWorkerModel:
+    """The worker's model bound to its tools, with the models tenants chose built on demand."""
+    model = build_chat_model(settings, ModelRole.WORKER, worker.offline)
+    return BoundWorkerModel.bind(
+        worker, model, ChatModels(settings, ModelRole.WORKER, worker.offline, default=model)
     )
 
 
@@ -144,7 +171,8 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
                         RouteOption(w.name, w.description) for w in team.workers if w.name not in done
                     ),
                 )
-                decision = await router.decide(context, f"{team.name}.team_lead")
+                tenant_model = model_choices(state["brief"].get("profile")).router_model
+                decision = await router.decide(context, f"{team.name}.team_lead", model_name=tenant_model)
             step = new_step(
                 team.name,
                 TEAM_LEAD,
@@ -169,6 +197,7 @@ def _worker_node(team: str, worker: Worker, model: BoundWorkerModel, settings: S
             "marketing.team": team,
             "marketing.agent": worker.name,
             "marketing.workflow_id": state["brief"]["workflow_id"],
+            "marketing.tenant_id": state["brief"].get("tenant_id", ""),
         }
         with (
             structlog.contextvars.bound_contextvars(agent=worker.name),
@@ -188,11 +217,18 @@ async def _work(
     started = time.monotonic()
     brief = state["brief"]
     visible = [*brief["upstream"], *state.get("artifacts", [])]
-    prompt = render_brief(brief["task"], brief["instructions"], visible)
+    prompt = render_brief(brief["task"], brief["instructions"], visible, brief.get("profile"))
     index = len(state.get("steps", [])) + 1
     writer = get_stream_writer()
     try:
-        scope = WorkScope(brief["workflow_id"], brief["task"], brief["instructions"], tuple(visible))
+        scope = WorkScope(
+            brief["workflow_id"],
+            brief["task"],
+            brief["instructions"],
+            tuple(visible),
+            tenant_id=brief.get("tenant_id", ""),
+            profile=brief.get("profile", {}),
+        )
         output = await run_worker(worker, model, prompt, scope, settings.worker_max_tool_rounds)
         artifacts = _number(team, worker, output, len(state.get("artifacts", [])))
     except Exception as exc:

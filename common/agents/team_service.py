@@ -1,15 +1,22 @@
-"""The uniform ``marketing.team.v1.TeamService`` servicer, shared by the three team services."""
+"""The uniform ``marketing.team.v1.TeamService`` servicer, shared by the three team services.
+
+Every call acts for the tenant of the principal the team identity interceptor bound
+(``common.agents.team_identity``): a brief naming another tenant is refused, stored results are keyed by
+(tenant, idempotency key), checkpoint threads are ``<tenant>/<idempotency key>``, and erasure and secrets act on
+the caller's tenant only.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
 import structlog
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StreamMode
 from marketing.team.v1 import team_pb2, team_pb2_grpc
@@ -23,8 +30,9 @@ from common.agents.convert import (
     usage_to_proto,
 )
 from common.agents.team_graph import TeamDefinition, TeamState, initial_state
+from common.auth.principal import current_principal
 from common.config import Settings
-from common.errors import FieldViolation
+from common.errors import FieldViolation, PermissionDenied, Unauthenticated
 from common.llm.usage import PriceTable, UsageLedger
 from common.logging import get_logger
 from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
@@ -36,6 +44,85 @@ log = get_logger(__name__)
 
 MAX_UPSTREAM_ARTIFACTS = 100
 MAX_ARTIFACT_CONTENT_CHARS = 500_000
+MAX_KNOWLEDGE_DOCUMENTS = 200
+MAX_KNOWLEDGE_DOCUMENT_CHARS = 200_000
+MAX_SECRETS = 20
+MAX_SECRET_CHARS = 8192
+
+
+def caller_tenant() -> str:
+    """The tenant of the call being handled.
+
+    Raises:
+        Unauthenticated: No principal is bound (the team identity interceptor is not in the server's chain).
+    """
+    principal = current_principal()
+    if principal is None:
+        raise Unauthenticated("this call carries no caller identity", "missing_tenant")
+    return principal.tenant_id
+
+
+def brief_tenant(brief: team_pb2.Brief) -> str:
+    """The tenant a brief is worked on for: the caller's; a brief naming another tenant is refused.
+
+    Raises:
+        Unauthenticated: No principal is bound.
+        PermissionDenied: ``brief.tenant_id`` is set and is not the caller's tenant (reason ``tenant_mismatch``).
+    """
+    tenant = caller_tenant()
+    if brief.tenant_id and brief.tenant_id != tenant:
+        raise PermissionDenied("brief.tenant_id is not the caller's tenant", "tenant_mismatch")
+    return tenant
+
+
+def _validate_secrets(team: TeamDefinition, secrets: Mapping[str, str]) -> None:
+    """Reject unknown secret names and oversized values (never echoing a value)."""
+    known = ", ".join(team.secret_names) or "none"
+    problems = []
+    if len(secrets) > MAX_SECRETS:
+        problems.append(FieldViolation("secrets", f"at most {MAX_SECRETS} secrets"))
+    for name, value in sorted(secrets.items()):
+        field = f"secrets[{name[:64]!r}]"
+        if name not in team.secret_names:
+            problems.append(
+                FieldViolation(field, f"the {team.name} team keeps no such secret; known: {known}")
+            )
+        elif len(value) > MAX_SECRET_CHARS:
+            problems.append(FieldViolation(field, f"must be at most {MAX_SECRET_CHARS} characters"))
+        elif value != value.strip() or not value.isprintable():
+            problems.append(FieldViolation(field, "must be printable, without surrounding whitespace"))
+    raise_if_invalid(problems)
+
+
+async def checkpoint_threads(saver: BaseCheckpointSaver[Any], prefix: str) -> list[str]:
+    """The ids of a checkpointer's threads that start with ``prefix`` (``<tenant>/`` or
+    ``<tenant>/<workflow id>/``), without loading their checkpoints."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    query = "SELECT DISTINCT thread_id FROM checkpoints WHERE substr(thread_id, 1, {n}) = {p}"
+    if isinstance(saver, AsyncSqliteSaver):
+        async with (
+            saver.lock,
+            saver.conn.execute(query.format(n="?", p="?"), (len(prefix), prefix)) as cursor,
+        ):
+            return [str(row[0]) for row in await cursor.fetchall()]
+    if isinstance(saver, AsyncPostgresSaver):
+        async with saver._cursor() as cursor:  # the saver's own connection handling (pool, pipeline, lock)
+            await cursor.execute(query.format(n="%s", p="%s"), (len(prefix), prefix))
+            return [str(row["thread_id"]) for row in await cursor.fetchall()]
+    threads = {str(t.config["configurable"]["thread_id"]) async for t in saver.alist(None)}
+    return sorted(t for t in threads if t.startswith(prefix))
+
+
+async def erase_checkpoints(saver: BaseCheckpointSaver[Any] | None, prefix: str) -> int:
+    """Delete every checkpoint thread starting with ``prefix``; returns how many threads were deleted."""
+    if saver is None:
+        return 0
+    threads = await checkpoint_threads(saver, prefix)
+    for thread_id in threads:
+        await saver.adelete_thread(thread_id)
+    return len(threads)
 
 
 def validate_brief(request: team_pb2.RunBriefRequest | team_pb2.StreamBriefRequest) -> None:
@@ -59,7 +146,27 @@ def validate_brief(request: team_pb2.RunBriefRequest | team_pb2.StreamBriefReque
                     f"at most {MAX_ARTIFACT_CONTENT_CHARS} characters",
                 )
             )
+    problems += _profile_problems(brief)
     raise_if_invalid(problems)
+
+
+def _profile_problems(brief: team_pb2.Brief) -> list[FieldViolation]:
+    """The tenant's knowledge documents are indexed per call: keep them bounded."""
+    documents = brief.profile.knowledge_documents
+    if len(documents) > MAX_KNOWLEDGE_DOCUMENTS:
+        return [
+            FieldViolation(
+                "brief.profile.knowledge_documents", f"at most {MAX_KNOWLEDGE_DOCUMENTS} documents"
+            )
+        ]
+    return [
+        FieldViolation(
+            f"brief.profile.knowledge_documents[{index}].body",
+            f"at most {MAX_KNOWLEDGE_DOCUMENT_CHARS} characters",
+        )
+        for index, document in enumerate(documents)
+        if len(document.body) > MAX_KNOWLEDGE_DOCUMENT_CHARS
+    ]
 
 
 class TeamServicer(team_pb2_grpc.TeamServiceServicer):
@@ -78,8 +185,9 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             team: The team's definition (name, tools, how it cancels its side effects).
             graph: The compiled subgraph, for calls without an idempotency key.
             settings: Process settings.
-            store: Where completed results are kept by idempotency key.
-            durable_graph: The same subgraph with a checkpointer, for calls with a key.
+            store: Where completed results are kept by (tenant, idempotency key).
+            durable_graph: The same subgraph with a checkpointer, for calls with a key (its threads are erased
+                with their workflow or tenant).
         """
         self.definition = team
         self.team = team.name
@@ -101,13 +209,64 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self, request: team_pb2.CancelWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> team_pb2.CancelWorkflowResponse:
         raise_if_invalid(check_text("workflow_id", request.workflow_id, max_chars=128))
+        tenant = caller_tenant()
         response = team_pb2.CancelWorkflowResponse(team=self.team)
         if self.definition.cancel_workflow is not None:
-            effects = await self.definition.cancel_workflow(request.workflow_id)
+            effects = await self.definition.cancel_workflow(tenant, request.workflow_id)
             response.cancelled_effects.extend(team_pb2.CancelledEffect(kind=e.kind, id=e.id) for e in effects)
             if effects:
                 log.info("workflow_effects_cancelled", workflow_id=request.workflow_id, effects=len(effects))
         return response
+
+    @property
+    def _checkpointer(self) -> BaseCheckpointSaver[Any] | None:
+        saver = self.durable_graph.checkpointer if self.durable_graph is not None else None
+        return saver if isinstance(saver, BaseCheckpointSaver) else None
+
+    async def EraseWorkflow(
+        self, request: team_pb2.EraseWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> team_pb2.EraseWorkflowResponse:
+        """Delete the caller's tenant's stored results and checkpoints of a workflow, and what the team keeps of
+        its own for it (the ``erase_workflow`` hook)."""
+        problems = check_text("workflow_id", request.workflow_id, max_chars=128)
+        if "/" in request.workflow_id:  # it starts the idempotency keys: "a" must never erase "a/b"
+            problems.append(FieldViolation("workflow_id", "must not contain '/'"))
+        raise_if_invalid(problems)
+        tenant = caller_tenant()
+        prefix = f"{request.workflow_id}/"  # idempotency keys are "<workflow id>/<team>/<routing step>"
+        erased = await self.store.delete_team_results(tenant, prefix) if self.store is not None else 0
+        erased += await erase_checkpoints(self._checkpointer, f"{tenant}/{prefix}")
+        if self.definition.erase_workflow is not None:
+            erased += await self.definition.erase_workflow(tenant, request.workflow_id)
+        log.info("workflow_erased", workflow_id=request.workflow_id, team=self.team, erased_records=erased)
+        return team_pb2.EraseWorkflowResponse(team=self.team, erased_records=erased)
+
+    async def EraseTenant(
+        self, request: team_pb2.EraseTenantRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> team_pb2.EraseTenantResponse:
+        """Delete everything the team keeps for the caller's tenant: stored results, checkpoints, and what the
+        ``erase_tenant`` hook erases (posts, secrets, cached tool results)."""
+        tenant = caller_tenant()
+        erased = await self.store.delete_team_results(tenant) if self.store is not None else 0
+        erased += await erase_checkpoints(self._checkpointer, f"{tenant}/")
+        if self.definition.erase_tenant is not None:
+            erased += await self.definition.erase_tenant(tenant)
+        log.info("tenant_erased", team=self.team, erased_records=erased)
+        return team_pb2.EraseTenantResponse(team=self.team, erased_records=erased)
+
+    async def SetTenantSecrets(
+        self, request: team_pb2.SetTenantSecretsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> team_pb2.SetTenantSecretsResponse:
+        """Store the caller's tenant secrets the team uses (an empty value deletes one); answers only the names
+        the team now holds, never a value."""
+        tenant = caller_tenant()
+        secrets = dict(request.secrets)
+        _validate_secrets(self.definition, secrets)
+        if self.definition.set_secrets is None:
+            return team_pb2.SetTenantSecretsResponse(team=self.team)
+        names = await self.definition.set_secrets(tenant, secrets)
+        log.info("tenant_secrets_set", team=self.team, names=sorted(secrets), holds=list(names))
+        return team_pb2.SetTenantSecretsResponse(team=self.team, names=sorted(names))
 
     def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
         artifacts = state.get("artifacts", [])
@@ -128,16 +287,17 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         )
 
     async def _events(
-        self, brief: team_pb2.Brief, stream_text: bool, idempotency_key: str = ""
+        self, brief: team_pb2.Brief, tenant: str, stream_text: bool, idempotency_key: str = ""
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
-        """Run the subgraph on a brief; yield steps, artifacts (and text deltas when asked), then the result.
+        """Run the subgraph on a brief for a tenant; yield steps, artifacts (and text deltas when asked), then the
+        result.
 
-        With an idempotency key, a completed key replays its stored result and an interrupted one resumes from
-        its last checkpoint.
+        With an idempotency key, a completed key (of this tenant) replays its stored result and an interrupted
+        one resumes from its last checkpoint (thread ``<tenant>/<idempotency key>``).
         """
         structlog.contextvars.bind_contextvars(workflow_id=brief.workflow_id, team=self.team)
         store = self.store if idempotency_key and self.durable_graph is not None else None
-        if store is not None and (stored := await store.get_team_result(idempotency_key)) is not None:
+        if store is not None and (stored := await store.get_team_result(tenant, idempotency_key)) is not None:
             result = team_pb2.BriefResult.FromString(stored)
             result.replayed = True
             log.info("team_result_replayed", idempotency_key=idempotency_key)
@@ -150,9 +310,11 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             "recursion_limit": self.recursion_limit,
             "callbacks": [ledger, ModelCallSpans()],
         }
-        graph_input: Any = initial_state(brief_from_proto(brief))
+        data = brief_from_proto(brief)
+        data["tenant_id"] = tenant
+        graph_input: Any = initial_state(data)
         if store is not None:
-            config["configurable"] = {"thread_id": idempotency_key}
+            config["configurable"] = {"thread_id": f"{tenant}/{idempotency_key}"}
             if (await graph.aget_state(config)).next:
                 graph_input = None  # an interrupted run: continue from its last checkpoint
                 log.info("team_run_resumed", idempotency_key=idempotency_key)
@@ -177,15 +339,16 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             BRIEFS_IN_FLIGHT.labels(team=self.team).dec()
         result = self._result(final, started, ledger)
         if store is not None:
-            await store.put_team_result(idempotency_key, self.team, result.SerializeToString())
+            await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
         yield team_pb2.StreamBriefResponse(result=result)
 
     async def RunBrief(
         self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> team_pb2.RunBriefResponse:
         validate_brief(request)
+        tenant = brief_tenant(request.brief)
         result = team_pb2.BriefResult()
-        async for event in self._events(request.brief, False, request.idempotency_key):
+        async for event in self._events(request.brief, tenant, False, request.idempotency_key):
             if event.HasField("result"):
                 result = event.result
         return team_pb2.RunBriefResponse(result=result)
@@ -194,7 +357,8 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self, request: team_pb2.StreamBriefRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
         validate_brief(request)
-        async for event in self._events(request.brief, request.stream_text, request.idempotency_key):
+        tenant = brief_tenant(request.brief)
+        async for event in self._events(request.brief, tenant, request.stream_text, request.idempotency_key):
             yield event
 
     def _text_delta(self, message: Any, metadata: dict[str, Any]) -> team_pb2.TextDelta | None:

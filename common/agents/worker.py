@@ -1,9 +1,15 @@
-"""A worker agent: a chat model with tools, run in a bounded tool-calling loop, whose output becomes artifacts."""
+"""A worker agent: a chat model with tools, run in a bounded tool-calling loop, whose output becomes artifacts.
+
+The tenant's profile (``WorkScope.profile``) shapes each run: only the tools the tenant enabled are offered to the
+model, and the tenant's ``models.worker_model`` replaces the deployment's ``LLM_MODEL``. Models are built once per
+model name (``ChatModels``) and bound once per distinct tool set.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +17,11 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
+from common.agents.profile import allowed_tools, model_choices
 from common.agents.scope import WorkScope, work_scope
-from common.llm.offline import OfflineBehaviour
+from common.config import LlmProvider, Settings
+from common.llm.factory import ModelRole, build_chat_model
+from common.llm.offline import OFFLINE_MODEL_NAME, OfflineBehaviour, OfflineChatModel
 from common.logging import get_logger
 from common.metrics import TOOL_CALLS, TOOL_SECONDS
 from common.telemetry import mark_error, tracer
@@ -79,20 +88,148 @@ class Worker:
     keywords: tuple[str, ...] = ()
 
 
+class ChatModels:
+    """The chat models of one role, by model name: the deployment's default (``LLM_MODEL``, or
+    ``LLM_ROUTER_MODEL`` for routers) and one per model a tenant chose (``TenantProfile.models``).
+
+    Each is built once, through ``build_chat_model`` with the model name replaced, and kept (the least recently
+    used is dropped beyond ``max_models``). A real provider's requests then name the tenant's model; the offline
+    model records ``offline:<name>`` as its model name (still free of charge in the price table).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        role: ModelRole,
+        offline_behaviour: OfflineBehaviour,
+        default: Any = None,
+        max_models: int = 32,
+    ) -> None:
+        """
+        Args:
+            settings: Process settings (provider, default models, backup).
+            role: Router or worker.
+            offline_behaviour: What the offline model does in this role.
+            default: The deployment's model when the caller built it already (else built here).
+            max_models: How many tenant models are kept built.
+        """
+        self.settings = settings
+        self.role = role
+        self.offline_behaviour = offline_behaviour
+        self.max_models = max_models
+        self._default = (
+            default if default is not None else build_chat_model(settings, role, offline_behaviour)
+        )
+        self._chosen: OrderedDict[str, Any] = OrderedDict()
+
+    @property
+    def default_name(self) -> str:
+        """The deployment's model name for this role."""
+        router = self.role is ModelRole.ROUTER
+        return (self.settings.llm_router_model if router else None) or self.settings.llm_model
+
+    def default(self) -> Any:
+        """The deployment's model."""
+        return self._default
+
+    def get(self, name: str = "") -> Any:
+        """The model of that name ("" or the deployment's own name: the default model)."""
+        if not name or name == self.default_name:
+            return self._default
+        if name in self._chosen:
+            self._chosen.move_to_end(name)
+            return self._chosen[name]
+        model = self._build(name)
+        self._chosen[name] = model
+        if len(self._chosen) > self.max_models:
+            self._chosen.popitem(last=False)
+        return model
+
+    def _build(self, name: str) -> Any:
+        key = "llm_router_model" if self.role is ModelRole.ROUTER else "llm_model"
+        model = build_chat_model(
+            self.settings.model_copy(update={key: name}), self.role, self.offline_behaviour
+        )
+        if self.settings.llm_provider is LlmProvider.OFFLINE and isinstance(model, OfflineChatModel):
+            model = model.model_copy(update={"model_name": f"{OFFLINE_MODEL_NAME}:{name}"})
+        log.info("tenant_model_built", role=self.role.value, model=name)
+        return model
+
+
 @dataclass(frozen=True)
-class BoundWorkerModel:
-    """A worker's model bound to its tools once: for the tool-calling rounds, and for the final answer."""
+class ScopedModel:
+    """A worker's model for one run: bound to the tools the tenant enabled, for the tool-calling rounds and for the
+    final answer."""
 
     with_tools: Any
     final: Any
+    tools: tuple[BaseTool, ...]
+
+
+MAX_BINDINGS = 64
+"""Distinct (model, tool set) bindings a worker keeps."""
+
+
+@dataclass(frozen=True)
+class BoundWorkerModel:
+    """A worker's model bound to its tools: once for the whole tool set, and once more for each other (model, tool
+    set) a tenant's profile selects.
+
+    Attributes:
+        with_tools: The default model bound to every tool of the worker, for the tool-calling rounds.
+        final: The same, with ``tool_choice="none"``, for the final answer.
+        tools: The worker's tools.
+        base: The default model, unbound (rebound when a tenant enables fewer tools).
+        models: The models by name (None: tenants' model choices are not honoured).
+    """
+
+    with_tools: Any
+    final: Any
+    tools: tuple[BaseTool, ...] = ()
+    base: Any = None
+    models: ChatModels | None = None
+    _bindings: OrderedDict[tuple[str, tuple[str, ...]], ScopedModel] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
 
     @classmethod
-    def bind(cls, worker: Worker, model: Any) -> BoundWorkerModel:
+    def bind(cls, worker: Worker, model: Any, models: ChatModels | None = None) -> BoundWorkerModel:
         """Bind the worker's tools (no binding for a worker without tools)."""
-        if not worker.tools:
-            return cls(model, model)
-        tools = list(worker.tools)
-        return cls(model.bind_tools(tools), model.bind_tools(tools, tool_choice="none"))
+        with_tools, final = _bound(model, worker.tools)
+        return cls(with_tools, final, worker.tools, model, models)
+
+    @classmethod
+    def build(cls, worker: Worker, settings: Settings) -> BoundWorkerModel:
+        """The worker's model from the factory, bound to its tools, honouring tenants' model choices."""
+        models = ChatModels(settings, ModelRole.WORKER, worker.offline)
+        return cls.bind(worker, models.default(), models)
+
+    def for_scope(self, scope: WorkScope) -> ScopedModel:
+        """The model for a run: the tenant's worker model (when it chose one) bound to the tools it enabled."""
+        tools = allowed_tools(scope.profile, self.tools)
+        name = model_choices(scope.profile).worker_model if self.models is not None else ""
+        if self.models is not None and name == self.models.default_name:
+            name = ""
+        if not name and len(tools) == len(self.tools):
+            return ScopedModel(self.with_tools, self.final, self.tools)
+        key = (name, tuple(t.name for t in tools))
+        if (scoped := self._bindings.get(key)) is None:
+            base = self.models.get(name) if self.models is not None and name else self.base
+            if base is None:  # built without its unbound model: offer no tool rather than a disabled one
+                scoped = ScopedModel(self.final, self.final, ())
+            else:
+                scoped = ScopedModel(*_bound(base, tools), tools)
+            self._bindings[key] = scoped
+            if len(self._bindings) > MAX_BINDINGS:
+                self._bindings.popitem(last=False)
+        return scoped
+
+
+def _bound(model: Any, tools: Sequence[BaseTool]) -> tuple[Any, Any]:
+    """(model for the tool-calling rounds, model for the final answer); the model itself without tools."""
+    if not tools:
+        return model, model
+    return model.bind_tools(list(tools)), model.bind_tools(list(tools), tool_choice="none")
 
 
 async def run_worker(
@@ -102,18 +239,17 @@ async def run_worker(
 
     The model may call tools for up to ``max_tool_rounds`` rounds; tool errors go back to the model as tool
     messages so it can correct itself. The final answer is requested without tools. While it runs, the scope
-    (task, workflow id, artifacts) is visible to tools (``find_artifact``, ``current_workflow_id``) and to the
-    offline model.
+    (task, workflow id, artifacts, tenant profile) is visible to tools (``find_artifact``, ``current_workflow_id``)
+    and to the offline model. Only the tools the tenant's profile enables are offered (and callable), on the model
+    the profile chooses.
     """
     with work_scope(scope):
-        return await _run(worker, model, brief_text, max_tool_rounds)
+        return await _run(worker, model.for_scope(scope), brief_text, max_tool_rounds)
 
 
-async def _run(
-    worker: Worker, model: BoundWorkerModel, brief_text: str, max_tool_rounds: int
-) -> WorkerOutput:
+async def _run(worker: Worker, model: ScopedModel, brief_text: str, max_tool_rounds: int) -> WorkerOutput:
     messages: list[BaseMessage] = [SystemMessage(worker.instructions), HumanMessage(brief_text)]
-    by_name = {tool.name: tool for tool in worker.tools}
+    by_name = {tool.name: tool for tool in model.tools}
     results: list[ToolResult] = []
     with_tools = model.with_tools
     answer: AIMessage | None = None

@@ -3,6 +3,11 @@
 SQL is written once with ``$1`` placeholders; SQLite runs it with ``?1``. Timestamps are timezone-aware datetimes
 on the Python side (TIMESTAMPTZ in PostgreSQL, ISO 8601 text in SQLite).
 
+Tenant data is read and written through ``database.for_tenant(tenant_id)``: on PostgreSQL a transaction that first
+sets ``marketing.tenant_id``, which the row-level security policies of the tenant tables compare every row with (a
+query that forgets its ``tenant_id`` filter returns nothing); ``"*"`` is the service's own cross-tenant background
+work (orphan claims, the retention purge). On SQLite the same API exists and only the queries' own filters apply.
+
 Migrations are ``NNN_name.sql`` files: common's (``common/storage/migrations/<dialect>/``, the records every service
 keeps) and a service's own (``<service package>/migrations/<dialect>/``, for example the social service's
 ``scheduled_posts``), applied after common's. Their versions are unique across packages, since one PostgreSQL
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -30,6 +35,11 @@ COMMON_MIGRATIONS = "common.storage"  # the package whose migrations/ every stor
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
+TENANT_SETTING = "marketing.tenant_id"
+"""The PostgreSQL setting that the row-level security policies of the tenant tables compare ``tenant_id`` with."""
+ALL_TENANTS = "*"
+"""``for_tenant(ALL_TENANTS)``: the service's own background work across tenants (orphan claims, purges)."""
+
 
 class Database(Protocol):
     """What the stores need from a database."""
@@ -44,9 +54,31 @@ class Database(Protocol):
         """Run a query; return its rows as dicts."""
         ...
 
+    def for_tenant(self, tenant_id: str) -> AbstractAsyncContextManager[Database]:
+        """The database as one tenant sees it (``"*"``: every tenant, for background work).
+
+        On PostgreSQL the block is one transaction whose ``marketing.tenant_id`` setting makes row-level security
+        show and accept only that tenant's rows; on SQLite only the queries' own filters apply.
+
+        Raises:
+            ValueError: The tenant id is empty.
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+def check_tenant(tenant_id: str) -> str:
+    """The tenant id of a ``for_tenant`` block.
+
+    Raises:
+        ValueError: It is empty (a query for nobody is a bug, never a default).
+    """
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise ValueError("a tenant id is required to read or write tenant data")
+    return tenant_id
 
 
 class Migration(NamedTuple):
@@ -135,17 +167,56 @@ async def advisory_lock(connection: Any, key: int, poll_s: float = 0.05) -> None
         await asyncio.sleep(poll_s)
 
 
+def _changed(status: str) -> int:
+    """The row count of an asyncpg command status (``UPDATE 3``)."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PostgresTenantScope:
+    """One connection of the pool inside a transaction bound to one tenant (``marketing.tenant_id``)."""
+
+    dialect = "postgres"
+
+    def __init__(self, connection: Any, tenant_id: str) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _changed(await self.connection.execute(sql, *args))
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        return [dict(row) for row in await self.connection.fetch(sql, *args)]
+
+    @asynccontextmanager
+    async def for_tenant(self, tenant_id: str) -> AsyncIterator[Database]:
+        """This scope again (one transaction serves one tenant).
+
+        Raises:
+            ValueError: Another tenant is asked for inside this tenant's transaction.
+        """
+        if tenant_id != self.tenant_id:
+            raise ValueError(f"tenant {tenant_id!r} asked for inside a transaction of {self.tenant_id!r}")
+        yield self
+
+    async def close(self) -> None:
+        """Nothing to do: the connection returns to the pool when the ``for_tenant`` block ends."""
+
+
 class PostgresDatabase:
     """asyncpg connection pool."""
 
     dialect = "postgres"
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, row_security_enforced: bool = True) -> None:
         self.pool = pool
+        self.row_security_enforced = row_security_enforced
 
     @classmethod
     async def connect(cls, dsn: str, pool_size: int, schema: str | None = None) -> PostgresDatabase:
-        """Open a pool; ``schema`` (a plain identifier) becomes the search path."""
+        """Open a pool; ``schema`` (a plain identifier) becomes the search path. Logs a warning when the role
+        bypasses row-level security (a superuser, or BYPASSRLS): the queries' own tenant filters still apply,
+        but the backstop does not."""
         import asyncpg
 
         settings = {}
@@ -154,15 +225,37 @@ class PostgresDatabase:
                 raise ValueError(f"invalid schema name {schema!r}")
             settings["search_path"] = schema
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, server_settings=settings)
-        return cls(pool)
+        try:
+            role = await pool.fetchrow(
+                "SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            )
+        except BaseException:
+            await pool.close()
+            raise
+        bypass = [name for name in ("rolsuper", "rolbypassrls") if role is not None and role[name]]
+        if bypass:
+            log.warning(
+                "row_level_security_not_enforced",
+                role=role["name"] if role is not None else "?",
+                because="superuser" if "rolsuper" in bypass else "BYPASSRLS",
+                hint="connect as a role with NOSUPERUSER NOBYPASSRLS that owns the tables",
+            )
+        return cls(pool, row_security_enforced=not bypass)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        status = await self.pool.execute(sql, *args)
-        tail = status.rsplit(" ", 1)[-1]
-        return int(tail) if tail.isdigit() else 0
+        return _changed(await self.pool.execute(sql, *args))
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in await self.pool.fetch(sql, *args)]
+
+    @asynccontextmanager
+    async def for_tenant(self, tenant_id: str) -> AsyncIterator[Database]:
+        """A transaction on one connection whose row-level security shows only ``tenant_id``'s rows (``"*"``:
+        every tenant's) and accepts only rows of that tenant."""
+        check_tenant(tenant_id)
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute(f"SELECT set_config('{TENANT_SETTING}', $1, true)", tenant_id)
+            yield PostgresTenantScope(connection, tenant_id)
 
     async def migrate(self, packages: Sequence[str] = ()) -> list[int]:
         """Apply pending migrations, common's then those of ``packages``; safe when several replicas and services
@@ -231,6 +324,13 @@ class SqliteDatabase:
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         async with self.connection.execute(self._sql(sql), self._args(args)) as cursor:
             return [dict(row) for row in await cursor.fetchall()]
+
+    @asynccontextmanager
+    async def for_tenant(self, tenant_id: str) -> AsyncIterator[Database]:
+        """This database: SQLite has no row-level security, so only the queries' own tenant filters apply (and
+        each statement commits on its own: the one connection is shared by concurrent calls)."""
+        check_tenant(tenant_id)
+        yield self
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:

@@ -33,7 +33,7 @@ async def tool_cache(request: pytest.FixtureRequest) -> AsyncIterator[ToolCache]
         return
     client = redis.from_url(REDIS_URL)
     yield ToolCache(RedisCache(client), default_ttl_s=60, namespace=namespace)
-    keys = [k async for k in client.scan_iter(f"marketing:tool:{namespace}:*")]
+    keys = [k async for k in client.scan_iter(f"marketing:tool:*:{namespace}:*")]
     if keys:
         await client.delete(*keys)
     await client.aclose()

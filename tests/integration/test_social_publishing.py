@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from common.auth.principal import DEFAULT_TENANT
 from common.config import Settings
 from common.storage import BadPageToken, open_store
 from common.storage.database import PostgresDatabase
@@ -23,6 +24,7 @@ from tests.conftest import test_settings
 from tests.fakes.social_apis import LINKEDIN_TOKEN, X_TOKEN, FakeLinkedIn, FakeX
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TENANT = DEFAULT_TENANT  # the tenant whose posts may use the process-wide X_* / LINKEDIN_* credentials
 PAST = datetime.now(UTC) - timedelta(minutes=5)
 
 
@@ -108,13 +110,13 @@ def new_post(
 async def test_scheduling_is_idempotent_per_workflow_and_artifact(posts: ScheduledPosts) -> None:
     workflow_id = str(uuid.uuid4())
     at = datetime(2030, 1, 2, 9, 0, tzinfo=UTC)
-    first = await posts.schedule([NewPost(workflow_id, "social-1", "x", "one", at)], dry_run=True)
+    first = await posts.schedule(TENANT, [NewPost(workflow_id, "social-1", "x", "one", at)], dry_run=True)
     again = await posts.schedule(
-        [NewPost(workflow_id, "social-1", "x", "other text", at + timedelta(days=1))], True
+        TENANT, [NewPost(workflow_id, "social-1", "x", "other text", at + timedelta(days=1))], True
     )
     assert [p.id for p in again] == [p.id for p in first]
     assert (again[0].text, again[0].scheduled_at, again[0].status) == ("one", at, "scheduled")
-    page, token = await posts.list(10, workflow_id=workflow_id)
+    page, token = await posts.list(TENANT, 10, workflow_id=workflow_id)
     assert len(page) == 1 and token == ""
 
 
@@ -124,41 +126,43 @@ async def test_listing_pages_newest_first_with_filters_and_rejects_foreign_token
     workflow_id = str(uuid.uuid4())
     ids = []
     for n in range(5):
-        [post] = await posts.schedule([new_post(workflow_id, f"social-{n}")], dry_run=True)
+        [post] = await posts.schedule(TENANT, [new_post(workflow_id, f"social-{n}")], dry_run=True)
         ids.append(post.id)
         await asyncio.sleep(0.002)
-    await posts.schedule([new_post()], dry_run=True)  # another workflow
-    assert await posts.cancel(ids[0]) is not None
+    await posts.schedule(TENANT, [new_post()], dry_run=True)  # another workflow
+    assert await posts.cancel(TENANT, ids[0]) is not None
     seen, token = [], ""
     while True:
-        page, token = await posts.list(2, token, workflow_id=workflow_id)
+        page, token = await posts.list(TENANT, 2, token, workflow_id=workflow_id)
         seen += [p.id for p in page]
         if not token:
             break
     assert seen == ids[::-1]
-    scheduled, token = await posts.list(3, "", workflow_id, "scheduled")
+    scheduled, token = await posts.list(TENANT, 3, "", workflow_id, "scheduled")
     assert [p.id for p in scheduled] == ids[:0:-1][:3] and token
     with pytest.raises(BadPageToken):
-        await posts.list(3, token, workflow_id, "")
+        await posts.list(TENANT, 3, token, workflow_id, "")
     for garbage in ("nope", "e30", "eyJ0IjogMX0"):
         with pytest.raises(BadPageToken):
-            await posts.list(3, garbage)
+            await posts.list(TENANT, 3, garbage)
 
 
 async def test_reschedule_and_cancel_follow_the_state_machine(posts: ScheduledPosts) -> None:
-    [post] = await posts.schedule([new_post(at=datetime.now(UTC) + timedelta(days=1))], dry_run=True)
+    [post] = await posts.schedule(TENANT, [new_post(at=datetime.now(UTC) + timedelta(days=1))], dry_run=True)
     later = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
-    moved = await posts.reschedule(post.id, later)
+    moved = await posts.reschedule(TENANT, post.id, later)
     assert moved is not None and moved.scheduled_at == later and moved.status == "scheduled"
-    cancelled = await posts.cancel(post.id)
+    cancelled = await posts.cancel(TENANT, post.id)
     assert cancelled is not None and cancelled.status == "cancelled"
-    assert await posts.cancel(post.id) is None and await posts.reschedule(post.id, later) is None
-    assert await posts.get(str(uuid.uuid4())) is None
+    assert (
+        await posts.cancel(TENANT, post.id) is None and await posts.reschedule(TENANT, post.id, later) is None
+    )
+    assert await posts.get(TENANT, str(uuid.uuid4())) is None
 
 
 async def test_a_due_post_is_claimed_by_one_caller_only(backend: Backend) -> None:
     stores = [await backend.open() for _ in range(2)]
-    await stores[0].schedule([new_post(artifact_id=f"social-{n}") for n in range(6)], dry_run=True)
+    await stores[0].schedule(TENANT, [new_post(artifact_id=f"social-{n}") for n in range(6)], dry_run=True)
     claims = await asyncio.gather(
         *(s.claim_due(f"owner-{i}", datetime.now(UTC), 4) for i, s in enumerate(stores))
     )
@@ -166,7 +170,7 @@ async def test_a_due_post_is_claimed_by_one_caller_only(backend: Backend) -> Non
     assert len(claimed) == 6 == len(set(claimed))
     assert all(p.status == "publishing" and p.attempts == 1 for batch in claims for p in batch)
     not_due = await stores[0].schedule(
-        [new_post(artifact_id="later", at=datetime.now(UTC) + timedelta(hours=1))], True
+        TENANT, [new_post(artifact_id="later", at=datetime.now(UTC) + timedelta(hours=1))], True
     )
     assert await stores[1].claim_due("owner-1", datetime.now(UTC), 10) == [] and not_due
     for store in stores:
@@ -181,6 +185,7 @@ async def test_dry_run_writes_the_outbox_and_calls_no_platform(
     )
     workflow_id = str(uuid.uuid4())
     stored = await posts.schedule(
+        TENANT,
         [
             NewPost(workflow_id, "social-1", "x", "dry X", PAST),
             NewPost(workflow_id, "social-2", "linkedin", "dry LI", PAST),
@@ -212,7 +217,7 @@ async def test_dry_run_writes_the_outbox_and_calls_no_platform(
         and li_request["headers"]["x-restli-protocol-version"] == "2.0.0"
     )
     for post in stored:
-        row = await posts.get(post.id)
+        row = await posts.get(TENANT, post.id)
         assert row is not None and (row.status, row.dry_run, row.external_id) == ("published", True, "")
         assert row.published_at is not None
 
@@ -226,11 +231,11 @@ async def test_live_publishes_x_and_linkedin_and_records_their_ids(
             linkedin_author_urn="urn:li:organization:42",
         )  # fmt: skip
         x_post, li_post = await posts.schedule(
-            [new_post(platform="x"), new_post(platform="linkedin")], dry_run=False
+            TENANT, [new_post(platform="x"), new_post(platform="linkedin")], dry_run=False
         )
         loop = PublisherLoop(posts, build_publishers(settings), settings)
         await loop.run_once()
-        x_row, li_row = await posts.get(x_post.id), await posts.get(li_post.id)
+        x_row, li_row = await posts.get(TENANT, x_post.id), await posts.get(TENANT, li_post.id)
         assert x_row is not None and li_row is not None
         assert (x_row.status, x_row.dry_run) == ("published", False)
         assert (
@@ -246,9 +251,9 @@ async def test_live_not_configured_platform_fails_with_a_clear_error(
     posts: ScheduledPosts, tmp_path: Path
 ) -> None:
     settings = test_settings(social_publish="live", data_dir=tmp_path)
-    [post] = await posts.schedule([new_post(platform="linkedin")], dry_run=False)
+    [post] = await posts.schedule(TENANT, [new_post(platform="linkedin")], dry_run=False)
     await PublisherLoop(posts, build_publishers(settings), settings).run_once()
-    row = await posts.get(post.id)
+    row = await posts.get(TENANT, post.id)
     assert row is not None and row.status == "failed" and not row.outcome_unknown
     assert "linkedin is not configured" in row.error and "LINKEDIN_ACCESS_TOKEN" in row.error
     assert row.reschedulable
@@ -258,9 +263,9 @@ async def test_live_refusal_fails_without_outcome_unknown(
     posts: ScheduledPosts, x_api: FakeX, tmp_path: Path
 ) -> None:
     settings = live_settings(x_api.url, tmp_path, x_bearer_token="revoked")
-    [post] = await posts.schedule([new_post()], dry_run=False)
+    [post] = await posts.schedule(TENANT, [new_post()], dry_run=False)
     await PublisherLoop(posts, build_publishers(settings), settings).run_once()
-    row = await posts.get(post.id)
+    row = await posts.get(TENANT, post.id)
     assert row is not None and row.status == "failed" and not row.outcome_unknown
     assert row.error == "x refused the post: x: HTTP 401 Unauthorized: Unauthorized"
     assert len(x_api.tweets()) == 1
@@ -274,15 +279,15 @@ async def test_live_ambiguous_failure_is_failed_outcome_unknown_and_never_resent
 ) -> None:
     settings = live_settings(x_api.url, tmp_path)
     x_api.fail(status, {"title": "Internal Error", "detail": "oops"}, path="/2/tweets", delay_s=delay_s)
-    [post] = await posts.schedule([new_post()], dry_run=False)
+    [post] = await posts.schedule(TENANT, [new_post()], dry_run=False)
     loop = PublisherLoop(posts, build_publishers(settings), settings)
     await loop.run_once()
     await loop.run_once()
-    row = await posts.get(post.id)
+    row = await posts.get(TENANT, post.id)
     assert row is not None and row.status == "failed" and row.outcome_unknown
     assert row.error.startswith("outcome unknown") and "check x before rescheduling" in row.error
     assert len(x_api.tweets()) == 1
-    assert not row.reschedulable and await posts.reschedule(post.id, datetime.now(UTC)) is None
+    assert not row.reschedulable and await posts.reschedule(TENANT, post.id, datetime.now(UTC)) is None
 
 
 async def test_live_rate_limit_goes_back_to_scheduled_then_gives_up(
@@ -292,14 +297,14 @@ async def test_live_rate_limit_goes_back_to_scheduled_then_gives_up(
     x_api.fail(
         429, {"title": "Too Many Requests", "status": 429}, {"retry-after": "0"}, path="/2/tweets", times=100
     )
-    [post] = await posts.schedule([new_post()], dry_run=False)
+    [post] = await posts.schedule(TENANT, [new_post()], dry_run=False)
     loop = PublisherLoop(posts, build_publishers(settings), settings, max_attempts=2, retry_base_s=0.0)
     await loop.run_once()
-    row = await posts.get(post.id)
+    row = await posts.get(TENANT, post.id)
     assert row is not None and (row.status, row.attempts, row.claimed_by) == ("scheduled", 1, "")
     assert "not sent, retrying" in row.error and "429" in row.error
     await loop.run_once()
-    row = await posts.get(post.id)
+    row = await posts.get(TENANT, post.id)
     assert (
         row is not None
         and row.status == "failed"
@@ -314,13 +319,13 @@ async def test_an_expired_lease_fails_the_post_and_it_is_not_republished(
     posts: ScheduledPosts, x_api: FakeX, tmp_path: Path
 ) -> None:
     settings = live_settings(x_api.url, tmp_path, publisher_lease_s=0.05)
-    [post] = await posts.schedule([new_post()], dry_run=False)
+    [post] = await posts.schedule(TENANT, [new_post()], dry_run=False)
     [claimed] = await posts.claim_due("dead-replica", datetime.now(UTC), 10)  # then the replica died
     await asyncio.sleep(0.1)
     loop = PublisherLoop(posts, build_publishers(settings), settings)
     await loop.run_once()
     await loop.run_once()
-    row = await posts.get(post.id)
+    row = await posts.get(TENANT, post.id)
     assert row is not None and (row.status, row.outcome_unknown, row.error) == (
         "failed",
         True,
@@ -337,7 +342,7 @@ async def test_two_live_loops_on_postgres_publish_a_due_post_exactly_once(
 ) -> None:
     settings = live_settings(x_api.url, tmp_path)
     stores = [await postgres.open() for _ in range(2)]
-    [post] = await stores[0].schedule([new_post()], dry_run=False)
+    [post] = await stores[0].schedule(TENANT, [new_post()], dry_run=False)
     loops = [
         PublisherLoop(s, build_publishers(settings), settings, owner=f"replica-{i}")
         for i, s in enumerate(stores)
@@ -345,7 +350,7 @@ async def test_two_live_loops_on_postgres_publish_a_due_post_exactly_once(
     for _ in range(5):
         await asyncio.gather(*(loop.run_once() for loop in loops))
     assert len(x_api.tweets()) == 1
-    row = await stores[1].get(post.id)
+    row = await stores[1].get(TENANT, post.id)
     assert row is not None and row.status == "published" and row.external_id in x_api.posts
     for store in stores:
         await store.db.close()
@@ -357,7 +362,7 @@ async def test_two_running_loops_on_postgres_split_due_posts_and_publish_each_on
     settings = live_settings(x_api.url, tmp_path, publisher_poll_s=0.02)
     stores = [await postgres.open() for _ in range(2)]
     scheduled = await stores[0].schedule(
-        [new_post(artifact_id=f"social-{n}") for n in range(12)], dry_run=False
+        TENANT, [new_post(artifact_id=f"social-{n}") for n in range(12)], dry_run=False
     )
     loops = [
         PublisherLoop(s, build_publishers(settings), settings, owner=f"replica-{i}", batch_size=3)
@@ -367,7 +372,7 @@ async def test_two_running_loops_on_postgres_split_due_posts_and_publish_each_on
         loop.start()
     try:
         for _ in range(200):
-            page, _ = await stores[0].list(50, status="published")
+            page, _ = await stores[0].list(TENANT, 50, status="published")
             if len(page) == 12:
                 break
             await asyncio.sleep(0.05)
@@ -376,7 +381,7 @@ async def test_two_running_loops_on_postgres_split_due_posts_and_publish_each_on
             await loop.stop()
     texts = [call.json()["text"] for call in x_api.tweets()]
     assert sorted(texts) == sorted(p.text for p in scheduled), "every post sent once, none twice"
-    rows = [await stores[0].get(p.id) for p in scheduled]
+    rows = [await stores[0].get(TENANT, p.id) for p in scheduled]
     assert all(r is not None and r.status == "published" for r in rows)
     owners = {r.claimed_by for r in rows if r is not None}
     assert owners <= {"replica-0", "replica-1"}

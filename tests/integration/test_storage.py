@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +17,7 @@ import pytest
 from common.config import load_settings
 from common.errors import ConfigError
 from common.storage import AgentExecution, BadPageToken, Store, open_store
-from common.storage.database import PostgresDatabase, migrations
+from common.storage.database import PostgresDatabase, SqliteDatabase, migrations
 from common.storage.migrate import migrate_all, own_migrations
 from common.teams import TEAMS
 from social_service.scheduled_posts import MIGRATIONS as SOCIAL_MIGRATIONS
@@ -82,9 +85,15 @@ def migrations_package(root: Path, versions: Sequence[str]) -> str:
     return name
 
 
-async def new_workflow(store: Store, task: str = "a task", owner: str = "replica-a") -> str:
+TENANT = "acme"
+OTHER = "globex"
+
+
+async def new_workflow(
+    store: Store, task: str = "a task", owner: str = "replica-a", tenant: str = TENANT
+) -> str:
     workflow_id = str(uuid.uuid4())
-    await store.create_workflow(workflow_id, task, owner, b"snapshot-0")
+    await store.create_workflow(tenant, workflow_id, task, owner, b"snapshot-0")
     return workflow_id
 
 
@@ -98,19 +107,19 @@ async def test_migrations_apply_from_empty_and_rerun_as_a_no_op(store: Store) ->
 async def test_a_service_applies_its_own_migrations_after_commons(opener: Opener) -> None:
     supervisor = await opener("supervisor")
     dialect = supervisor.dialect
-    assert [name for _, name, _ in migrations(dialect, (SOCIAL_MIGRATIONS,))] == [
-        *(name for _, name, _ in migrations(dialect)),
-        "002_scheduled_posts.sql",
-    ]
+    common = [name for _, name, _ in migrations(dialect)]
+    with_social = [name for _, name, _ in migrations(dialect, (SOCIAL_MIGRATIONS,))]
+    assert with_social[: len(common)] == common, "common's first"
+    assert with_social[len(common)] == "002_scheduled_posts.sql", "then the service's own, in version order"
     assert "scheduled_posts" not in await tables(supervisor), "only the social service's database has it"
     social = await opener("social", (SOCIAL_MIGRATIONS,))
     assert {"workflows", "scheduled_posts"} <= await tables(social)
     # Databases deployed before the move recorded 002_scheduled_posts.sql as version 2 too: nothing to redo.
     rows = await social.db.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
-    assert [(r["version"], r["name"]) for r in rows] == [
-        (1, "001_initial.sql"),
-        (2, "002_scheduled_posts.sql"),
-    ]
+    assert (2, "002_scheduled_posts.sql") in [(r["version"], r["name"]) for r in rows]
+    assert sorted((r["version"], r["name"]) for r in rows) == sorted(
+        (v, n) for v, n, _ in migrations(dialect, (SOCIAL_MIGRATIONS,))
+    )
     assert await social.db.migrate((SOCIAL_MIGRATIONS,)) == []  # type: ignore[attr-defined]
     assert await supervisor.db.migrate() == []  # type: ignore[attr-defined]
 
@@ -148,7 +157,7 @@ def test_make_migrate_finds_each_services_own_migrations_through_the_team_regist
         "research": (),
         "content": (),
         "social": ("social_service",),
-        "supervisor": (),
+        "supervisor": ("supervisor_service",),  # tenants, API keys, the audit log
     }
 
 
@@ -166,7 +175,9 @@ async def test_make_migrate_migrates_every_services_store(tmp_path: Path) -> Non
     try:
         await migrate_all(load_settings(database_url=f"{POSTGRES_URL}?search_path={schema}"))
         versions = await admin.fetch(f"SELECT version FROM {schema}.schema_migrations ORDER BY version")
-        assert [r["version"] for r in versions] == [1, 2], "one shared database: every service's migrations"
+        packages = tuple(p for service in TEAMS.services() for p in own_migrations(service))
+        every = sorted(v for v, _, _ in migrations("postgres", packages))
+        assert [r["version"] for r in versions] == every, "one shared database: every service's migrations"
     finally:
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
@@ -174,15 +185,16 @@ async def test_make_migrate_migrates_every_services_store(tmp_path: Path) -> Non
 
 async def test_create_save_get_and_terminal_states_are_final(store: Store) -> None:
     workflow_id = await new_workflow(store)
-    record = await store.get_workflow(workflow_id)
-    assert record is not None and (record.status, record.snapshot, record.completed_at) == (
+    record = await store.get_workflow(TENANT, workflow_id)
+    assert record is not None and (record.status, record.snapshot, record.completed_at, record.tenant_id) == (
         "running",
         b"snapshot-0",
         None,
+        TENANT,
     )
-    await store.save_workflow(workflow_id, "running", b"snapshot-1")
-    await store.save_workflow(workflow_id, "completed", b"snapshot-2", 10, 20, 0.5)
-    record = await store.get_workflow(workflow_id)
+    await store.save_workflow(TENANT, workflow_id, "running", b"snapshot-1")
+    await store.save_workflow(TENANT, workflow_id, "completed", b"snapshot-2", 10, 20, 0.5)
+    record = await store.get_workflow(TENANT, workflow_id)
     assert (record.status, record.snapshot, record.input_tokens, record.output_tokens) == (
         "completed",
         b"snapshot-2",
@@ -190,11 +202,11 @@ async def test_create_save_get_and_terminal_states_are_final(store: Store) -> No
         20,
     )
     assert record.cost_usd == pytest.approx(0.5) and record.completed_at is not None
-    await store.save_workflow(workflow_id, "cancelled", b"late")
-    assert (await store.get_workflow(workflow_id)).status == "completed", (
+    await store.save_workflow(TENANT, workflow_id, "cancelled", b"late")
+    assert (await store.get_workflow(TENANT, workflow_id)).status == "completed", (
         "a finished workflow is never rewritten"
     )
-    assert await store.get_workflow(str(uuid.uuid4())) is None
+    assert await store.get_workflow(TENANT, str(uuid.uuid4())) is None
 
 
 async def test_pagination_newest_first_with_a_status_filter(store: Store) -> None:
@@ -203,22 +215,22 @@ async def test_pagination_newest_first_with_a_status_filter(store: Store) -> Non
         ids.append(await new_workflow(store, f"task {n}"))
         await asyncio.sleep(0.002)
     for workflow_id in ids[::2]:
-        await store.save_workflow(workflow_id, "completed", b"done")
+        await store.save_workflow(TENANT, workflow_id, "completed", b"done")
     seen, token = [], ""
     while True:
-        page, token = await store.list_workflows(3, token)
+        page, token = await store.list_workflows(TENANT, 3, token)
         seen += [r.id for r in page]
         if not token:
             break
     assert seen == ids[::-1], "every workflow once, newest first"
-    completed, token = await store.list_workflows(2, "", "completed")
-    rest, last = await store.list_workflows(2, token, "completed")
+    completed, token = await store.list_workflows(TENANT, 2, "", "completed")
+    rest, last = await store.list_workflows(TENANT, 2, token, "completed")
     assert [r.id for r in completed + rest] == ids[::2][::-1] and last == ""
     with pytest.raises(BadPageToken):
-        await store.list_workflows(2, token, "")  # issued for another filter
+        await store.list_workflows(TENANT, 2, token, "")  # issued for another filter
     for garbage in ("not-a-token", "e30", "!!!!", "eyJ0IjogMX0"):
         with pytest.raises(BadPageToken):
-            await store.list_workflows(2, garbage)
+            await store.list_workflows(TENANT, 2, garbage)
 
 
 async def test_agent_executions_are_recorded_once(store: Store) -> None:
@@ -230,17 +242,27 @@ async def test_agent_executions_are_recorded_once(store: Store) -> None:
         ),
         AgentExecution(workflow_id, "research", "analyst", 4, "work", "in", "", 9, False, "boom"),
     ]
-    await store.record_executions(rows)
-    await store.record_executions(rows)  # a replay after a crash
-    stored = await store.agent_executions(workflow_id)
+    await store.record_executions(TENANT, rows)
+    await store.record_executions(TENANT, rows)  # a replay after a crash
+    stored = await store.agent_executions(TENANT, workflow_id)
     assert stored == rows
+    assert await store.agent_executions(OTHER, workflow_id) == []
 
 
-async def test_team_results_first_write_wins(store: Store) -> None:
-    assert await store.get_team_result("wf/research/1") is None
-    await store.put_team_result("wf/research/1", "research", b"first")
-    await store.put_team_result("wf/research/1", "research", b"second")
-    assert await store.get_team_result("wf/research/1") == b"first"
+async def test_team_results_first_write_wins_per_tenant(store: Store) -> None:
+    assert await store.get_team_result(TENANT, "wf/research/1") is None
+    await store.put_team_result(TENANT, "wf/research/1", "research", b"first")
+    await store.put_team_result(TENANT, "wf/research/1", "research", b"second")
+    assert await store.get_team_result(TENANT, "wf/research/1") == b"first"
+    assert await store.get_team_result(OTHER, "wf/research/1") is None, "keyed by (tenant, key)"
+    await store.put_team_result(OTHER, "wf/research/1", "research", b"other")
+    assert await store.get_team_result(OTHER, "wf/research/1") == b"other"
+    await store.put_team_result(TENANT, "wf/content/2", "content", b"c")
+    await store.put_team_result(TENANT, "wf2/content/2", "content", b"c")
+    assert await store.delete_team_results(TENANT, "wf/") == 2
+    assert await store.get_team_result(TENANT, "wf2/content/2") == b"c"
+    assert await store.get_team_result(OTHER, "wf/research/1") == b"other"
+    assert await store.delete_team_results(TENANT) == 1
 
 
 async def test_an_orphan_is_claimed_by_exactly_one_replica(store: Store) -> None:
@@ -249,13 +271,13 @@ async def test_an_orphan_is_claimed_by_exactly_one_replica(store: Store) -> None
     await asyncio.sleep(0.3)
     await store.heartbeat("live-replica")
     claims = await asyncio.gather(*(store.claim_orphans(f"replica-{n}", 0.2) for n in range(4)))
-    claimed = [workflow_id for claim in claims for workflow_id in claim]
-    assert claimed == [orphan], "only the stale workflow, and only once"
-    assert alive not in claimed
+    claimed = [workflow for claim in claims for workflow in claim]
+    assert claimed == [(TENANT, orphan)], "only the stale workflow, and only once, with its tenant"
     winner = next(f"replica-{n}" for n, c in enumerate(claims) if c)
-    assert (await store.get_workflow(orphan)).owner == winner
-    assert await store.claim(orphan, winner, 60) is True, "the owner may re-claim its own workflow"
-    assert await store.claim(alive, "someone-else", 60) is False
+    assert (await store.get_workflow(TENANT, orphan)).owner == winner
+    assert await store.claim(TENANT, orphan, winner, 60) is True, "the owner may re-claim its own workflow"
+    assert await store.claim(TENANT, alive, "someone-else", 60) is False
+    assert await store.claim(OTHER, orphan, winner, 60) is False, "another tenant's workflow is not claimed"
 
 
 async def test_concurrent_migrations_on_postgres_are_safe() -> None:
@@ -271,3 +293,120 @@ async def test_concurrent_migrations_on_postgres_are_safe() -> None:
     finally:
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
+
+
+async def test_tenants_see_and_change_only_their_own_workflows(store: Store) -> None:
+    mine = await new_workflow(store, "mine")
+    theirs = await new_workflow(store, "theirs", tenant=OTHER)
+    assert await store.get_workflow(OTHER, mine) is None
+    page, _ = await store.list_workflows(TENANT, 10)
+    assert [r.id for r in page] == [mine]
+    await store.save_workflow(OTHER, mine, "completed", b"hijacked")
+    assert (await store.get_workflow(TENANT, mine)).snapshot == b"snapshot-0", "another tenant cannot save it"
+    assert await store.delete_workflow(OTHER, mine) == 0
+    assert await store.get_workflow(TENANT, mine) is not None
+    assert (await store.get_workflow(OTHER, theirs)).tenant_id == OTHER
+    with pytest.raises(ValueError, match="tenant id is required"):
+        await store.get_workflow("", mine)
+
+
+async def rows_of(store: Store, workflow_id: str) -> dict[str, int]:
+    """Rows left for a workflow in each records table, whatever their tenant."""
+    async with store.db.for_tenant("*") as db:
+        return {
+            "workflows": len(await db.fetch("SELECT id FROM workflows WHERE id = $1", workflow_id)),
+            "agent_executions": len(
+                await db.fetch("SELECT id FROM agent_executions WHERE workflow_id = $1", workflow_id)
+            ),
+            "team_results": len(
+                await db.fetch(
+                    "SELECT team FROM team_results WHERE substr(idempotency_key, 1, $2) = $1",
+                    f"{workflow_id}/",
+                    len(workflow_id) + 1,
+                )
+            ),
+        }
+
+
+async def test_delete_workflow_erases_its_records_and_nothing_else(store: Store) -> None:
+    doomed, kept = await new_workflow(store), await new_workflow(store)
+    for workflow_id in (doomed, kept):
+        await store.record_executions(
+            TENANT, [AgentExecution(workflow_id, "research", "searcher", 1, "work", "in", "out", 3, True)]
+        )
+        await store.put_team_result(TENANT, f"{workflow_id}/research/1", "research", b"result")
+    assert await rows_of(store, doomed) == {"workflows": 1, "agent_executions": 1, "team_results": 1}
+    assert await store.delete_workflow(TENANT, doomed) == 3
+    assert await rows_of(store, doomed) == {"workflows": 0, "agent_executions": 0, "team_results": 0}
+    assert await rows_of(store, kept) == {"workflows": 1, "agent_executions": 1, "team_results": 1}
+    assert await store.delete_workflow(TENANT, doomed) == 0, "erasing twice is harmless"
+
+
+async def test_retention_queries_and_tenant_erasure(store: Store) -> None:
+    old, new = await new_workflow(store), await new_workflow(store)
+    theirs = await new_workflow(store, tenant=OTHER)
+    async with store.db.for_tenant(TENANT) as db:
+        await db.execute(
+            "UPDATE workflows SET created_at = $2 WHERE id = $1", old, datetime.now(UTC) - timedelta(days=40)
+        )
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    assert await store.workflows_older_than(TENANT, cutoff) == [old]
+    assert await store.workflows_older_than(OTHER, cutoff) == []
+    assert await store.workflow_ids(TENANT) == [old, new]
+    await store.put_team_result(TENANT, "loose-key", "content", b"x")
+    assert await store.erase_tenant_records(TENANT) == 3
+    assert await store.workflow_ids(TENANT) == [] and await store.get_team_result(TENANT, "loose-key") is None
+    assert await store.workflow_ids(OTHER) == [theirs]
+
+
+async def test_the_tenants_migration_gives_older_records_to_the_default_tenant(store: Store) -> None:
+    async with legacy_database(store.dialect) as legacy:
+        workflow_id = str(uuid.uuid4())
+        now = datetime.now(UTC)
+        await legacy.execute(
+            "INSERT INTO workflows (id, task, status, created_at, updated_at, heartbeat_at, snapshot) "
+            "VALUES ($1, 'old', 'completed', $2, $2, $2, $3)",
+            workflow_id, now, b"s",
+        )  # fmt: skip
+        await legacy.execute(
+            "INSERT INTO agent_executions (workflow_id, team, agent, step_index, kind, input, output, "
+            "duration_ms, success, recorded_at) VALUES ($1, 'research', 'searcher', 1, 'work', 'i', 'o', 1, "
+            "TRUE, $2)",
+            workflow_id, now,
+        )  # fmt: skip
+        await legacy.execute(
+            "INSERT INTO team_results (idempotency_key, team, result, created_at) VALUES ($1, 'research', $2, $3)",
+            f"{workflow_id}/research/1", b"r", now,
+        )  # fmt: skip
+        assert 3 in await legacy.migrate()
+        migrated = Store(legacy)
+        assert (await migrated.get_workflow("default", workflow_id)).task == "old"
+        assert len(await migrated.agent_executions("default", workflow_id)) == 1
+        assert await migrated.get_team_result("default", f"{workflow_id}/research/1") == b"r"
+
+
+@asynccontextmanager
+async def legacy_database(dialect: str) -> AsyncIterator[PostgresDatabase | SqliteDatabase]:
+    """An empty database of the dialect with only the first migration applied (the records of a deployment from
+    before tenants)."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL) if dialect == "postgres" else None
+    db: PostgresDatabase | SqliteDatabase
+    if admin is None:
+        db = await SqliteDatabase.connect(Path(tempfile.mkdtemp()) / "legacy.sqlite")
+    else:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        db = await PostgresDatabase.connect(POSTGRES_URL, 2, schema)
+    try:
+        first = migrations(dialect)[0]
+        await db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        for statement in first.sql.split(";"):
+            if statement.strip():
+                await db.execute(statement)
+        await db.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 1, first.name)
+        yield db
+    finally:
+        await db.close()
+        if admin is not None:
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+            await admin.close()

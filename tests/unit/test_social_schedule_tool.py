@@ -1,4 +1,5 @@
-"""The scheduler's ``schedule_posts`` tool: artifacts in scope, the run's workflow, idempotent storage."""
+"""The scheduler's ``schedule_posts`` tool: artifacts in scope, the run's workflow and the caller's tenant, idempotent
+storage."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from common.agents.scope import artifact_scope
 from common.agents.state import ArtifactData
+from common.auth.principal import ALL_SCOPES, AuthMethod, Principal, acting_as
 from common.config import load_settings
 from common.storage import open_store
 from social_service.scheduled_posts import MIGRATIONS, ScheduledPosts
@@ -28,7 +30,12 @@ async def test_schedule_posts_stores_drafts_for_the_runs_workflow_once(tmp_path:
     store = await open_store(load_settings(data_dir=tmp_path), "social", migrations=(MIGRATIONS,))
     [tool] = social_registry(ScheduledPosts(store.db)).tools_for("scheduler", "schedule_posts")
     at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    with artifact_scope([ARTICLE, POST], "wf-1"):
+    with artifact_scope([POST], "wf-1"), pytest.raises(ValueError, match="no caller is identified"):
+        await tool.ainvoke({"posts": [{"artifact_id": "social-1", "at": at}]})
+    with (
+        acting_as(Principal("acme", "supervisor", ALL_SCOPES, AuthMethod.SERVICE)),
+        artifact_scope([ARTICLE, POST], "wf-1"),
+    ):
         first = await tool.ainvoke({"posts": [{"artifact_id": "social-1", "at": at}]})
         again = await tool.ainvoke({"posts": [{"artifact_id": "social-1", "at": at}]})
         assert first == again and first[0]["platform"] == "x" and first[0]["status"] == "scheduled"
@@ -40,8 +47,13 @@ async def test_schedule_posts_stores_drafts_for_the_runs_workflow_once(tmp_path:
         assert past == first, "already scheduled for this workflow: kept as is"
     with artifact_scope([POST], ""), pytest.raises(ValueError, match="no workflow_id"):
         await tool.ainvoke({"posts": [{"artifact_id": "social-1", "at": at}]})
-    stored = await ScheduledPosts(store.db).get(first[0]["post_id"])
-    assert stored is not None and (stored.workflow_id, stored.text) == ("wf-1", "Hello #launch")
+    stored = await ScheduledPosts(store.db).get("acme", first[0]["post_id"])
+    assert stored is not None and (stored.tenant_id, stored.workflow_id, stored.text) == (
+        "acme",
+        "wf-1",
+        "Hello #launch",
+    )
+    assert await ScheduledPosts(store.db).get("other", first[0]["post_id"]) is None
     await store.close()
 
 
