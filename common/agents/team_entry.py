@@ -11,6 +11,7 @@ from common.agents.team_service import TeamServicer
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration
 from common.storage import Store, open_checkpointer, open_store
+from common.tls import LoopbackOnlyInterceptor, tls_files
 
 TEAM_SERVICE_NAME = team_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name
 
@@ -23,7 +24,8 @@ async def build_team_service(
 ) -> ServiceParts:
     """A team process's servicers: TeamService over the compiled subgraph (with its store and checkpointer for
     idempotent, resumable calls), and the team's own service when it has one. The teardown closes the databases
-    it opened (a ``store`` passed in, shared with the team's own service, stays the caller's to close)."""
+    it opened (a ``store`` passed in, shared with the team's own service, stays the caller's to close). Without
+    TLS the team accepts calls only from loopback (health and reflection excepted)."""
     resources = AsyncExitStack()
     if store is None:
         store = await open_store(settings, team.name)
@@ -39,4 +41,8 @@ async def build_team_service(
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)
     )
-    return ServiceParts([uniform, *([own_service] if own_service else [])], on_stop=[resources.aclose])
+    return ServiceParts(
+        [uniform, *([own_service] if own_service else [])],
+        on_stop=[resources.aclose],
+        interceptors=[] if tls_files(settings) else [LoopbackOnlyInterceptor()],
+    )
