@@ -15,7 +15,10 @@ RUN python -m venv /opt/venv \
 FROM python:3.11.14-slim-trixie
 # The source runs from /app (PYTHONPATH), so package data such as the SQL migrations and the research knowledge
 # base are there as in the repository. DATA_DIR holds the SQLite files when DATABASE_URL is not set; matplotlib
-# (research charts) keeps its font cache in /tmp, which is writable even with a read-only root file system.
+# (research charts) keeps its font cache in /tmp, which is writable even with a read-only root file system. /certs is
+# where docker-compose.yml's `certs` service writes the mTLS files (a new named volume takes the owner of the image's
+# folder, so user 10001 can write there). BIND_HOST is left at its default, 127.0.0.1: binding beyond loopback needs
+# TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE, and compose and Kubernetes set all four.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
@@ -24,8 +27,8 @@ ENV PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin app \
- && mkdir -p /var/lib/marketing-agents \
- && chown 10001:10001 /var/lib/marketing-agents
+ && mkdir -p /var/lib/marketing-agents /certs \
+ && chown 10001:10001 /var/lib/marketing-agents /certs
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY generated ./generated
@@ -39,9 +42,10 @@ USER 10001:10001
 # gRPC: research 50052, content 50053, social 50054, supervisor 50051; Prometheus /metrics on the second port of each.
 EXPOSE 50052 9102 50053 9103 50054 9104 50051 9101
 # END generated: service packages
-# gRPC health protocol. Each service listens on its own port: set GRPC_HEALTH_ADDR for a team
+# gRPC health protocol, over mutual TLS when TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are set (the service's own
+# files). Each service listens on its own port: set GRPC_HEALTH_ADDR for a team
 # (docker run -e GRPC_HEALTH_ADDR=127.0.0.1:50052 ... python -m research_service). docker-compose.yml sets its own
-# check per service, and Kubernetes ignores this one (native gRPC probes in deploy/k8s).
+# check per service, and Kubernetes ignores this one (exec probes running the same check in deploy/k8s).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["sh", "-c", "python -m common.healthcheck \"${GRPC_HEALTH_ADDR:-127.0.0.1:50051}\" || exit 1"]
 CMD ["python", "-m", "supervisor_service"]

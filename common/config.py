@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from pydantic import (
     BaseModel,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -22,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from common.errors import ConfigError
 from common.teams import TEAMS
+from common.tls import check_certificates, check_key_matches, check_private_key
 
 
 def _not_blank(value: str) -> str:
@@ -35,6 +38,22 @@ class LlmProvider(StrEnum):
 
     OFFLINE = "offline"
     OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+
+
+# The model a provider gets when LLM_MODEL is unset.
+DEFAULT_MODELS = {
+    LlmProvider.OFFLINE: "gpt-4o-mini",
+    LlmProvider.OPENAI: "gpt-4o-mini",
+    LlmProvider.ANTHROPIC: "claude-haiku-4-5",
+}
+# Each real provider's own settings (the SDKs' variable names): (key variable, URL variable).
+PROVIDER_VARIABLES = {
+    LlmProvider.OPENAI: ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    LlmProvider.ANTHROPIC: ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+}
+# Model names that only OpenAI serves: a sure sign of a model variable meant for another provider.
+_OPENAI_ONLY_MODEL = re.compile(r"^(gpt-|chatgpt|o\d|text-|davinci)", re.IGNORECASE)
 
 
 class LogFormat(StrEnum):
@@ -48,10 +67,38 @@ StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 
 
 class Price(BaseModel):
-    """US dollars per million tokens."""
+    """US dollars per million tokens: input and output, and where the provider prices them apart, input tokens
+    read from its prompt cache and written to it (5-minute and 1-hour cache writes); unset means the input
+    price."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cache_read: Annotated[float, Field(ge=0)] | None = None
+    cache_write: Annotated[float, Field(ge=0)] | None = None
+    cache_write_1h: Annotated[float, Field(ge=0)] | None = None
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    """Where one provider's calls go, with which key. Every chat model of a process that calls one endpoint
+    shares its circuit breaker; ``name`` ("openai", "anthropic" or "backup") names that breaker and its health
+    entry."""
+
+    name: str
+    provider: LlmProvider
+    api_key: str | None = field(repr=False)
+    base_url: str | None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One link of a role's provider chain: a model on an endpoint, its structured-output method and timeout."""
+
+    slot: str  # "primary" or "backup"
+    endpoint: ModelEndpoint
+    model: str
+    structured_method: StructuredMethod
+    timeout_s: float
 
 
 class Settings(BaseSettings):
@@ -59,8 +106,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
-    # Network: where each service listens and where the supervisor finds the teams.
-    bind_host: str = "0.0.0.0"
+    # Network: where each service listens and where the supervisor finds the teams. Loopback by default: binding
+    # beyond it needs TLS (common/tls.py), so deployments set BIND_HOST=0.0.0.0 next to the TLS_* files.
+    bind_host: str = "127.0.0.1"
+    # Mutual TLS between the services (common/tls.py): all three files or none; TLS_SERVER_NAME is the name a
+    # client expects in a server's certificate when the address's host is not in it (a headless Service's name).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_server_name: str | None = None
     supervisor_port: int = Field(TEAMS.supervisor.port, ge=1, le=65535)
     # Per team of the registry (common/teams.py): <TEAM>_PORT, its listening port, and <TEAM>_ADDR, where the
     # supervisor finds it (any gRPC target). Collected from the environment by ``_team_endpoints``.
@@ -85,9 +139,10 @@ class Settings(BaseSettings):
     worker_max_tool_rounds: int = Field(3, ge=1, le=10)
     knowledge_dir: Path | None = None
 
-    # Chat model: the primary provider.
+    # Chat model: the primary provider (LLM_ROUTER_PROVIDER may give routers another one).
     llm_provider: LlmProvider = LlmProvider.OFFLINE
-    llm_model: str = "gpt-4o-mini"
+    llm_model: str = DEFAULT_MODELS[LlmProvider.OFFLINE]  # the provider's default model when unset
+    llm_router_provider: LlmProvider | None = None
     llm_router_model: str | None = None
     llm_structured_method: StructuredMethod = "json_schema"
     offline_llm_latency_ms: int = Field(0, ge=0, le=60_000)
@@ -97,17 +152,31 @@ class Settings(BaseSettings):
     llm_retry_max_wait_s: float = Field(20.0, ge=0, le=300)
     openai_api_key: str | None = Field(None, repr=False)
     openai_base_url: str | None = None
-    # The backup provider, used when the primary still fails after its retries.
-    llm_backup_provider: Literal["openai"] | None = None
+    anthropic_api_key: str | None = Field(None, repr=False)
+    anthropic_base_url: str | None = None
+    # A circuit breaker per provider endpoint: consecutive failed calls (after their retries) that open it, and
+    # how long the provider is then skipped before one trial call.
+    llm_breaker_fail_max: int = Field(5, ge=1, le=100)
+    llm_breaker_reset_timeout_s: float = Field(30.0, gt=0, le=3600)
+    # The backup provider, used when the primary still fails after its retries (or its breaker is open).
+    llm_backup_provider: Literal["openai", "anthropic"] | None = None
     llm_backup_model: str | None = None
     llm_backup_router_model: str | None = None
     llm_backup_structured_method: StructuredMethod | None = None
     llm_backup_timeout_s: float | None = Field(None, gt=0, le=600)
+    # The backup's own key and URL; unset, the backup uses its provider's (OPENAI_* or ANTHROPIC_*).
     llm_backup_api_key: str | None = Field(
-        None, repr=False, validation_alias=AliasChoices("llm_backup_api_key", "llm_backup_openai_api_key")
+        None,
+        repr=False,
+        validation_alias=AliasChoices(
+            "llm_backup_api_key", "llm_backup_openai_api_key", "llm_backup_anthropic_api_key"
+        ),
     )
     llm_backup_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("llm_backup_base_url", "llm_backup_openai_base_url")
+        None,
+        validation_alias=AliasChoices(
+            "llm_backup_base_url", "llm_backup_openai_base_url", "llm_backup_anthropic_base_url"
+        ),
     )
     # Price table (US dollars per million tokens), merged over the built-in one: {"model": {"input": x, "output": y}}.
     llm_prices: dict[str, Price] = Field(default_factory=dict)
@@ -202,6 +271,18 @@ class Settings(BaseSettings):
             addrs[team.name] = data.pop(addr_key, environment.get(addr_key, team.default_addr))
         return {**data, "team_ports": ports, "team_addrs": addrs}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_default_model(cls, data: Any) -> Any:
+        """LLM_MODEL unset: the default model of the provider it is for (LLM_PROVIDER, else the routers')."""
+        if not isinstance(data, dict) or data.get("llm_model"):
+            return data
+        provider = str(data.get("llm_provider") or LlmProvider.OFFLINE).strip().lower()
+        if provider == LlmProvider.OFFLINE:
+            provider = str(data.get("llm_router_provider") or provider).strip().lower()
+        defaults = {p.value: model for p, model in DEFAULT_MODELS.items()}  # an unknown provider fails later
+        return {**data, "llm_model": defaults.get(provider, DEFAULT_MODELS[LlmProvider.OFFLINE])}
+
     @field_validator("bind_host")
     @classmethod
     def _bind_host(cls, value: str) -> str:
@@ -215,6 +296,7 @@ class Settings(BaseSettings):
         return value or None
 
     @field_validator(
+        "anthropic_base_url",
         "tavily_base_url",
         "serper_base_url",
         "github_api_url",
@@ -255,6 +337,86 @@ class Settings(BaseSettings):
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a directory")
         return value
+
+    @field_validator("tls_cert_file", "tls_key_file", "tls_ca_file", "tls_server_name", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tls_cert_file", "tls_key_file", "tls_ca_file")
+    @classmethod
+    def _pem_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """The file exists and holds what the variable names: a certificate chain, a private key, a CA bundle."""
+        if value is None:
+            return None
+        try:
+            data = value.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        if info.field_name == "tls_key_file":
+            check_private_key(data)
+        else:
+            check_certificates(data, bundle=info.field_name == "tls_ca_file")
+        return value
+
+    @field_validator("tls_server_name")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+            raise ValueError("must be a DNS name without scheme or port (a name in the servers' certificate)")
+        return value
+
+    def role_provider(self, router: bool) -> LlmProvider:
+        """The provider of routers (``LLM_ROUTER_PROVIDER``, else ``LLM_PROVIDER``) or of workers."""
+        return (self.llm_router_provider if router else None) or self.llm_provider
+
+    def endpoint_of(self, provider: LlmProvider) -> ModelEndpoint:
+        """A real provider's own endpoint (``OPENAI_*`` or ``ANTHROPIC_*``)."""
+        if provider is LlmProvider.ANTHROPIC:
+            return ModelEndpoint(provider.value, provider, self.anthropic_api_key, self.anthropic_base_url)
+        return ModelEndpoint(provider.value, provider, self.openai_api_key, self.openai_base_url)
+
+    def backup_endpoint(self) -> ModelEndpoint | None:
+        """The backup's endpoint: its own (``LLM_BACKUP_API_KEY``/``LLM_BACKUP_BASE_URL``) or its provider's."""
+        if self.llm_backup_provider is None:
+            return None
+        provider = LlmProvider(self.llm_backup_provider)
+        if self.llm_backup_api_key or self.llm_backup_base_url:
+            return ModelEndpoint("backup", provider, self.llm_backup_api_key, self.llm_backup_base_url)
+        return self.endpoint_of(provider)
+
+    def model_chain(self, router: bool) -> tuple[ModelChoice, ...]:
+        """The providers a role's calls go to, in order: the primary, then the backup; empty for the offline
+        model. ``load_settings`` has checked that every link is complete."""
+        provider = self.role_provider(router)
+        if provider is LlmProvider.OFFLINE:
+            return ()
+        model = (self.llm_router_model if router else None) or self.llm_model
+        chain = [
+            ModelChoice(
+                "primary", self.endpoint_of(provider), model, self.llm_structured_method, self.llm_timeout_s
+            )
+        ]
+        if (backup := self.backup_endpoint()) is not None:
+            chain.append(
+                ModelChoice(
+                    "backup",
+                    backup,
+                    self.backup_model(router) or model,
+                    self.llm_backup_structured_method or self.llm_structured_method,
+                    self.llm_backup_timeout_s or self.llm_timeout_s,
+                )
+            )
+        return tuple(chain)
+
+    def backup_model(self, router: bool) -> str | None:
+        """The backup's model for a role (``LLM_BACKUP_ROUTER_MODEL``, ``LLM_BACKUP_MODEL``); None: the
+        primary's."""
+        return (self.llm_backup_router_model if router else None) or self.llm_backup_model
+
+    def llm_endpoints(self) -> dict[str, ModelEndpoint]:
+        """Every provider endpoint the routers' and workers' chains call, by name."""
+        return {c.endpoint.name: c.endpoint for router in (False, True) for c in self.model_chain(router)}
 
     def team_addr(self, team: str) -> str:
         """Where the supervisor finds a team (``<TEAM>_ADDR``, else the registry's default)."""
@@ -307,13 +469,122 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(
             "invalid configuration: AUTH_ISSUER/AUTH_JWKS_URL need AUTH_AUDIENCE (the tokens' aud)"
         )
-    if settings.llm_provider is LlmProvider.OPENAI and not (
-        settings.openai_api_key or settings.openai_base_url
-    ):
-        raise ConfigError(
-            "invalid configuration: LLM_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL"
-        )
+    if problems := llm_problems(settings):
+        raise ConfigError("invalid configuration: " + "; ".join(dict.fromkeys(problems)))
+    if problem := tls_problem(settings):
+        raise ConfigError(f"invalid configuration: {problem}")
     return settings
+
+
+def tls_problem(settings: Settings) -> str | None:
+    """What makes the TLS settings unusable: a partial set of files (naming the missing ones), a key that is not
+    the certificate's, or TLS_SERVER_NAME without TLS."""
+    files = {"TLS_CERT_FILE": settings.tls_cert_file, "TLS_KEY_FILE": settings.tls_key_file}
+    files["TLS_CA_FILE"] = settings.tls_ca_file
+    missing = [name for name, path in files.items() if path is None]
+    if len(missing) == len(files):
+        if settings.tls_server_name:
+            return "TLS_SERVER_NAME is set but TLS is off: set TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE"
+        return None
+    if missing:
+        present = [name for name in files if name not in missing]
+        return (
+            "TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE go together: "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing ({', '.join(present)} set)"
+        )
+    assert settings.tls_cert_file and settings.tls_key_file
+    try:
+        check_key_matches(settings.tls_cert_file.read_bytes(), settings.tls_key_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        return f"TLS_KEY_FILE={str(settings.tls_key_file)!r}: {exc}"
+    return None
+
+
+def llm_problems(settings: Settings) -> list[str]:
+    """What makes the model settings unusable, each naming its variables: a provider without a key or URL, a
+    router on another provider without its own model, a backup on another provider without its model, a model
+    meant for another provider, a structured-output method the provider lacks."""
+    problems: list[str] = []
+    for router, variable in ((False, "LLM_PROVIDER"), (True, "LLM_ROUTER_PROVIDER")):
+        provider = settings.role_provider(router)
+        if provider is LlmProvider.OFFLINE or (router and settings.llm_router_provider is None):
+            continue
+        key, url = PROVIDER_VARIABLES[provider]
+        if not (settings.endpoint_of(provider).api_key or settings.endpoint_of(provider).base_url):
+            problems.append(f"{variable}={provider} needs {key} or {url}")
+        if (
+            router
+            and provider is not settings.llm_provider
+            and settings.llm_provider is not LlmProvider.OFFLINE
+        ):
+            if not settings.llm_router_model:
+                problems.append(
+                    f"LLM_ROUTER_PROVIDER={provider} differs from LLM_PROVIDER={settings.llm_provider}: set "
+                    f"LLM_ROUTER_MODEL to a {provider} model (LLM_MODEL names the {settings.llm_provider} one)"
+                )
+    problems += _backup_problems(settings)
+    problems += _model_problems(settings)
+    return problems
+
+
+def _backup_problems(settings: Settings) -> list[str]:
+    backup = settings.backup_endpoint()
+    if backup is None:
+        return []
+    problems = []
+    if not (backup.api_key or backup.base_url):
+        key, url = PROVIDER_VARIABLES[backup.provider]
+        problems.append(
+            f"LLM_BACKUP_PROVIDER={backup.provider} needs LLM_BACKUP_API_KEY or LLM_BACKUP_BASE_URL (or {key} "
+            f"or {url})"
+        )
+    missing = [
+        router
+        for router in (False, True)
+        if settings.role_provider(router) not in (LlmProvider.OFFLINE, backup.provider)
+        and not settings.backup_model(router)
+    ]
+    if missing:
+        variable = "LLM_BACKUP_MODEL" if False in missing else "LLM_BACKUP_ROUTER_MODEL (or LLM_BACKUP_MODEL)"
+        backed_up = settings.role_provider(missing[0])
+        problems.append(
+            f"LLM_BACKUP_PROVIDER={backup.provider} backs up {backed_up} calls, whose model it cannot serve: set "
+            f"{variable} to the {backup.provider} model to use"
+        )
+    return problems
+
+
+def _model_problems(settings: Settings) -> list[str]:
+    """Models and structured-output methods the provider of their chain link cannot serve."""
+    problems = []
+    for router in (False, True):
+        for choice in settings.model_chain(router):
+            if choice.endpoint.provider is not LlmProvider.ANTHROPIC:
+                continue
+            inherited = choice.slot == "backup" and not settings.backup_model(router)  # the primary's model
+            if not inherited and _OPENAI_ONLY_MODEL.match(choice.model):
+                problems.append(
+                    f"{_model_variable(settings, choice, router)}={choice.model!r} is an OpenAI model, but its "
+                    f"provider is anthropic: name a Claude model (for example {DEFAULT_MODELS[LlmProvider.ANTHROPIC]})"
+                )
+            if router and choice.structured_method == "json_mode":
+                variable = (
+                    "LLM_BACKUP_STRUCTURED_METHOD" if choice.slot == "backup" else "LLM_STRUCTURED_METHOD"
+                )
+                problems.append(
+                    f"{variable}=json_mode is not offered by anthropic: use json_schema or function_calling"
+                )
+    return problems
+
+
+def _model_variable(settings: Settings, choice: ModelChoice, router: bool) -> str:
+    """The variable a chain link's model came from."""
+    if choice.slot == "backup":
+        if router and settings.llm_backup_router_model:
+            return "LLM_BACKUP_ROUTER_MODEL"
+        if settings.llm_backup_model:
+            return "LLM_BACKUP_MODEL"
+    return "LLM_ROUTER_MODEL" if router and settings.llm_router_model else "LLM_MODEL"
 
 
 @lru_cache(maxsize=1)

@@ -144,3 +144,33 @@ class CircuitOpenError(TeamCallError):
 
 class ModelOutputError(Exception):
     """A chat model answered with something the caller cannot use."""
+
+
+class IncompleteAnswerError(Exception):
+    """A model call did not deliver a whole answer: it ended without a finish reason, its connection dropped
+    mid-answer, a chunk did not decode, or the provider reported an error inside the stream. A transient failure
+    of that call: it is retried, then the backup provider gets it."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        """
+        Args:
+            reason: ``no_finish_reason``, ``dropped``, ``corrupt_chunk`` or ``stream_error``.
+            detail: What happened, for logs and step errors.
+        """
+        super().__init__(f"incomplete answer ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class AnswerCutOffError(Exception):
+    """The model stopped before the end of its answer for a reason that is not a transport fault (its output token
+    limit, a content filter): the answer is complete as far as the provider is concerned, but cut short, so it is
+    not used. Not retried (the same request would be cut the same way) and not sent to the backup."""
+
+    def __init__(self, finish_reason: str, model: str) -> None:
+        super().__init__(
+            f"the answer of {model or 'the model'} was cut off (finish reason {finish_reason!r}): "
+            "it hit its output token limit or a filter, so it is not used"
+        )
+        self.finish_reason = finish_reason
+        self.model = model

@@ -16,6 +16,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.teams import TEAMS, TeamRegistry
+from common.tls import TlsFiles, sync_channel
 
 SERVICES = tuple(s.name for s in TEAMS.services())
 """Every service of the registry, teams first, in the order they start."""
@@ -30,9 +31,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def check_health(address: str, service: str = "", timeout_s: float = 1.0) -> str:
-    """The serving status name of a server (``SERVING``, ``NOT_SERVING``, ...) or the gRPC error code name."""
-    with grpc.insecure_channel(address) as channel:
+def check_health(address: str, service: str = "", timeout_s: float = 1.0, tls: TlsFiles | None = None) -> str:
+    """The serving status name of a server (``SERVING``, ``NOT_SERVING``, ...) or the gRPC error code name.
+
+    Args:
+        address: The server.
+        service: The health service name ("" for the whole server).
+        timeout_s: Deadline of the call.
+        tls: Client certificate and CA when the server requires mutual TLS (``TLS_*``); plaintext when None.
+    """
+    with sync_channel(address, tls) as channel:
         try:
             # types-grpcio-health-checking declares no methods on HealthStub (a stub defect)
             response = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
@@ -91,10 +99,17 @@ class ServiceLauncher:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     registry: TeamRegistry = TEAMS
 
+    @property
+    def tls(self) -> TlsFiles | None:
+        """The TLS files the services get (``TLS_*`` in their environment), which the health checks use too."""
+        return TlsFiles.from_environment(self.environment())
+
     def environment(self) -> dict[str, str]:
         """The environment every service process gets: ports, team addresses, loopback binding."""
         env = {**os.environ, "BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
-        env.setdefault("AUTH_DISABLED", "true")  # every server binds loopback: the default tenant, no credentials
+        env.setdefault(
+            "AUTH_DISABLED", "true"
+        )  # every server binds loopback: the default tenant, no credentials
         for name, port in self.ports.items():
             env[self.registry.service(name).port_variable] = str(port)
             if name != self.registry.supervisor.name:
@@ -145,7 +160,7 @@ class ServiceLauncher:
                 raise RuntimeError(
                     f"{name} exited with {service.process.returncode}; log:\n{service.log_tail()}"
                 )
-            if check_health(service.address, timeout_s=0.5) == "SERVING":
+            if check_health(service.address, timeout_s=0.5, tls=self.tls) == "SERVING":
                 pending.pop(0)
                 continue
             if time.monotonic() > deadline:

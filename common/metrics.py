@@ -43,11 +43,25 @@ TEAM_CALL_SECONDS = Histogram(
     ["team"],
     buckets=LATENCY_BUCKETS,
 )
+MODEL_CALL_FAULTS = Counter(
+    "marketing_model_call_faults_total",
+    "Failed attempts of chat-model calls, by provider endpoint and fault (HTTP status, timeout, connection, "
+    "no_finish_reason, dropped, corrupt_chunk, stream_error, breaker_open, ...).",
+    ["provider", "fault"],
+)
+MODEL_ANSWERS_CUT_OFF = Counter(
+    "marketing_model_answers_cut_off_total",
+    "Answers a model cut short (finish reason length, max_tokens, content_filter), which are not used.",
+    ["model", "finish_reason"],
+)
 MODEL_CALL_SECONDS = Histogram(
     "marketing_model_call_seconds", "Latency of chat-model calls.", ["model"], buckets=LATENCY_BUCKETS
 )
 BREAKER_STATE = Gauge(
-    "marketing_breaker_state", "Circuit breaker state per team: 0 closed, 1 half-open, 2 open.", ["team"]
+    "marketing_breaker_state",
+    "Circuit breaker state per team (external:<service> for external APIs, llm:<endpoint> for model providers): "
+    "0 closed, 1 half-open, 2 open.",
+    ["team"],
 )
 WORKFLOWS_IN_FLIGHT = Gauge("marketing_workflows_in_flight", "Workflows running on this supervisor.")
 BRIEFS_IN_FLIGHT = Gauge("marketing_briefs_in_flight", "Briefs running on this team service.", ["team"])

@@ -16,10 +16,12 @@ from grpc_status import rpc_status
 from common.config import Settings
 from common.errors import ServiceError
 from common.interceptors import RequestT, ResponseT, rewrap_handler
+from common.llm.breakers import LlmHealth
 from common.logging import get_logger
 from common.metrics import MetricsInterceptor
 from common.overload import OverloadInterceptor, UndecodableRequestInterceptor
 from common.telemetry import server_interceptors
+from common.tls import add_port, check_bind, tls_files
 
 log = get_logger(__name__)
 
@@ -113,8 +115,8 @@ class ServiceParts:
 
     registrations: list[ServiceRegistration]
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Server interceptors of this service, after the shared ones (the teams' loopback rule without TLS).
     interceptors: list[grpc.aio.ServerInterceptor] = field(default_factory=list)
-    """The service's own interceptors (identity), run after tracing and metrics, before overload protection."""
     before_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     after_start: list[Callable[[RunningServer], Awaitable[None]]] = field(default_factory=list)
 
@@ -143,6 +145,20 @@ class RunningServer:
         log.info("server_stopped", service=self.name)
 
 
+def _interceptors(
+    settings: Settings, own: Sequence[grpc.aio.ServerInterceptor]
+) -> list[grpc.aio.ServerInterceptor]:
+    """The interceptor chain, outermost first: telemetry, metrics, the service's own, decoding, overload, errors."""
+    return [
+        *server_interceptors(),
+        MetricsInterceptor(),
+        *own,
+        UndecodableRequestInterceptor(),
+        OverloadInterceptor.from_settings(settings),
+        ErrorMappingInterceptor(),
+    ]
+
+
 async def start_server(
     name: str,
     registrations: Sequence[ServiceRegistration],
@@ -155,6 +171,9 @@ async def start_server(
 ) -> RunningServer:
     """Build, bind and start a grpc.aio server with health, reflection and the shared interceptors.
 
+    The port is bound with mutual TLS when ``TLS_*`` are set, in plaintext otherwise; without TLS the server only
+    binds loopback.
+
     Args:
         name: Service name for logs ("supervisor", "research", ...).
         registrations: The servicers this process serves.
@@ -163,18 +182,16 @@ async def start_server(
         host: Interface to bind; defaults to ``BIND_HOST``.
         on_stop: Callbacks awaited after the server has drained.
         before_stop: Callbacks awaited when shutdown starts, before draining.
-        interceptors: The service's own interceptors (identity), after tracing and metrics.
+        interceptors: The service's own interceptors, after the metrics (so refusals are counted) and before the
+            overload caps (so refused calls take no slot).
+
+    Raises:
+        ConfigError: The host is beyond loopback and TLS is off.
     """
+    address = f"{host or settings.bind_host}:{port}"
+    check_bind(host or settings.bind_host, settings)
     server = grpc.aio.server(
-        interceptors=[
-            *server_interceptors(),
-            MetricsInterceptor(),
-            UndecodableRequestInterceptor(),
-            *interceptors,
-            OverloadInterceptor.from_settings(settings),
-            ErrorMappingInterceptor(),
-        ],
-        options=server_options(settings),
+        interceptors=_interceptors(settings, interceptors), options=server_options(settings)
     )
     for registration in registrations:
         registration.register(server)
@@ -185,13 +202,14 @@ async def start_server(
         (*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    bound = server.add_insecure_port(f"{host or settings.bind_host}:{port}")
+    tls = tls_files(settings)
+    bound = add_port(server, address, tls)
     if bound == 0:
-        raise RuntimeError(f"{name}: could not bind {host or settings.bind_host}:{port}")
+        raise RuntimeError(f"{name}: could not bind {address}")
     await server.start()
     for service_name in ("", *service_names):
         await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server_started", service=name, port=bound, services=list(service_names))
+    log.info("server_started", service=name, port=bound, services=list(service_names), tls=tls is not None)
     return RunningServer(
         name, server, bound, health_servicer, service_names, tuple(on_stop), tuple(before_stop)
     )
@@ -220,7 +238,8 @@ async def start_service(
     name: str, build: Builder, settings: Settings, port: int, host: str | None = None
 ) -> RunningServer:
     """The one start-up path of a service (processes and in-process tests alike): build its parts, start the
-    server, run the after-start hooks.
+    server, run the after-start hooks, and mirror the breakers of the model providers it calls in its health
+    service (``dependency.llm.<endpoint>``).
 
     Args:
         name: The service's name.
@@ -230,18 +249,20 @@ async def start_service(
         host: Interface to bind; defaults to ``BIND_HOST``.
     """
     parts = await build(settings)
+    llm_health = LlmHealth(settings)
     running = await start_server(
         name,
         parts.registrations,
         settings,
         port,
         host=host,
-        on_stop=parts.on_stop,
+        on_stop=[*parts.on_stop, llm_health.stop],
         before_stop=parts.before_stop,
         interceptors=parts.interceptors,
     )
     for hook in parts.after_start:
         await hook(running)
+    await llm_health.start(running.health)
     return running
 
 
@@ -259,6 +280,7 @@ def run_service(name: str, build: Builder) -> None:
 
     try:
         settings = get_settings()
+        check_bind(settings.bind_host, settings)  # before anything listens, /metrics included
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

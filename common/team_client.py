@@ -31,6 +31,7 @@ from common.errors import CircuitOpenError, TeamCallError
 from common.logging import get_logger
 from common.resilience import STATE_OPEN, AsyncCircuitBreaker, BreakerOpen, StateChangeCallback
 from common.telemetry import client_interceptors
+from common.tls import aio_channel, tls_files
 
 log = get_logger(__name__)
 
@@ -110,8 +111,12 @@ class TeamClient:
             is_caller_error=is_caller_error,
             on_state_change=on_state_change,
         )
-        self._channel = grpc.aio.insecure_channel(
-            address, options=channel_options(settings), interceptors=client_interceptors()
+        # Mutual TLS when TLS_* are set: the supervisor presents its certificate and verifies the team's.
+        self._channel = aio_channel(
+            address,
+            tls_files(settings),
+            options=channel_options(settings),
+            interceptors=client_interceptors(),
         )
         self._stub = team_pb2_grpc.TeamServiceStub(self._channel)
 

@@ -3,6 +3,12 @@
 python -m supervisor_service.cli run "Research the vector database market"
 python -m supervisor_service.cli stream "Launch campaign for ..." --addr localhost:50051 --save-artifacts out/
 python -m supervisor_service.cli tools            # every team's tools, and which external services are off
+python -m supervisor_service.cli run "..." --cacert certs/ca.crt --cert certs/tls.crt --key certs/tls.key
+
+With mutual TLS (README, "Service TLS") the client presents a certificate signed by the services' CA and verifies the
+supervisor's against it: ``--cert``, ``--key`` and ``--cacert`` (all three), else the ``TLS_CERT_FILE``,
+``TLS_KEY_FILE`` and ``TLS_CA_FILE`` settings of the environment; ``--server-name`` (else ``TLS_SERVER_NAME``) when
+the address's host is not a name in the supervisor's certificate. Neither: plaintext.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import mimetypes
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -20,6 +27,9 @@ from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
 
 from common.agents.convert import artifact_kind_name
+from common.config import load_settings
+from common.errors import ConfigError
+from common.tls import TlsFiles, check_files, sync_channel, tls_files
 
 _SOURCE = {
     team_pb2.DECISION_SOURCE_MODEL: "model",
@@ -138,6 +148,9 @@ def render_event(event: supervisor_pb2.StreamTaskResponse) -> str | None:
         run = event.team_finished
         status = supervisor_pb2.TeamRunStatus.Name(run.status).removeprefix("TEAM_RUN_STATUS_")
         return f"[{run.team}] finished: {status}" + (f" ({run.error_code}: {run.error})" if run.error else "")
+    if kind == "text_withdrawn":
+        withdrawn = event.text_withdrawn
+        return f"[{withdrawn.team}] {withdrawn.agent}: a model call failed, its text withdrawn ({withdrawn.reason})"
     return None
 
 
@@ -150,9 +163,31 @@ def exit_code(workflow: supervisor_pb2.Workflow) -> int:
     }.get(workflow.status, 4)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a task and print the workflow; exit 0 for COMPLETED or DEGRADED (done, with warnings printed), 3 for
-    PARTIAL, 4 for FAILED or CANCELLED, 1 on an RPC error."""
+TLS_FLAGS = ("--cert", "--key", "--cacert")
+
+
+def client_tls(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TlsFiles | None:
+    """The client's TLS files: the flags (all three, checked like the settings), else the ``TLS_*`` settings;
+    None for plaintext. A bad flag or setting exits with status 2, naming it."""
+    given = dict(zip(TLS_FLAGS, (args.cert, args.key, args.cacert), strict=True))
+    if any(given.values()):
+        if missing := [flag for flag, path in given.items() if not path]:
+            parser.error(f"{', '.join(TLS_FLAGS)} go together: {', '.join(missing)} missing")
+        try:
+            check_files(args.cert, args.key, args.cacert, labels=TLS_FLAGS)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return TlsFiles(args.cert, args.key, args.cacert, args.server_name)
+    try:
+        tls = tls_files(load_settings())
+    except ConfigError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if tls is None and args.server_name:
+        parser.error("--server-name needs TLS: --cert, --key and --cacert (or the TLS_* settings)")
+    return replace(tls, server_name=args.server_name) if tls and args.server_name else tls
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Send a marketing task to the supervisor.")
     parser.add_argument(
         "mode", choices=["run", "stream", "tools"], help="unary RunTask, streaming StreamTask, or ListTools"
@@ -164,10 +199,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lines", type=int, default=40, help="lines shown per artifact")
     parser.add_argument("--save-artifacts", type=Path, metavar="DIR", help="write charts and images to DIR")
     parser.add_argument("--team", default="", help="tools: only this team's tools")
+    parser.add_argument(
+        "--cert", type=Path, help="mutual TLS: client certificate chain (PEM); default TLS_CERT_FILE"
+    )
+    parser.add_argument(
+        "--key", type=Path, help="mutual TLS: the certificate's private key; default TLS_KEY_FILE"
+    )
+    parser.add_argument(
+        "--cacert", type=Path, help="mutual TLS: CA bundle the server must chain to; default TLS_CA_FILE"
+    )
+    parser.add_argument("--server-name", help="name expected in the server's certificate; TLS_SERVER_NAME")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a task and print the workflow; exit 0 for COMPLETED or DEGRADED (done, with warnings printed), 3 for
+    PARTIAL, 4 for FAILED or CANCELLED, 1 on an RPC error, 2 on bad arguments or TLS settings."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.mode != "tools" and not args.task.strip():
         parser.error(f"{args.mode} needs a task")
-    with grpc.insecure_channel(args.addr) as channel:
+    with sync_channel(args.addr, client_tls(args, parser)) as channel:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         try:
             if args.mode == "tools":

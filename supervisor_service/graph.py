@@ -335,6 +335,8 @@ async def _result_of(
         kind = event.WhichOneof("event")
         if kind == "text_delta":
             writer({"text_delta": event.text_delta})
+        elif kind == "text_withdrawn":
+            writer({"text_withdrawn": event.text_withdrawn})
         elif kind == "step":
             writer({"agent_step": event.step})
         elif kind == "artifact":

@@ -28,6 +28,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from marketing.supervisor.v1 import supervisor_pb2
+from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.convert import usage_from_proto
@@ -513,6 +514,8 @@ def event_fields(chunk: dict[str, Any]) -> dict[str, Any] | None:
     """The StreamTaskResponse field of a graph's custom stream chunk (None for chunks callers do not see)."""
     if "text_delta" in chunk:
         return {"text_delta": chunk["text_delta"]}
+    if isinstance(chunk.get("text_withdrawn"), team_pb2.TextWithdrawn):  # relayed from a team
+        return {"text_withdrawn": chunk["text_withdrawn"]}
     if "routing_step" in chunk:
         return {"routing_step": routing_step_to_proto(chunk["routing_step"])}
     if "team_started" in chunk:

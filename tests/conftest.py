@@ -27,6 +27,7 @@ from common.interceptors import rewrap_handler
 from common.server import Builder, RunningServer
 from common.team_client import TeamClient
 from common.teams import TEAMS, ServiceSpec, TeamRegistry
+from common.tls import TlsFiles, aio_channel, tls_files
 
 
 def test_settings(**overrides: Any) -> Settings:
@@ -48,6 +49,21 @@ def test_settings(**overrides: Any) -> Settings:
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def service_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A throwaway CA and the services' shared certificate (``python -m common.tls_certs``'s layout)."""
+    from common.tls_certs import CA_FILE, CERT_FILE, KEY_FILE, default_names, leaf_names, write_bundle
+
+    folder = tmp_path_factory.mktemp("tls")
+    write_bundle(folder, leaf_names(default_names()))
+    return TlsFiles(folder / CERT_FILE, folder / KEY_FILE, folder / CA_FILE)
+
+
+def tls_overrides(tls: TlsFiles, **more: Any) -> dict[str, Any]:
+    """Settings overrides that turn mutual TLS on with these files."""
+    return {"tls_cert_file": tls.cert_file, "tls_key_file": tls.key_file, "tls_ca_file": tls.ca_file, **more}
 
 
 @pytest.fixture(scope="session")
@@ -188,14 +204,15 @@ async def in_process_stack(
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[grpc.aio.Channel]:
     """Every service of the registry in this process with the given settings; yields a channel to the
-    supervisor. ``interceptors`` are added to every server of the stack (``[TestPrincipalInterceptor()]`` binds
-    the principals of calls made with ``metadata=as_tenant(...)``)."""
+    supervisor (mutual TLS with the settings' certificate when they configure TLS). ``interceptors`` are added to
+    every server of the stack (``[TestPrincipalInterceptor()]`` binds the principals of calls made with
+    ``metadata=as_tenant(...)``)."""
     with extra_server_interceptors(interceptors):
         teams = await start_teams(settings, registry)
         addresses = {t: f"127.0.0.1:{s.port}" for t, s in teams.items()}
         supervisor, _ = await start_supervisor(settings, addresses, registry)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{supervisor.port}") as channel:
+        async with aio_channel(f"127.0.0.1:{supervisor.port}", tls_files(settings)) as channel:
             yield channel
     finally:
         for server in (supervisor, *teams.values()):

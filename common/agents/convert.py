@@ -116,6 +116,8 @@ def usage_to_proto(usage: Mapping[str, Any] | None) -> team_pb2.Usage:
                 cost_usd=m["cost_usd"],
                 latency=duration_ms(m["latency_ms"]),
                 priced=m["priced"],
+                cache_read_tokens=m.get("cache_read_tokens", 0),
+                cache_write_tokens=m.get("cache_write_tokens", 0),
             )
             for m in usage["models"]
         ],
@@ -138,6 +140,8 @@ def usage_from_proto(usage: team_pb2.Usage) -> dict[str, Any]:
                 "cost_usd": m.cost_usd,
                 "latency_ms": m.latency.ToMilliseconds(),
                 "priced": m.priced,
+                "cache_read_tokens": m.cache_read_tokens,
+                "cache_write_tokens": m.cache_write_tokens,
             }
             for m in usage.models
         ],

@@ -12,6 +12,7 @@ from common.agents.team_service import TeamServicer
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration
 from common.storage import Store, open_checkpointer, open_store
+from common.tls import LoopbackOnlyInterceptor, tls_files
 
 TEAM_SERVICE_NAME = team_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name
 
@@ -24,9 +25,9 @@ async def build_team_service(
 ) -> ServiceParts:
     """A team process's servicers: TeamService over the compiled subgraph (with its store and checkpointer for
     idempotent, resumable calls), and the team's own service when it has one, behind the team identity
-    interceptor (every call acts for the tenant the supervisor names in its metadata). The teardown closes the
-    databases it opened (a ``store`` passed in, shared with the team's own service, stays the caller's to
-    close)."""
+    interceptor (every call acts for the tenant the supervisor names in its metadata). Without TLS the team accepts
+    calls only from loopback (health and reflection excepted). The teardown closes the databases it opened (a
+    ``store`` passed in, shared with the team's own service, stays the caller's to close)."""
     resources = AsyncExitStack()
     if store is None:
         store = await open_store(settings, team.name)
@@ -45,5 +46,8 @@ async def build_team_service(
     return ServiceParts(
         [uniform, *([own_service] if own_service else [])],
         on_stop=[resources.aclose],
-        interceptors=team_interceptors(settings),
+        interceptors=[
+            *([] if tls_files(settings) else [LoopbackOnlyInterceptor()]),
+            *team_interceptors(settings),
+        ],
     )

@@ -33,6 +33,7 @@ from common.agents.team_graph import TeamDefinition, TeamState, initial_state
 from common.auth.principal import current_principal
 from common.config import Settings
 from common.errors import FieldViolation, PermissionDenied, Unauthenticated
+from common.llm.answers import WITHDRAWN, text_of
 from common.llm.usage import PriceTable, UsageLedger
 from common.logging import get_logger
 from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
@@ -329,6 +330,9 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
                 elif mode == "messages":
                     if (delta := self._text_delta(*chunk)) is not None:
                         yield team_pb2.StreamBriefResponse(text_delta=delta)
+                elif WITHDRAWN in chunk:
+                    if stream_text and (withdrawn := self._text_withdrawn(chunk[WITHDRAWN])) is not None:
+                        yield team_pb2.StreamBriefResponse(text_withdrawn=withdrawn)
                 elif "step" in chunk:
                     usage = ledger.totals(step=chunk["step"]["index"]).to_dict()
                     yield team_pb2.StreamBriefResponse(step=step_to_proto(chunk["step"], usage))
@@ -366,6 +370,14 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         agent = metadata.get("langgraph_node")
         if agent not in self.worker_names or not isinstance(message, AIMessageChunk):
             return None
-        if not isinstance(message.content, str) or not message.content:
+        if not (text := text_of(message)):
             return None
-        return team_pb2.TextDelta(team=self.team, agent=agent, text=message.content)
+        return team_pb2.TextDelta(team=self.team, agent=agent, text=text)
+
+    def _text_withdrawn(self, withdrawn: dict[str, Any]) -> team_pb2.TextWithdrawn | None:
+        """A failed model call's streamed text, void (``common.llm.answers``); only workers' text streams."""
+        if withdrawn["agent"] not in self.worker_names:
+            return None
+        return team_pb2.TextWithdrawn(
+            team=self.team, agent=withdrawn["agent"], reason=withdrawn["reason"], chars=withdrawn["chars"]
+        )

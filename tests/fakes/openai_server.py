@@ -12,8 +12,14 @@ to work unchanged:
 * OpenAI-style error bodies ``{"error": {"message", "type", "param", "code"}}``.
 
 Answers come from a deterministic built-in "brain" (see ``FakeOpenAIServer.brain``) unless an ``answer`` callback
-is given. Faults (status, headers, delay) can be scripted per request, and ``mode`` switches the whole server to
-failing (``down``), slow (``hang``) or garbled (``malformed``) answers.
+is given. Faults can be scripted per request (``script``) or planned per request (``plan``, e.g. a seeded fault
+mix): an error status with headers and an OpenAI-style body, a delay, or a broken answer the way real providers
+break them (``Fault.cut``): a stream that ends without a finish reason (``truncate``), a connection dropped after
+some chunks (``drop``), a chunk that is not JSON (``corrupt``), a stream that stalls past the client's read timeout
+(``stall``), an error reported inside the stream (``error_event``); non-streamed answers break the same ways (no
+``finish_reason``, half a body, a body that is not JSON; ``error_event`` answers a 500).
+``Fault.finish_reason`` makes a complete answer end with another finish reason, e.g. ``length``. ``mode`` switches
+the whole server to failing (``down``), slow (``hang``) or garbled (``malformed``) answers.
 """
 
 from __future__ import annotations
@@ -33,9 +39,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Fault", "Reply", "fill_schema"]
+__all__ = ["CUTS", "FakeOpenAIServer", "Fault", "Reply", "fill_schema"]
 
 MODES = ("ok", "down", "hang", "malformed")
+CUTS = ("truncate", "drop", "corrupt", "stall", "error_event")
+CORRUPT_CHUNK = (
+    b'data: {"id": "chatcmpl-corrupt", "object": "chat.completion.chunk", "choices": [{"delta": {"con\n\n'
+)
 MALFORMED_CONTENT = "not json at all"
 MALFORMED_ARGUMENTS = "{broken"
 _ARTIFACT_ID = re.compile(r'<artifact id="([^"]+)"')
@@ -59,13 +69,30 @@ class Fault:
     """One scripted failure, consumed by one request.
 
     ``delay_s`` is slept first (to exercise client timeouts); then a ``status`` other than 200 is answered with
-    ``body`` (an OpenAI-style error, a default one when ``None``) and ``headers``; a 200 fault only delays.
+    ``body`` (an OpenAI-style error, a default one when ``None``) and ``headers``. A 200 fault answers, broken as
+    ``cut`` says (one of ``CUTS``) after ``after`` chunks (streamed) or halfway (not streamed), and with
+    ``finish_reason`` instead of the real one when set; ``stall`` waits ``stall_s`` before the rest.
     """
 
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: dict | None = None
     delay_s: float = 0
+    cut: str | None = None
+    after: int = 3
+    finish_reason: str | None = None
+    stall_s: float = 30
+
+    def __post_init__(self) -> None:
+        if self.cut is not None and self.cut not in CUTS:
+            raise ValueError(f"cut must be one of {CUTS}, not {self.cut!r}")
+
+    @property
+    def name(self) -> str:
+        """A short description for the request log: ``429``, ``truncate``, ``length``..."""
+        if self.status != 200:
+            return str(self.status)
+        return self.cut or self.finish_reason or ("delay" if self.delay_s else "ok")
 
 
 @dataclass
@@ -530,9 +557,12 @@ class _Handler(BaseHTTPRequestHandler):
             request = None
         recorded = dict(request) if isinstance(request, dict) else {"_raw": raw.decode("utf-8", "replace")}
         recorded["_path"] = path
+        recorded["_received_at"] = time.monotonic()
+        fault = owner._take_fault(request if isinstance(request, dict) else {})
+        recorded["_fault"] = fault.name if fault is not None else None
+        recorded["_fault_headers"] = dict(fault.headers) if fault is not None else {}
         with owner._lock:
             owner.requests.append(recorded)
-            fault = owner._faults.popleft() if owner._faults else None
         if fault is not None:
             if fault.delay_s and owner._stopping.wait(fault.delay_s):
                 self.close_connection = True
@@ -559,10 +589,48 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a broken answer callback is a server error, as with a real backend
             self._send_error(500, f"fake server answer failed: {exc!r}")
             return
+        if fault is not None and fault.finish_reason:
+            answer.finish_reason = fault.finish_reason
         if request.get("stream"):
-            self._stream(request, answer)
+            self._stream(request, answer, fault)
         else:
-            self._send_json(200, owner._completion(request, answer))
+            self._send_completion(owner._completion(request, answer), fault)
+
+    def _send_completion(self, completion: dict, fault: Fault | None) -> None:
+        """A non-streamed answer, broken as the fault says: no finish reason, half a body, or not JSON."""
+        cut = fault.cut if fault is not None else None
+        if cut == "error_event":
+            self._send_error(500, "The server had an error while processing your request.")
+            return
+        if cut is None or cut == "stall":
+            if cut == "stall" and self.server.owner._stopping.wait(fault.stall_s):  # type: ignore[union-attr]
+                self.close_connection = True
+                return
+            self._send_json(200, completion)
+            return
+        if cut == "truncate":
+            choice = completion["choices"][0]
+            content = choice["message"].get("content") or ""
+            choice["message"]["content"], choice["finish_reason"] = content[: len(content) // 2], None
+            self._send_json(200, completion)
+            return
+        payload = json.dumps(completion).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if cut == "corrupt":
+            self.wfile.write(payload[: len(payload) // 2].ljust(len(payload), b"#"))
+            self.wfile.flush()
+            return
+        self.wfile.write(payload[: len(payload) // 2])  # drop: half the body, then the connection goes
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
 
     # -- streaming
 
@@ -573,7 +641,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError as exc:
             raise _ClientGone from exc
 
-    def _stream(self, request: dict, answer: _Answer) -> None:
+    def _stream(self, request: dict, answer: _Answer, fault: Fault | None = None) -> None:
         owner = self.server.owner
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -581,13 +649,39 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-request-id", owner._next_id("req_"))
         self.end_headers()
+        cut = fault.cut if fault is not None else None
         try:
-            for chunk in owner._chunks(request, answer):
+            for index, chunk in enumerate(owner._chunks(request, answer)):
+                if cut is not None and index == fault.after:  # type: ignore[union-attr]
+                    if self._cut_stream(cut, fault):  # type: ignore[arg-type]
+                        return
+                    cut = None
                 self._write_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self._write_chunk(b"data: [DONE]\n\n")
             self._write_chunk(b"")  # the terminating zero-length chunk
         except _ClientGone:
             self.close_connection = True
+
+    def _cut_stream(self, cut: str, fault: Fault) -> bool:
+        """Break the stream here; True when it ends (a stall goes on afterwards)."""
+        if cut == "truncate":  # a clean end of the body, but no finish reason, no usage, no [DONE]
+            self._write_chunk(b"")
+        elif cut == "corrupt":
+            self._write_chunk(CORRUPT_CHUNK)
+            self._write_chunk(b"")
+        elif cut == "drop":
+            self._drop_connection()
+        elif cut == "error_event":  # what OpenAI sends when it fails mid-stream
+            error = error_body(500, "The server had an error while processing your request.")
+            self._write_chunk(b"data: " + json.dumps(error).encode() + b"\n\n")
+            self._write_chunk(b"")
+        elif self.server.owner._stopping.wait(fault.stall_s):  # stall
+            self.close_connection = True
+            return True
+        else:
+            return False
+        self.close_connection = True
+        return True
 
 
 def _validate(request: dict) -> tuple[str, str] | None:
@@ -625,6 +719,9 @@ class FakeOpenAIServer:
         mode: ``"ok"``; ``"down"`` (every request gets HTTP 500); ``"hang"`` (sleep ``hang_s`` then answer);
             ``"malformed"`` (json_schema answers are not JSON, tool-call arguments are broken JSON).
         hang_s: How long ``"hang"`` sleeps.
+        plan: Called with each decoded request that has no scripted fault queued; returns its fault or None
+            (a seeded fault mix). Each recorded request carries ``_received_at`` (monotonic), ``_fault`` (its name)
+            and ``_fault_headers``.
     """
 
     def __init__(self, model_name: str = "fake-model", answer: Callable[[dict], Reply] | None = None) -> None:
@@ -633,6 +730,7 @@ class FakeOpenAIServer:
         self.requests: list[dict] = []
         self.mode = "ok"
         self.hang_s: float = 30
+        self.plan: Callable[[dict], Fault | None] | None = None
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -704,6 +802,12 @@ class FakeOpenAIServer:
         self._mode = value
 
     # -- internals
+
+    def _take_fault(self, request: dict) -> Fault | None:
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+        return self.plan(request) if self.plan is not None else None
 
     def _track(self, connection: socket.socket, *, add: bool) -> None:
         with self._lock:

@@ -47,6 +47,12 @@ def test_events_are_one_line_each() -> None:
     event = S.StreamTaskResponse(team_started=S.TeamStarted(team="social"))
     assert render_event(event) == "[social] started"
     assert render_event(S.StreamTaskResponse(done=S.Workflow())) is None
+    withdrawn = team_pb2.TextWithdrawn(
+        team="content", agent="writer", reason="IncompleteAnswerError: dropped", chars=9
+    )
+    assert render_event(S.StreamTaskResponse(text_withdrawn=withdrawn)) == (
+        "[content] writer: a model call failed, its text withdrawn (IncompleteAnswerError: dropped)"
+    )
 
 
 def test_binary_artifacts_are_saved_and_described(tmp_path) -> None:

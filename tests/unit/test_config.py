@@ -165,3 +165,84 @@ def test_servers_age_connections_out_so_clients_rebalance() -> None:
     assert "grpc.max_connection_age_ms" not in dict(
         server_options(load_settings(grpc_max_connection_age_s=0))
     )
+
+
+# --- model providers: Anthropic, per-role providers, backups, provider breakers --------------------------------------
+
+
+def test_anthropic_reads_the_sdk_variables_and_defaults_to_a_claude_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://claude.example/")
+    settings = load_settings()
+    [choice] = settings.model_chain(router=False)
+    assert (choice.endpoint.name, choice.model) == ("anthropic", "claude-haiku-4-5")
+    assert (choice.endpoint.api_key, choice.endpoint.base_url) == ("sk-ant-secret", "https://claude.example")
+    assert "sk-ant-secret" not in repr(settings) and "sk-ant-secret" not in repr(choice)
+    assert load_settings(llm_provider="openai", openai_api_key="k").llm_model == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"llm_provider": "anthropic"}, "LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL"),
+        ({"llm_provider": "anthropic", "anthropic_api_key": "k", "llm_model": "gpt-4o"},
+         "LLM_MODEL='gpt-4o' is an OpenAI model"),
+        ({"llm_provider": "anthropic", "anthropic_api_key": "k", "llm_router_provider": "openai",
+          "openai_api_key": "k"}, "set LLM_ROUTER_MODEL"),
+        ({"llm_provider": "anthropic", "anthropic_api_key": "k", "llm_router_provider": "openai",
+          "llm_router_model": "gpt-4o-mini"}, "LLM_ROUTER_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL"),
+        ({"llm_provider": "openai", "openai_api_key": "k", "llm_backup_provider": "anthropic",
+          "anthropic_api_key": "k"}, "set LLM_BACKUP_MODEL to the anthropic model"),
+        ({"llm_provider": "openai", "openai_api_key": "k", "llm_backup_provider": "anthropic",
+          "llm_backup_model": "claude-haiku-4-5"}, "LLM_BACKUP_PROVIDER=anthropic needs LLM_BACKUP_API_KEY"),
+        ({"llm_provider": "anthropic", "anthropic_api_key": "k", "llm_structured_method": "json_mode"},
+         "LLM_STRUCTURED_METHOD=json_mode is not offered by anthropic"),
+        ({"anthropic_base_url": "claude.example"}, "ANTHROPIC_BASE_URL='claude.example'"),
+        ({"llm_breaker_fail_max": 0}, "LLM_BREAKER_FAIL_MAX=0"),
+        ({"llm_router_provider": "gemini"}, "LLM_ROUTER_PROVIDER='gemini'"),
+    ],
+)  # fmt: skip
+def test_model_settings_that_cannot_work_are_refused_naming_the_variables(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(**values)
+    assert message in str(info.value)
+
+
+def test_routers_may_use_another_provider_than_the_workers() -> None:
+    settings = load_settings(
+        llm_provider="anthropic", anthropic_api_key="a", llm_model="claude-sonnet-4-5",
+        llm_router_provider="openai", openai_api_key="o", llm_router_model="gpt-4o-mini",
+        llm_backup_provider="openai", llm_backup_base_url="http://localhost:8000/v1",
+        llm_backup_model="qwen2.5:7b",
+    )  # fmt: skip
+    workers, routers = settings.model_chain(router=False), settings.model_chain(router=True)
+    assert [(c.slot, c.endpoint.name, c.model) for c in workers] == [
+        ("primary", "anthropic", "claude-sonnet-4-5"), ("backup", "backup", "qwen2.5:7b")]  # fmt: skip
+    assert [(c.endpoint.name, c.model) for c in routers] == [
+        ("openai", "gpt-4o-mini"),
+        ("backup", "qwen2.5:7b"),
+    ]
+    assert set(settings.llm_endpoints()) == {"anthropic", "openai", "backup"}
+    offline_workers = load_settings(llm_router_provider="anthropic", anthropic_api_key="a")
+    assert offline_workers.model_chain(router=False) == ()
+    assert [c.model for c in offline_workers.model_chain(router=True)] == ["claude-haiku-4-5"]
+
+
+def test_a_backup_without_its_own_key_shares_its_providers_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_BACKUP_ANTHROPIC_API_KEY", "sk-ant-backup")
+    settings = load_settings(
+        llm_provider="openai",
+        openai_api_key="o",
+        llm_backup_provider="anthropic",
+        llm_backup_model="claude-x",
+    )
+    assert settings.backup_endpoint() is not None and settings.backup_endpoint().name == "backup"  # type: ignore[union-attr]
+    monkeypatch.delenv("LLM_BACKUP_ANTHROPIC_API_KEY")
+    shared = load_settings(
+        llm_provider="openai", openai_api_key="o", llm_backup_provider="anthropic", llm_backup_model="claude-x",
+        anthropic_api_key="sk-ant",
+    )  # fmt: skip
+    assert shared.backup_endpoint() == shared.endpoint_of(LlmProvider.ANTHROPIC)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tomllib
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
@@ -32,6 +32,15 @@ from pydantic import AliasChoices
 
 from common.config import Settings, load_settings
 from common.teams import TEAMS, TeamRegistry, TeamSpec
+from common.tls_certs import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    SHARED_NAME,
+    default_names,
+    leaf_names,
+    write_bundle,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -45,6 +54,10 @@ DEFAULT_METRICS_PORTS = {service.name: service.metrics_port for service in TEAMS
 EMAIL = TeamSpec("email", "email_service", 50055, 9105, description="email campaigns and their schedule")
 OVERLAYS = ("dev", "production")
 KUBERNETES_VERSION = "1.37.0"
+# Where each TLS variable must point: the file of that name in the mounted folder (common/tls_certs.py's layout,
+# also the keys of the Kubernetes Secret).
+TLS_FILES = {"TLS_CERT_FILE": CERT_FILE, "TLS_KEY_FILE": KEY_FILE, "TLS_CA_FILE": CA_FILE}
+CERTS_MOUNT = "/certs"
 
 
 def tool(name: str) -> str:
@@ -72,6 +85,24 @@ def setting_names() -> set[str]:
 
 def is_known_variable(name: str) -> bool:
     return name in setting_names() or name.startswith("OTEL_")
+
+
+@pytest.fixture(scope="session")
+def generated_tls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `python -m common.tls_certs` writes, with its default names."""
+    folder = tmp_path_factory.mktemp("generated-tls")
+    write_bundle(folder, leaf_names(default_names()))
+    return folder
+
+
+def with_generated_tls(environment: dict[str, str], folder: Path) -> dict[str, str]:
+    """The deployment's environment with its TLS files (under CERTS_MOUNT, which exists only in the containers)
+    replaced by the generator's files in ``folder``, after checking each variable names the right file there."""
+    replaced = dict(environment)
+    for variable, file_name in TLS_FILES.items():
+        assert PurePosixPath(environment[variable]) == PurePosixPath(CERTS_MOUNT) / file_name, variable
+        replaced[variable] = str(folder / file_name)
+    return replaced
 
 
 def load_from_environment(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> Settings:
@@ -208,7 +239,33 @@ def test_compose_services_wait_for_healthy_postgres_and_redis() -> None:
     )
     assert redis["image"] == "redis:7-alpine" and redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     for name, service in services.items():
-        assert service["restart"] == "unless-stopped", name
+        # The one-shot certs service must not restart: it exits 0 once the certificates are there.
+        assert service["restart"] == ("no" if name == "certs" else "unless-stopped"), name
+
+
+def test_compose_services_speak_mutual_tls_with_the_certs_service_files(generated_tls: Path) -> None:
+    """They bind beyond loopback, so every service needs TLS; a one-shot service of the same image writes the
+    files into a volume the services mount read-only, before any of them starts."""
+    document = compose()
+    services = document["services"]
+    certs = services["certs"]
+    assert certs["image"] == services["supervisor"]["image"]
+    assert certs["command"] == ["python", "-m", "common.tls_certs", "--out", CERTS_MOUNT, "--keep-valid"]
+    assert certs["volumes"] == [f"certs:{CERTS_MOUNT}"] and "certs" in document["volumes"]
+    assert "depends_on" not in certs
+    names = set(leaf_names(default_names()))
+    for name in SERVICES:
+        service = services[name]
+        assert f"certs:{CERTS_MOUNT}:ro" in service["volumes"], name
+        assert service["depends_on"]["certs"] == {"condition": "service_completed_successfully"}, name
+        environment = service["environment"]
+        assert environment["BIND_HOST"] == "0.0.0.0" and "TLS_SERVER_NAME" not in environment, name
+        with_generated_tls(environment, generated_tls)  # each variable names its file in the volume
+        # The health check dials 127.0.0.1, which the certificate names.
+        assert re.search(r"\b127\.0\.0\.1:\d+$", service["healthcheck"]["test"][-1]) and "127.0.0.1" in names
+    for team in TEAMS:  # the supervisor dials dns:///<team>:<port>: the host must be in the certificate
+        address = services["supervisor"]["environment"][team.addr_variable]
+        assert address.removeprefix("dns:///").rsplit(":", 1)[0] in names, address
 
 
 def test_compose_sets_only_real_settings_and_never_an_empty_value() -> None:
@@ -258,7 +315,9 @@ def test_prometheus_scrapes_every_replica_of_every_service() -> None:
 @pytest.mark.skipif(
     shutil.which("docker-compose") is None, reason="docker-compose is not installed (.ci/run)"
 )
-def test_docker_compose_config_is_valid_and_loads_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docker_compose_config_is_valid_and_loads_as_settings(
+    monkeypatch: pytest.MonkeyPatch, generated_tls: Path
+) -> None:
     for env_file in (None, ".env.example"):
         options = ["--env-file", env_file] if env_file else []
         result = subprocess.run(
@@ -274,8 +333,9 @@ def test_docker_compose_config_is_valid_and_loads_as_settings(monkeypatch: pytes
         for name in SERVICES:
             environment = {k: str(v) for k, v in services[name]["environment"].items() if v is not None}
             with monkeypatch.context() as patch:
-                settings = load_from_environment(patch, environment)
+                settings = load_from_environment(patch, with_generated_tls(environment, generated_tls))
             assert settings.database_url and settings.redis_url, name
+            assert settings.tls_cert_file and settings.bind_host == "0.0.0.0", name
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------------------
@@ -329,8 +389,14 @@ def test_kustomize_renders_manifests_that_validate_strictly(target: str) -> None
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
+def health_probe(port: int) -> dict[str, Any]:
+    """The probe of a service on ``port``: the health check CLI in the container, which presents the service's
+    client certificate (a native gRPC probe cannot, and the server requires one)."""
+    return {"command": ["python", "-m", "common.healthcheck", f"127.0.0.1:{port}"]}
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_deployments_run_their_module_with_grpc_probes_on_their_port(overlay: str) -> None:
+def test_deployments_run_their_module_with_tls_health_probes_on_their_port(overlay: str) -> None:
     docs = rendered(overlay)
     deployments = of_kind(docs, "Deployment")
     assert set(deployments) == set(SERVICES)
@@ -342,7 +408,8 @@ def test_deployments_run_their_module_with_grpc_probes_on_their_port(overlay: st
         ports = {port["name"]: port["containerPort"] for port in main["ports"]}
         assert ports == {"grpc": DEFAULT_PORTS[name], "metrics": DEFAULT_METRICS_PORTS[name]}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert main[probe]["grpc"] == {"port": DEFAULT_PORTS[name]}, f"{name} {probe}"
+            assert main[probe]["exec"] == health_probe(DEFAULT_PORTS[name]), f"{name} {probe}"
+            assert "grpc" not in main[probe] and main[probe]["timeoutSeconds"] >= 2, f"{name} {probe}"
         assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(DEFAULT_METRICS_PORTS[name])
         # Service links would inject SUPERVISOR_PORT=tcp://..., which the settings would reject.
         assert pod["spec"]["enableServiceLinks"] is False
@@ -376,6 +443,22 @@ def test_deployments_are_non_root_read_only_and_bounded(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_mounts_the_tls_secret_where_the_settings_point(overlay: str, generated_tls: Path) -> None:
+    docs = rendered(overlay)
+    with_generated_tls(configuration(docs), generated_tls)  # TLS_* name the files under CERTS_MOUNT
+    # The Secret holds a private key: created in the cluster (README, "Deploy"), never rendered from the repository.
+    assert not [name for name in of_kind(docs, "Secret") if name.startswith("marketing-tls")]
+    for name, deployment in of_kind(docs, "Deployment").items():
+        volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
+        (mount,) = [m for m in container(deployment)["volumeMounts"] if m["mountPath"] == CERTS_MOUNT]
+        assert mount["readOnly"] is True, name
+        secret = volumes[mount["name"]]["secret"]
+        assert secret["secretName"] == "marketing-tls", name
+        assert {item["key"]: item["path"] for item in secret["items"]} == {f: f for f in TLS_FILES.values()}
+        assert secret["defaultMode"] & 0o007 == 0, f"{name}: the key must not be world-readable"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_and_headless_services_reach_the_right_ports(overlay: str) -> None:
     docs = rendered(overlay)
     services = of_kind(docs, "Service")
@@ -396,7 +479,7 @@ def test_services_and_headless_services_reach_the_right_ports(overlay: str) -> N
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_configuration_names_real_settings_and_the_headless_services(
-    overlay: str, monkeypatch: pytest.MonkeyPatch
+    overlay: str, monkeypatch: pytest.MonkeyPatch, generated_tls: Path
 ) -> None:
     docs = rendered(overlay)
     (namespace,) = of_kind(docs, "Namespace")
@@ -406,10 +489,14 @@ def test_configuration_names_real_settings_and_the_headless_services(
     environment = configuration(docs)
     for variable in environment:
         assert is_known_variable(variable), f"{variable} is not a setting of common.config"
-    settings = load_from_environment(monkeypatch, environment)
+    settings = load_from_environment(monkeypatch, with_generated_tls(environment, generated_tls))
     for team in TEAMS:
         expected = f"dns:///{team.name}-headless.{namespace}.svc.cluster.local:{team.port}"
         assert settings.team_addr(team.name) == expected
+    # Pods bind every interface, so TLS is on; the headless names are in no certificate, so the supervisor
+    # verifies the name every generated certificate carries.
+    assert settings.bind_host == "0.0.0.0" and settings.tls_cert_file is not None
+    assert settings.tls_server_name == SHARED_NAME
     # Every pod takes its environment from the rendered ConfigMap and Secret (names carry a hash).
     names = {(kind, name) for kind in ("ConfigMap", "Secret") for name in of_kind(docs, kind)}
     for deployment in of_kind(docs, "Deployment").values():
@@ -633,7 +720,7 @@ def test_a_fourth_team_appears_in_every_generated_file(tmp_path: Path) -> None:
         deployment = of_kind(rendered_docs, "Deployment")["email"]
         assert set(of_kind(rendered_docs, "Deployment")) == {*SERVICES, "email"}
         assert container(deployment)["command"] == ["python", "-m", "email_service"]
-        assert container(deployment)["readinessProbe"]["grpc"] == {"port": 50055}
+        assert container(deployment)["readinessProbe"]["exec"] == health_probe(50055)
         assert {"email", "email-headless"} <= set(of_kind(rendered_docs, "Service"))
         expected = f"dns:///email-headless.{namespace}.svc.cluster.local:50055"
         assert configuration(rendered_docs)["EMAIL_ADDR"] == expected, overlay

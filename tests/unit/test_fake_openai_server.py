@@ -319,3 +319,61 @@ async def test_hang_mode_answers_late_and_stops_fast() -> None:
     started = time.monotonic()
     fake.stop()
     assert time.monotonic() - started < 2
+
+
+# --- broken answers, as real providers break them ------------------------------------------------------------------
+
+
+async def test_a_truncated_stream_ends_cleanly_without_a_finish_reason(server: FakeOpenAIServer) -> None:
+    server.script(Fault(200, cut="truncate", after=4))
+    chunks = [chunk async for chunk in chat(server).astream(PROMPT)]
+    assert "".join(str(c.content) for c in chunks) == "# Fake model "
+    assert not any(c.response_metadata.get("finish_reason") for c in chunks)
+    assert server.requests[-1]["_fault"] == "truncate"
+
+
+@pytest.mark.parametrize(
+    "cut, error",
+    [
+        ("drop", openai.APIConnectionError),
+        ("corrupt", json.JSONDecodeError),
+        ("error_event", openai.APIError),
+    ],
+)
+async def test_a_broken_stream_fails_the_client_after_some_chunks(
+    server: FakeOpenAIServer, cut: str, error: type[Exception]
+) -> None:
+    server.script(Fault(200, cut=cut, after=4))
+    received: list[AIMessageChunk] = []
+    with pytest.raises(error):
+        async for chunk in chat(server).astream(PROMPT):
+            received.append(chunk)
+    assert "".join(str(c.content) for c in received) == "# Fake model "
+
+
+async def test_broken_answers_without_streaming(server: FakeOpenAIServer) -> None:
+    whole = await chat(server).ainvoke(PROMPT)
+    server.script(Fault(200, cut="truncate"), Fault(200, cut="drop"), Fault(200, cut="corrupt"))
+    truncated = await chat(server).ainvoke(PROMPT)
+    assert truncated.response_metadata["finish_reason"] is None
+    assert len(truncated.content) == len(whole.content) // 2 and whole.content.startswith(truncated.content)
+    with pytest.raises(openai.APIConnectionError):
+        await chat(server).ainvoke(PROMPT)
+    with pytest.raises(json.JSONDecodeError):
+        await chat(server).ainvoke(PROMPT)
+
+
+async def test_a_finish_reason_can_be_forced_and_a_plan_decides_per_request(server: FakeOpenAIServer) -> None:
+    server.script(Fault(200, finish_reason="length"))
+    assert (await chat(server).ainvoke(PROMPT)).response_metadata["finish_reason"] == "length"
+    server.plan = lambda request: Fault(503) if "second" in str(request["messages"]) else None
+    assert (await chat(server).ainvoke("first")).content
+    with pytest.raises(openai.InternalServerError):
+        await chat(server).ainvoke("second")
+    assert [r["_fault"] for r in server.requests[-2:]] == [None, "503"]
+    assert server.requests[-1]["_received_at"] > server.requests[-2]["_received_at"]
+
+
+def test_an_unknown_cut_is_refused() -> None:
+    with pytest.raises(ValueError, match="cut must be one of"):
+        Fault(200, cut="explode")

@@ -133,7 +133,7 @@ class TeamStarted(_message.Message):
     def __init__(self, team: _Optional[str] = ...) -> None: ...
 
 class StreamTaskResponse(_message.Message):
-    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done", "text_delta")
+    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done", "text_delta", "text_withdrawn")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ROUTING_STEP_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +143,7 @@ class StreamTaskResponse(_message.Message):
     TEAM_FINISHED_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    TEXT_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     sequence: int
     routing_step: RoutingStep
@@ -152,7 +153,8 @@ class StreamTaskResponse(_message.Message):
     team_finished: TeamRun
     done: Workflow
     text_delta: _team_pb2.TextDelta
-    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ..., text_delta: _Optional[_Union[_team_pb2.TextDelta, _Mapping]] = ...) -> None: ...
+    text_withdrawn: _team_pb2.TextWithdrawn
+    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ..., text_delta: _Optional[_Union[_team_pb2.TextDelta, _Mapping]] = ..., text_withdrawn: _Optional[_Union[_team_pb2.TextWithdrawn, _Mapping]] = ...) -> None: ...
 
 class AgentExecution(_message.Message):
     __slots__ = ("team", "agent", "step_index", "kind", "input", "output", "duration", "success", "error", "usage")

@@ -116,7 +116,7 @@ class AgentStep(_message.Message):
     def __init__(self, index: _Optional[int] = ..., team: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[AgentStepKind, str]] = ..., next: _Optional[str] = ..., reasoning: _Optional[str] = ..., decision_source: _Optional[_Union[DecisionSource, str]] = ..., summary: _Optional[str] = ..., artifact_ids: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
 
 class ModelUsage(_message.Message):
-    __slots__ = ("model", "calls", "input_tokens", "output_tokens", "cost_usd", "latency", "priced")
+    __slots__ = ("model", "calls", "input_tokens", "output_tokens", "cost_usd", "latency", "priced", "cache_read_tokens", "cache_write_tokens")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,8 @@ class ModelUsage(_message.Message):
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     PRICED_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_TOKENS_FIELD_NUMBER: _ClassVar[int]
     model: str
     calls: int
     input_tokens: int
@@ -131,7 +133,9 @@ class ModelUsage(_message.Message):
     cost_usd: float
     latency: _duration_pb2.Duration
     priced: bool
-    def __init__(self, model: _Optional[str] = ..., calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., priced: _Optional[bool] = ...) -> None: ...
+    cache_read_tokens: int
+    cache_write_tokens: int
+    def __init__(self, model: _Optional[str] = ..., calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., priced: _Optional[bool] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("model_calls", "input_tokens", "output_tokens", "cost_usd", "models")
@@ -156,6 +160,18 @@ class TextDelta(_message.Message):
     agent: str
     text: str
     def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class TextWithdrawn(_message.Message):
+    __slots__ = ("team", "agent", "reason", "chars")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHARS_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    agent: str
+    reason: str
+    chars: int
+    def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., reason: _Optional[str] = ..., chars: _Optional[int] = ...) -> None: ...
 
 class Brief(_message.Message):
     __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile")
@@ -216,16 +232,18 @@ class StreamBriefRequest(_message.Message):
     def __init__(self, brief: _Optional[_Union[Brief, _Mapping]] = ..., stream_text: _Optional[bool] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class StreamBriefResponse(_message.Message):
-    __slots__ = ("step", "artifact", "result", "text_delta")
+    __slots__ = ("step", "artifact", "result", "text_delta", "text_withdrawn")
     STEP_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    TEXT_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     step: AgentStep
     artifact: Artifact
     result: BriefResult
     text_delta: TextDelta
-    def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ..., text_delta: _Optional[_Union[TextDelta, _Mapping]] = ...) -> None: ...
+    text_withdrawn: TextWithdrawn
+    def __init__(self, step: _Optional[_Union[AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[Artifact, _Mapping]] = ..., result: _Optional[_Union[BriefResult, _Mapping]] = ..., text_delta: _Optional[_Union[TextDelta, _Mapping]] = ..., text_withdrawn: _Optional[_Union[TextWithdrawn, _Mapping]] = ...) -> None: ...
 
 class CancelWorkflowRequest(_message.Message):
     __slots__ = ("workflow_id",)
