@@ -20,6 +20,7 @@ from common.llm.breakers import LlmHealth
 from common.logging import get_logger
 from common.metrics import MetricsInterceptor
 from common.overload import OverloadInterceptor, UndecodableRequestInterceptor
+from common.teams import TEAMS
 from common.telemetry import server_interceptors
 from common.tls import add_port, check_bind, tls_files
 
@@ -117,6 +118,9 @@ class ServiceParts:
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Server interceptors of this service, after the shared ones (the teams' loopback rule without TLS).
     interceptors: list[grpc.aio.ServerInterceptor] = field(default_factory=list)
+    # The service checks every caller's credential (the supervisor with an OAuth2 issuer or API keys): it may then
+    # bind beyond loopback without TLS.
+    authenticates_callers: bool = False
     before_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     after_start: list[Callable[[RunningServer], Awaitable[None]]] = field(default_factory=list)
 
@@ -168,6 +172,7 @@ async def start_server(
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     before_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    authenticates_callers: bool = False,
 ) -> RunningServer:
     """Build, bind and start a grpc.aio server with health, reflection and the shared interceptors.
 
@@ -184,12 +189,14 @@ async def start_server(
         before_stop: Callbacks awaited when shutdown starts, before draining.
         interceptors: The service's own interceptors, after the metrics (so refusals are counted) and before the
             overload caps (so refused calls take no slot).
+        authenticates_callers: The service checks every caller's credential (see ``common.tls.check_bind``).
 
     Raises:
-        ConfigError: The host is beyond loopback and TLS is off.
+        ConfigError: The host is beyond loopback with neither TLS nor authenticated callers, or AUTH_DISABLED is
+            on beyond loopback.
     """
     address = f"{host or settings.bind_host}:{port}"
-    check_bind(host or settings.bind_host, settings)
+    check_bind(host or settings.bind_host, settings, authenticates_callers)
     server = grpc.aio.server(
         interceptors=_interceptors(settings, interceptors), options=server_options(settings)
     )
@@ -250,16 +257,22 @@ async def start_service(
     """
     parts = await build(settings)
     llm_health = LlmHealth(settings)
-    running = await start_server(
-        name,
-        parts.registrations,
-        settings,
-        port,
-        host=host,
-        on_stop=[*parts.on_stop, llm_health.stop],
-        before_stop=parts.before_stop,
-        interceptors=parts.interceptors,
-    )
+    try:
+        running = await start_server(
+            name,
+            parts.registrations,
+            settings,
+            port,
+            host=host,
+            on_stop=[*parts.on_stop, llm_health.stop],
+            before_stop=parts.before_stop,
+            interceptors=parts.interceptors,
+            authenticates_callers=parts.authenticates_callers,
+        )
+    except BaseException:  # nothing serves: stop the loops the builder started, close what it opened
+        for callback in (*parts.before_stop, *parts.on_stop):
+            await callback()
+        raise
     for hook in parts.after_start:
         await hook(running)
     await llm_health.start(running.health)
@@ -280,7 +293,8 @@ def run_service(name: str, build: Builder) -> None:
 
     try:
         settings = get_settings()
-        check_bind(settings.bind_host, settings)  # before anything listens, /metrics included
+        # Before anything listens, /metrics included; the supervisor's credentials are checked once it is built.
+        check_bind(settings.bind_host, settings, authenticates_callers=name == TEAMS.supervisor.name)
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -74,13 +74,22 @@ def beyond_loopback_message(host: str) -> str:
     )
 
 
-def check_bind(host: str, settings: Settings) -> None:
-    """Secure by default: a server may bind beyond loopback only with TLS configured.
+def check_bind(host: str, settings: Settings, authenticates_callers: bool = False) -> None:
+    """Secure by default: a server may bind beyond loopback only with TLS configured, or, for the supervisor, when
+    it authenticates its callers (an OAuth2 issuer or API keys); ``AUTH_DISABLED=true`` only on loopback.
 
     Raises:
-        ConfigError: ``host`` is not loopback and TLS is off; the message names ``BIND_HOST`` and the TLS variables.
+        ConfigError: The host is not loopback and the server would serve anyone reaching it; the message names
+            ``BIND_HOST`` and the variables that fix it.
     """
-    if tls_files(settings) is None and not is_loopback_host(host):
+    if is_loopback_host(host):
+        return
+    if settings.auth_disabled:
+        raise ConfigError(
+            f"refusing AUTH_DISABLED=true beyond loopback: BIND_HOST={host} is not a loopback address. "
+            "AUTH_DISABLED=true is accepted only when every server binds loopback (BIND_HOST=127.0.0.1)"
+        )
+    if tls_files(settings) is None and not authenticates_callers:
         raise ConfigError(beyond_loopback_message(host))
 
 

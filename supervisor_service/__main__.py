@@ -114,7 +114,11 @@ async def build(
     purge = RetentionPurge(eraser[0], admin.store.retention_policies, settings.retention_purge_interval_s)
     authenticator = Authenticator.from_settings(settings, admin.store)
     resources.push_async_callback(authenticator.aclose)
-    return _parts(settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources)
+    parts = _parts(settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources)
+    parts.authenticates_callers = not settings.auth_disabled and bool(
+        settings.auth_issuer or settings.auth_jwks_url or await admin.store.has_active_api_keys()
+    )
+    return parts
 
 
 def _parts(

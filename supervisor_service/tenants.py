@@ -492,6 +492,16 @@ class TenantStore:
             rows = await tx.fetch("SELECT * FROM api_keys WHERE id = $1", bare)
         return _api_key(rows[0]) if rows else None
 
+    async def has_active_api_keys(self) -> bool:
+        """Whether any tenant has a key that is neither revoked nor expired (the supervisor may then serve beyond
+        loopback without TLS: it authenticates its callers)."""
+        async with self._tx(ALL_TENANTS) as tx:
+            rows = await tx.fetch(
+                "SELECT 1 FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) LIMIT 1",
+                _now(),
+            )
+        return bool(rows)
+
     async def touch_api_key(self, key_id: str, when: datetime) -> None:
         """Record a key's use, at most once per :data:`TOUCH_INTERVAL` (a no-op inside it)."""
         bare = api_key_id(key_id)

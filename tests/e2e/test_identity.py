@@ -4,6 +4,10 @@ its posts; calls without credentials or without the scope are refused; health ne
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from marketing.social.v1 import social_pb2, social_pb2_grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 
 from common.auth.principal import SUBJECT_METADATA, TENANT_METADATA
-from common.launcher import ServiceLauncher, check_health
+from common.launcher import ServiceLauncher, check_health, free_port
 from tests.e2e.conftest import grpcurl, launch
 from tests.fakes.oidc import OidcProvider
 
@@ -144,3 +148,72 @@ def test_a_team_port_refuses_calls_without_a_tenant(secured: ServiceLauncher, tm
         assert (
             code_of(lambda: social.ListScheduledPosts(request, timeout=10)) == grpc.StatusCode.UNAUTHENTICATED
         )
+
+
+def _supervisor(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "TLS_"))}
+    variables = {
+        "BIND_HOST": "0.0.0.0",
+        "METRICS_PORT": "0",
+        "DATA_DIR": str(tmp_path),
+        "AUTH_DISABLED": "false",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor_service"],
+        env={**base, **variables, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_beyond_loopback_the_supervisor_starts_only_when_it_authenticates_its_callers(tmp_path: Path) -> None:
+    """Secure by default: no issuer, no API key and no TLS: exit 2 naming the variables; AUTH_DISABLED beyond
+    loopback: refused; with an API key in its records it serves (and still checks every call)."""
+    port = str(free_port())
+    refused = _supervisor(tmp_path, SUPERVISOR_PORT=port)
+    assert refused.wait(60) == 2
+    stderr = refused.stderr.read() if refused.stderr else ""
+    assert all(
+        name in stderr for name in ("BIND_HOST=0.0.0.0", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE")
+    )
+    disabled = _supervisor(tmp_path, SUPERVISOR_PORT=port, AUTH_DISABLED="true")
+    assert disabled.wait(60) == 2 and "AUTH_DISABLED=true" in (
+        disabled.stderr.read() if disabled.stderr else ""
+    )
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor_service.admin_cli",
+            "create-api-key",
+            "platform",
+            "--scope",
+            "marketing.admin",
+        ],
+        env={**os.environ, "DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key = cli.stdout.strip()
+    served = _supervisor(tmp_path, SUPERVISOR_PORT=port)
+    try:
+        deadline = time.monotonic() + 60
+        while check_health(f"127.0.0.1:{port}") != "SERVING":
+            assert served.poll() is None and time.monotonic() < deadline, (
+                served.stderr.read() if served.stderr else ""
+            )
+            time.sleep(0.2)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            admin = admin_pb2_grpc.AdminServiceStub(channel)
+            listing = admin_pb2.ListTenantsRequest()
+            assert code_of(lambda: admin.ListTenants(listing, timeout=10)) == grpc.StatusCode.UNAUTHENTICATED
+            keyed = (("authorization", f"Bearer {key}"),)
+            assert [t.id for t in admin.ListTenants(listing, metadata=keyed, timeout=10).tenants] == [
+                "platform"
+            ]
+    finally:
+        served.terminate()
+        served.wait(30)

@@ -255,6 +255,23 @@ def test_binding_beyond_loopback_needs_tls(host: str, bundle: TlsFiles) -> None:
     check_bind("127.0.0.1", load_settings())  # loopback: allowed without
 
 
+def test_a_server_that_authenticates_its_callers_may_bind_beyond_loopback_without_tls() -> None:
+    """The supervisor with an OAuth2 issuer or API keys checks every caller: it may serve beyond loopback."""
+    check_bind("0.0.0.0", load_settings(auth_disabled=False), authenticates_callers=True)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.2"])
+def test_auth_disabled_is_refused_beyond_loopback_even_with_tls(host: str, bundle: TlsFiles) -> None:
+    for settings in (
+        load_settings(auth_disabled=True),
+        load_settings(auth_disabled=True, **tls_overrides(bundle)),
+    ):
+        with pytest.raises(ConfigError) as error:
+            check_bind(host, settings, authenticates_callers=True)
+        assert "AUTH_DISABLED=true" in str(error.value) and f"BIND_HOST={host}" in str(error.value)
+    check_bind("127.0.0.1", load_settings(auth_disabled=True))  # loopback: what make demo and make up do
+
+
 def tls_overrides(tls: TlsFiles) -> dict[str, Path]:
     return {"tls_cert_file": tls.cert_file, "tls_key_file": tls.key_file, "tls_ca_file": tls.ca_file}
 
