@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
+from opentelemetry import trace
 
 DEFAULT_TENANT = "default"
 """The tenant of every call when AUTH_DISABLED=true (make demo, make up, tests)."""
@@ -102,7 +103,8 @@ def current_tenant() -> str:
 
 @contextmanager
 def acting_as(principal: Principal) -> Iterator[Principal]:
-    """Bind a principal (and its tenant in the logs) for the code inside."""
+    """Bind a principal for the code inside; its tenant goes into the logs and onto the current span."""
+    trace.get_current_span().set_attribute("marketing.tenant_id", principal.tenant_id)
     token = _CURRENT.set(principal)
     with structlog.contextvars.bound_contextvars(tenant_id=principal.tenant_id):
         try:

@@ -109,6 +109,9 @@ def test_one_trace_spans_all_four_services(traced_stack: ServiceLauncher, receiv
             for s in spans
             if s.service == team and s.kind == SPAN_SERVER and s.name.endswith("TeamService/StreamBrief")
         )
+        assert server.attributes["marketing.tenant_id"] == "default", (
+            "the caller's tenant is on the team's span"
+        )
         client = by_id[server.parent_span_id]
         assert client.service == "supervisor" and client.kind == SPAN_CLIENT
         team_call = by_id[client.parent_span_id]

@@ -130,8 +130,10 @@ async def test_a_server_binds_beyond_loopback_only_with_tls(service_tls: TlsFile
     with pytest.raises(
         ConfigError, match=r"BIND_HOST=0\.0\.0\.0 .*TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE"
     ):
-        await start_server("quick", [registration], test_settings(), port=0, host="0.0.0.0")
-    settings = test_settings(**tls_overrides(service_tls))
+        await start_server(
+            "quick", [registration], test_settings(auth_disabled=False), port=0, host="0.0.0.0"
+        )
+    settings = test_settings(auth_disabled=False, **tls_overrides(service_tls))
     server = await start_server("quick", [registration], settings, port=0, host="0.0.0.0")
     try:
         status = await asyncio.to_thread(check_health, f"127.0.0.1:{server.port}", tls=service_tls)
