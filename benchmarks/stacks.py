@@ -284,7 +284,11 @@ class InProcessStack:
         data_dir.mkdir(parents=True)
         overrides: dict[str, Any] = {k.lower(): v for k, v in STACK_LIMITS.items()}
         settings = load_settings(
-            llm_provider="offline", offline_llm_latency_ms=self.latency_ms, data_dir=data_dir, **overrides
+            llm_provider="offline",
+            offline_llm_latency_ms=self.latency_ms,
+            data_dir=data_dir,
+            auth_disabled=True,  # as the process stack (the launcher's loopback default): the default tenant
+            **overrides,
         )
         callers = {}
         for team in TEAMS:
