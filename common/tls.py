@@ -5,14 +5,14 @@ client certificate signed by the CA (``require_client_auth``), and every client 
 health check, the CLI) presents its certificate and verifies the server's against the CA, checking the address's
 host, or ``TLS_SERVER_NAME`` when set, against the certificate's names. Without them a server may only bind loopback
 (``check_bind`` refuses anything else at start-up), and the team services refuse calls from any peer that is not
-loopback (``LoopbackOnlyInterceptor``).
+loopback (``refuse_unless_loopback``, in the team services' identity interceptor).
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,6 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from common.errors import ConfigError
-from common.interceptors import RequestT, ResponseT, rewrap_handler
 from common.logging import get_logger
 
 if TYPE_CHECKING:
@@ -280,47 +279,9 @@ def refusal_message(peer: str) -> str:
     )
 
 
-class LoopbackOnlyInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses calls from peers that are not loopback with ``PERMISSION_DENIED``; health and reflection are exempt.
-
-    The team services install it when TLS is off: the supervisor is their only caller, and without TLS it must be
-    on the same machine.
-    """
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[RequestT, ResponseT] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[RequestT, ResponseT] | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(EXEMPT_PREFIXES):
-            return handler
-        return rewrap_handler(handler, lambda b: _guard_unary(b, method), lambda b: _guard_stream(b, method))
-
-
 async def refuse_unless_loopback(context: grpc.aio.ServicerContext[Any, Any], method: str) -> None:
     """Abort the call with ``PERMISSION_DENIED`` when its peer is not loopback."""
     peer = context.peer()
     if not is_loopback_peer(peer):
         log.warning("rpc_refused_not_loopback", method=method, peer=unquote(peer))
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, refusal_message(peer))
-
-
-def _guard_unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        await refuse_unless_loopback(context, method)
-        return await behaviour(request, context)
-
-    return handler
-
-
-def _guard_stream(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        await refuse_unless_loopback(context, method)
-        async for response in behaviour(request, context):
-            yield response
-
-    return handler

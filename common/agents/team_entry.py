@@ -12,7 +12,6 @@ from common.agents.team_service import TeamServicer
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration
 from common.storage import Store, open_checkpointer, open_store
-from common.tls import LoopbackOnlyInterceptor, tls_files
 
 TEAM_SERVICE_NAME = team_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name
 
@@ -46,8 +45,5 @@ async def build_team_service(
     return ServiceParts(
         [uniform, *([own_service] if own_service else [])],
         on_stop=[resources.aclose],
-        interceptors=[
-            *([] if tls_files(settings) else [LoopbackOnlyInterceptor()]),
-            *team_interceptors(settings),
-        ],
+        interceptors=team_interceptors(settings),
     )

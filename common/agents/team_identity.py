@@ -33,6 +33,7 @@ from common.config import Settings
 from common.errors import ServiceError, Unauthenticated
 from common.interceptors import Behaviour, RequestT, ResponseT, rewrap_handler
 from common.logging import get_logger
+from common.tls import refuse_unless_loopback, tls_files
 
 log = get_logger(__name__)
 
@@ -96,29 +97,38 @@ async def _refuse(context: grpc.aio.ServicerContext[Any, Any], error: ServiceErr
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-def _refusing(error: ServiceError, method: str, streaming: bool) -> Behaviour:
-    """A behaviour that answers every call with ``error`` (whatever runs outside this interceptor)."""
+def _refusing(error: ServiceError, method: str, streaming: bool, loopback_only: bool) -> Behaviour:
+    """A behaviour that answers every call with ``error`` (a caller that is not loopback, when only loopback may
+    call, is refused for that first)."""
 
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if loopback_only:
+            await refuse_unless_loopback(context, method)
         await _refuse(context, error, method)
 
     async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        if loopback_only:
+            await refuse_unless_loopback(context, method)
         await _refuse(context, error, method)
         yield  # pragma: no cover (abort raises)
 
     return stream if streaming else unary
 
 
-def _acting_unary(behaviour: Behaviour, principal: Principal) -> Behaviour:
+def _acting_unary(behaviour: Behaviour, principal: Principal, method: str, loopback_only: bool) -> Behaviour:
     async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if loopback_only:
+            await refuse_unless_loopback(context, method)
         with acting_as(principal):
             return await behaviour(request, context)
 
     return handler
 
 
-def _acting_stream(behaviour: Behaviour, principal: Principal) -> Behaviour:
+def _acting_stream(behaviour: Behaviour, principal: Principal, method: str, loopback_only: bool) -> Behaviour:
     async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        if loopback_only:
+            await refuse_unless_loopback(context, method)
         with acting_as(principal):
             async for response in behaviour(request, context):
                 yield response
@@ -129,12 +139,15 @@ def _acting_stream(behaviour: Behaviour, principal: Principal) -> Behaviour:
 class TeamIdentityInterceptor(grpc.aio.ServerInterceptor):
     """Binds the principal a team call acts as (from the supervisor's metadata) inside the handler's task."""
 
-    def __init__(self, auth_disabled: bool) -> None:
+    def __init__(self, auth_disabled: bool, loopback_only: bool = False) -> None:
         """
         Args:
             auth_disabled: ``AUTH_DISABLED``: calls without tenant metadata run as the default tenant.
+            loopback_only: Refuse peers that are not loopback first (TLS off: the metadata is trusted only from this
+                machine). One wrapper does both checks, so a streamed answer passes one extra generator, not two.
         """
         self.auth_disabled = auth_disabled
+        self.loopback_only = loopback_only
 
     async def intercept_service(
         self,
@@ -153,19 +166,22 @@ class TeamIdentityInterceptor(grpc.aio.ServerInterceptor):
             refusal = error
             return rewrap_handler(
                 handler,
-                lambda _: _refusing(refusal, method, False),
-                lambda _: _refusing(refusal, method, True),
+                lambda _: _refusing(refusal, method, False, self.loopback_only),
+                lambda _: _refusing(refusal, method, True, self.loopback_only),
             )
+        loopback_only = self.loopback_only
         return rewrap_handler(
-            handler, lambda b: _acting_unary(b, principal), lambda b: _acting_stream(b, principal)
+            handler,
+            lambda b: _acting_unary(b, principal, method, loopback_only),
+            lambda b: _acting_stream(b, principal, method, loopback_only),
         )
 
 
 def team_interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
-    """The identity interceptors of a team service (``common.server`` adds them for every team, after the
-    channel checks and before ``ErrorMappingInterceptor``)."""
+    """The identity interceptor of a team service: without TLS it first refuses callers that are not loopback, then
+    binds the tenant the supervisor names (``build_team_service`` installs it on every team)."""
     if settings.auth_disabled:
         log.warning(
             "team_auth_disabled", detail="team calls without tenant metadata run as the default tenant"
         )
-    return [TeamIdentityInterceptor(settings.auth_disabled)]
+    return [TeamIdentityInterceptor(settings.auth_disabled, loopback_only=tls_files(settings) is None)]

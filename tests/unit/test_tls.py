@@ -17,10 +17,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from common import tls_certs
+from common.agents.team_identity import TeamIdentityInterceptor
 from common.config import Settings, load_settings
 from common.errors import ConfigError
 from common.teams import TEAMS
-from common.tls import LoopbackOnlyInterceptor, TlsFiles, check_bind, is_loopback_host, is_loopback_peer
+from common.tls import TlsFiles, check_bind, is_loopback_host, is_loopback_peer
 from common.tls_certs import CertificateAuthority, default_names, leaf_names, write_bundle
 from supervisor_service import cli
 
@@ -317,7 +318,8 @@ async def intercepted(method: str, stream: bool = False) -> grpc.RpcMethodHandle
             return grpc.unary_stream_rpc_method_handler(streaming)
         return grpc.unary_unary_rpc_method_handler(unary)
 
-    handler = await LoopbackOnlyInterceptor().intercept_service(continuation, Details(method))  # type: ignore[arg-type]
+    interceptor = TeamIdentityInterceptor(auth_disabled=True, loopback_only=True)
+    handler = await interceptor.intercept_service(continuation, Details(method))  # type: ignore[arg-type]
     assert handler is not None
     return handler
 
