@@ -25,63 +25,66 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from marketing.team.v1 import team_pb2 as marketing_dot_team_dot_v1_dot_team__pb2
+from marketing.tenant.v1 import tenant_pb2 as marketing_dot_tenant_dot_v1_dot_tenant__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(marketing/supervisor/v1/supervisor.proto\x12\x17marketing.supervisor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmarketing/team/v1/team.proto\"\x95\x01\n\x0bRoutingStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\x04team\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04next\x18\x03 \x01(\t\x12\x11\n\treasoning\x18\x04 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x05 \x01(\x0e\x32!.marketing.team.v1.DecisionSourceB\x07\n\x05_team\"\x98\x02\n\x07TeamRun\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.marketing.supervisor.v1.TeamRunStatus\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12+\n\x05steps\x18\x07 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12+\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\t \x01(\x0b\x32\x18.marketing.team.v1.Usage\"\xf6\x03\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\'.marketing.supervisor.v1.WorkflowStatus\x12;\n\rrouting_steps\x18\x04 \x03(\x0b\x32$.marketing.supervisor.v1.RoutingStep\x12\x33\n\tteam_runs\x18\x05 \x03(\x0b\x32 .marketing.supervisor.v1.TeamRun\x12.\n\tartifacts\x18\x06 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0c\x66\x61iled_teams\x18\x07 \x03(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\rrouting_usage\x18\x0b \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\'\n\x05usage\x18\x0c \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\x10\n\x08warnings\x18\r \x03(\t\"\x1e\n\x0eRunTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"F\n\x0fRunTaskResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\"!\n\x11StreamTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\"\x1b\n\x0bTeamStarted\x12\x0c\n\x04team\x18\x01 \x01(\t\"\x83\x04\n\x12StreamTaskResponse\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x05\x12<\n\x0crouting_step\x18\x03 \x01(\x0b\x32$.marketing.supervisor.v1.RoutingStepH\x00\x12<\n\x0cteam_started\x18\x04 \x01(\x0b\x32$.marketing.supervisor.v1.TeamStartedH\x00\x12\x32\n\nagent_step\x18\x05 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x06 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x39\n\rteam_finished\x18\x07 \x01(\x0b\x32 .marketing.supervisor.v1.TeamRunH\x00\x12\x31\n\x04\x64one\x18\x08 \x01(\x0b\x32!.marketing.supervisor.v1.WorkflowH\x00\x12\x32\n\ntext_delta\x18\t \x01(\x0b\x32\x1c.marketing.team.v1.TextDeltaH\x00\x12:\n\x0etext_withdrawn\x18\n \x01(\x0b\x32 .marketing.team.v1.TextWithdrawnH\x00\x42\x07\n\x05\x65vent\"\xe4\x01\n\x0e\x41gentExecution\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x12\n\nstep_index\x18\x03 \x01(\x05\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\r\n\x05input\x18\x05 \x01(\t\x12\x0e\n\x06output\x18\x06 \x01(\t\x12+\n\x08\x64uration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07success\x18\x08 \x01(\x08\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\'\n\x05usage\x18\n \x01(\x0b\x32\x18.marketing.team.v1.Usage\")\n\x12GetWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"\x8d\x01\n\x13GetWorkflowResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\x12\x41\n\x10\x61gent_executions\x18\x02 \x03(\x0b\x32\'.marketing.supervisor.v1.AgentExecution\"v\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\'.marketing.supervisor.v1.WorkflowStatus\"f\n\x15ListWorkflowsResponse\x12\x34\n\tworkflows\x18\x01 \x03(\x0b\x32!.marketing.supervisor.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x15ResumeWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"M\n\x16ResumeWorkflowResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\",\n\x15\x43\x61ncelWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"\x88\x01\n\x16\x43\x61ncelWorkflowResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\x12\x1a\n\x12\x63\x61ncelled_post_ids\x18\x02 \x03(\t\x12\x1d\n\x15scheduled_posts_error\x18\x03 \x01(\t\" \n\x10ListToolsRequest\x12\x0c\n\x04team\x18\x01 \x01(\t\">\n\x0fTeamUnavailable\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x80\x01\n\x11ListToolsResponse\x12&\n\x05tools\x18\x01 \x03(\x0b\x32\x17.marketing.team.v1.Tool\x12\x43\n\x11unavailable_teams\x18\x02 \x03(\x0b\x32(.marketing.supervisor.v1.TeamUnavailable\",\n\x15\x44\x65leteWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"K\n\x16\x44\x65leteWorkflowResponse\x12\x16\n\x0e\x65rased_records\x18\x01 \x01(\x05\x12\x19\n\x11unreachable_teams\x18\x02 \x03(\t*\xe3\x01\n\x0eWorkflowStatus\x12\x1f\n\x1bWORKFLOW_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17WORKFLOW_STATUS_RUNNING\x10\x01\x12\x1d\n\x19WORKFLOW_STATUS_COMPLETED\x10\x02\x12\x1b\n\x17WORKFLOW_STATUS_PARTIAL\x10\x03\x12\x1a\n\x16WORKFLOW_STATUS_FAILED\x10\x04\x12\x1c\n\x18WORKFLOW_STATUS_DEGRADED\x10\x05\x12\x1d\n\x19WORKFLOW_STATUS_CANCELLED\x10\x06*\xab\x01\n\rTeamRunStatus\x12\x1f\n\x1bTEAM_RUN_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19TEAM_RUN_STATUS_SUCCEEDED\x10\x01\x12\x1a\n\x16TEAM_RUN_STATUS_FAILED\x10\x02\x12 \n\x1cTEAM_RUN_STATUS_CIRCUIT_OPEN\x10\x03\x12\x1c\n\x18TEAM_RUN_STATUS_DEGRADED\x10\x04\x32\xf1\x06\n\x11SupervisorService\x12\\\n\x07RunTask\x12\'.marketing.supervisor.v1.RunTaskRequest\x1a(.marketing.supervisor.v1.RunTaskResponse\x12g\n\nStreamTask\x12*.marketing.supervisor.v1.StreamTaskRequest\x1a+.marketing.supervisor.v1.StreamTaskResponse0\x01\x12h\n\x0bGetWorkflow\x12+.marketing.supervisor.v1.GetWorkflowRequest\x1a,.marketing.supervisor.v1.GetWorkflowResponse\x12n\n\rListWorkflows\x12-.marketing.supervisor.v1.ListWorkflowsRequest\x1a..marketing.supervisor.v1.ListWorkflowsResponse\x12q\n\x0eResumeWorkflow\x12..marketing.supervisor.v1.ResumeWorkflowRequest\x1a/.marketing.supervisor.v1.ResumeWorkflowResponse\x12q\n\x0e\x43\x61ncelWorkflow\x12..marketing.supervisor.v1.CancelWorkflowRequest\x1a/.marketing.supervisor.v1.CancelWorkflowResponse\x12\x62\n\tListTools\x12).marketing.supervisor.v1.ListToolsRequest\x1a*.marketing.supervisor.v1.ListToolsResponse\x12q\n\x0e\x44\x65leteWorkflow\x12..marketing.supervisor.v1.DeleteWorkflowRequest\x1a/.marketing.supervisor.v1.DeleteWorkflowResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(marketing/supervisor/v1/supervisor.proto\x12\x17marketing.supervisor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmarketing/team/v1/team.proto\x1a marketing/tenant/v1/tenant.proto\"\x95\x01\n\x0bRoutingStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x11\n\x04team\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04next\x18\x03 \x01(\t\x12\x11\n\treasoning\x18\x04 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x05 \x01(\x0e\x32!.marketing.team.v1.DecisionSourceB\x07\n\x05_team\"\x98\x02\n\x07TeamRun\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.marketing.supervisor.v1.TeamRunStatus\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12+\n\x05steps\x18\x07 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12+\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\t \x01(\x0b\x32\x18.marketing.team.v1.Usage\"\x89\x04\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\'.marketing.supervisor.v1.WorkflowStatus\x12;\n\rrouting_steps\x18\x04 \x03(\x0b\x32$.marketing.supervisor.v1.RoutingStep\x12\x33\n\tteam_runs\x18\x05 \x03(\x0b\x32 .marketing.supervisor.v1.TeamRun\x12.\n\tartifacts\x18\x06 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0c\x66\x61iled_teams\x18\x07 \x03(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\rrouting_usage\x18\x0b \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\'\n\x05usage\x18\x0c \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\x10\n\x08warnings\x18\r \x03(\t\x12\x11\n\treview_id\x18\x11 \x01(\t\"\\\n\x0eRunTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12<\n\x0f\x61pproval_policy\x18\x03 \x01(\x0e\x32#.marketing.tenant.v1.ApprovalPolicy\"F\n\x0fRunTaskResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\"_\n\x11StreamTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12<\n\x0f\x61pproval_policy\x18\x03 \x01(\x0e\x32#.marketing.tenant.v1.ApprovalPolicy\"\x1b\n\x0bTeamStarted\x12\x0c\n\x04team\x18\x01 \x01(\t\"\xc7\x04\n\x12StreamTaskResponse\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x05\x12<\n\x0crouting_step\x18\x03 \x01(\x0b\x32$.marketing.supervisor.v1.RoutingStepH\x00\x12<\n\x0cteam_started\x18\x04 \x01(\x0b\x32$.marketing.supervisor.v1.TeamStartedH\x00\x12\x32\n\nagent_step\x18\x05 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x06 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x39\n\rteam_finished\x18\x07 \x01(\x0b\x32 .marketing.supervisor.v1.TeamRunH\x00\x12\x31\n\x04\x64one\x18\x08 \x01(\x0b\x32!.marketing.supervisor.v1.WorkflowH\x00\x12\x32\n\ntext_delta\x18\t \x01(\x0b\x32\x1c.marketing.team.v1.TextDeltaH\x00\x12:\n\x0etext_withdrawn\x18\n \x01(\x0b\x32 .marketing.team.v1.TextWithdrawnH\x00\x12\x42\n\x0freview_required\x18\x0b \x01(\x0b\x32\'.marketing.supervisor.v1.ReviewRequiredH\x00\x42\x07\n\x05\x65vent\"@\n\x0eReviewRequired\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x01(\x05\"\xe4\x01\n\x0e\x41gentExecution\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x12\n\nstep_index\x18\x03 \x01(\x05\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\r\n\x05input\x18\x05 \x01(\t\x12\x0e\n\x06output\x18\x06 \x01(\t\x12+\n\x08\x64uration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07success\x18\x08 \x01(\x08\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\'\n\x05usage\x18\n \x01(\x0b\x32\x18.marketing.team.v1.Usage\")\n\x12GetWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"\x8d\x01\n\x13GetWorkflowResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\x12\x41\n\x10\x61gent_executions\x18\x02 \x03(\x0b\x32\'.marketing.supervisor.v1.AgentExecution\"v\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\'.marketing.supervisor.v1.WorkflowStatus\"f\n\x15ListWorkflowsResponse\x12\x34\n\tworkflows\x18\x01 \x03(\x0b\x32!.marketing.supervisor.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x15ResumeWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"M\n\x16ResumeWorkflowResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\",\n\x15\x43\x61ncelWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"\x88\x01\n\x16\x43\x61ncelWorkflowResponse\x12\x33\n\x08workflow\x18\x01 \x01(\x0b\x32!.marketing.supervisor.v1.Workflow\x12\x1a\n\x12\x63\x61ncelled_post_ids\x18\x02 \x03(\t\x12\x1d\n\x15scheduled_posts_error\x18\x03 \x01(\t\" \n\x10ListToolsRequest\x12\x0c\n\x04team\x18\x01 \x01(\t\">\n\x0fTeamUnavailable\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x80\x01\n\x11ListToolsResponse\x12&\n\x05tools\x18\x01 \x03(\x0b\x32\x17.marketing.team.v1.Tool\x12\x43\n\x11unavailable_teams\x18\x02 \x03(\x0b\x32(.marketing.supervisor.v1.TeamUnavailable\",\n\x15\x44\x65leteWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"K\n\x16\x44\x65leteWorkflowResponse\x12\x16\n\x0e\x65rased_records\x18\x01 \x01(\x05\x12\x19\n\x11unreachable_teams\x18\x02 \x03(\t*\x88\x02\n\x0eWorkflowStatus\x12\x1f\n\x1bWORKFLOW_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17WORKFLOW_STATUS_RUNNING\x10\x01\x12\x1d\n\x19WORKFLOW_STATUS_COMPLETED\x10\x02\x12\x1b\n\x17WORKFLOW_STATUS_PARTIAL\x10\x03\x12\x1a\n\x16WORKFLOW_STATUS_FAILED\x10\x04\x12\x1c\n\x18WORKFLOW_STATUS_DEGRADED\x10\x05\x12\x1d\n\x19WORKFLOW_STATUS_CANCELLED\x10\x06\x12#\n\x1fWORKFLOW_STATUS_AWAITING_REVIEW\x10\x08*\xab\x01\n\rTeamRunStatus\x12\x1f\n\x1bTEAM_RUN_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19TEAM_RUN_STATUS_SUCCEEDED\x10\x01\x12\x1a\n\x16TEAM_RUN_STATUS_FAILED\x10\x02\x12 \n\x1cTEAM_RUN_STATUS_CIRCUIT_OPEN\x10\x03\x12\x1c\n\x18TEAM_RUN_STATUS_DEGRADED\x10\x04\x32\xf1\x06\n\x11SupervisorService\x12\\\n\x07RunTask\x12\'.marketing.supervisor.v1.RunTaskRequest\x1a(.marketing.supervisor.v1.RunTaskResponse\x12g\n\nStreamTask\x12*.marketing.supervisor.v1.StreamTaskRequest\x1a+.marketing.supervisor.v1.StreamTaskResponse0\x01\x12h\n\x0bGetWorkflow\x12+.marketing.supervisor.v1.GetWorkflowRequest\x1a,.marketing.supervisor.v1.GetWorkflowResponse\x12n\n\rListWorkflows\x12-.marketing.supervisor.v1.ListWorkflowsRequest\x1a..marketing.supervisor.v1.ListWorkflowsResponse\x12q\n\x0eResumeWorkflow\x12..marketing.supervisor.v1.ResumeWorkflowRequest\x1a/.marketing.supervisor.v1.ResumeWorkflowResponse\x12q\n\x0e\x43\x61ncelWorkflow\x12..marketing.supervisor.v1.CancelWorkflowRequest\x1a/.marketing.supervisor.v1.CancelWorkflowResponse\x12\x62\n\tListTools\x12).marketing.supervisor.v1.ListToolsRequest\x1a*.marketing.supervisor.v1.ListToolsResponse\x12q\n\x0e\x44\x65leteWorkflow\x12..marketing.supervisor.v1.DeleteWorkflowRequest\x1a/.marketing.supervisor.v1.DeleteWorkflowResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'marketing.supervisor.v1.supervisor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKFLOWSTATUS']._serialized_start=3095
-  _globals['_WORKFLOWSTATUS']._serialized_end=3322
-  _globals['_TEAMRUNSTATUS']._serialized_start=3325
-  _globals['_TEAMRUNSTATUS']._serialized_end=3496
-  _globals['_ROUTINGSTEP']._serialized_start=165
-  _globals['_ROUTINGSTEP']._serialized_end=314
-  _globals['_TEAMRUN']._serialized_start=317
-  _globals['_TEAMRUN']._serialized_end=597
-  _globals['_WORKFLOW']._serialized_start=600
-  _globals['_WORKFLOW']._serialized_end=1102
-  _globals['_RUNTASKREQUEST']._serialized_start=1104
-  _globals['_RUNTASKREQUEST']._serialized_end=1134
-  _globals['_RUNTASKRESPONSE']._serialized_start=1136
-  _globals['_RUNTASKRESPONSE']._serialized_end=1206
-  _globals['_STREAMTASKREQUEST']._serialized_start=1208
-  _globals['_STREAMTASKREQUEST']._serialized_end=1241
-  _globals['_TEAMSTARTED']._serialized_start=1243
-  _globals['_TEAMSTARTED']._serialized_end=1270
-  _globals['_STREAMTASKRESPONSE']._serialized_start=1273
-  _globals['_STREAMTASKRESPONSE']._serialized_end=1788
-  _globals['_AGENTEXECUTION']._serialized_start=1791
-  _globals['_AGENTEXECUTION']._serialized_end=2019
-  _globals['_GETWORKFLOWREQUEST']._serialized_start=2021
-  _globals['_GETWORKFLOWREQUEST']._serialized_end=2062
-  _globals['_GETWORKFLOWRESPONSE']._serialized_start=2065
-  _globals['_GETWORKFLOWRESPONSE']._serialized_end=2206
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=2208
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=2326
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=2328
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=2430
-  _globals['_RESUMEWORKFLOWREQUEST']._serialized_start=2432
-  _globals['_RESUMEWORKFLOWREQUEST']._serialized_end=2476
-  _globals['_RESUMEWORKFLOWRESPONSE']._serialized_start=2478
-  _globals['_RESUMEWORKFLOWRESPONSE']._serialized_end=2555
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=2557
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=2601
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=2604
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=2740
-  _globals['_LISTTOOLSREQUEST']._serialized_start=2742
-  _globals['_LISTTOOLSREQUEST']._serialized_end=2774
-  _globals['_TEAMUNAVAILABLE']._serialized_start=2776
-  _globals['_TEAMUNAVAILABLE']._serialized_end=2838
-  _globals['_LISTTOOLSRESPONSE']._serialized_start=2841
-  _globals['_LISTTOOLSRESPONSE']._serialized_end=2969
-  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=2971
-  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=3015
-  _globals['_DELETEWORKFLOWRESPONSE']._serialized_start=3017
-  _globals['_DELETEWORKFLOWRESPONSE']._serialized_end=3092
-  _globals['_SUPERVISORSERVICE']._serialized_start=3499
-  _globals['_SUPERVISORSERVICE']._serialized_end=4380
+  _globals['_WORKFLOWSTATUS']._serialized_start=3406
+  _globals['_WORKFLOWSTATUS']._serialized_end=3670
+  _globals['_TEAMRUNSTATUS']._serialized_start=3673
+  _globals['_TEAMRUNSTATUS']._serialized_end=3844
+  _globals['_ROUTINGSTEP']._serialized_start=199
+  _globals['_ROUTINGSTEP']._serialized_end=348
+  _globals['_TEAMRUN']._serialized_start=351
+  _globals['_TEAMRUN']._serialized_end=631
+  _globals['_WORKFLOW']._serialized_start=634
+  _globals['_WORKFLOW']._serialized_end=1155
+  _globals['_RUNTASKREQUEST']._serialized_start=1157
+  _globals['_RUNTASKREQUEST']._serialized_end=1249
+  _globals['_RUNTASKRESPONSE']._serialized_start=1251
+  _globals['_RUNTASKRESPONSE']._serialized_end=1321
+  _globals['_STREAMTASKREQUEST']._serialized_start=1323
+  _globals['_STREAMTASKREQUEST']._serialized_end=1418
+  _globals['_TEAMSTARTED']._serialized_start=1420
+  _globals['_TEAMSTARTED']._serialized_end=1447
+  _globals['_STREAMTASKRESPONSE']._serialized_start=1450
+  _globals['_STREAMTASKRESPONSE']._serialized_end=2033
+  _globals['_REVIEWREQUIRED']._serialized_start=2035
+  _globals['_REVIEWREQUIRED']._serialized_end=2099
+  _globals['_AGENTEXECUTION']._serialized_start=2102
+  _globals['_AGENTEXECUTION']._serialized_end=2330
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=2332
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=2373
+  _globals['_GETWORKFLOWRESPONSE']._serialized_start=2376
+  _globals['_GETWORKFLOWRESPONSE']._serialized_end=2517
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=2519
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=2637
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=2639
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=2741
+  _globals['_RESUMEWORKFLOWREQUEST']._serialized_start=2743
+  _globals['_RESUMEWORKFLOWREQUEST']._serialized_end=2787
+  _globals['_RESUMEWORKFLOWRESPONSE']._serialized_start=2789
+  _globals['_RESUMEWORKFLOWRESPONSE']._serialized_end=2866
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=2868
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=2912
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=2915
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=3051
+  _globals['_LISTTOOLSREQUEST']._serialized_start=3053
+  _globals['_LISTTOOLSREQUEST']._serialized_end=3085
+  _globals['_TEAMUNAVAILABLE']._serialized_start=3087
+  _globals['_TEAMUNAVAILABLE']._serialized_end=3149
+  _globals['_LISTTOOLSRESPONSE']._serialized_start=3152
+  _globals['_LISTTOOLSRESPONSE']._serialized_end=3280
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=3282
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=3326
+  _globals['_DELETEWORKFLOWRESPONSE']._serialized_start=3328
+  _globals['_DELETEWORKFLOWRESPONSE']._serialized_end=3403
+  _globals['_SUPERVISORSERVICE']._serialized_start=3847
+  _globals['_SUPERVISORSERVICE']._serialized_end=4728
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from marketing.team.v1 import team_pb2 as _team_pb2
+from marketing.tenant.v1 import tenant_pb2 as _tenant_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -21,6 +22,7 @@ class WorkflowStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_STATUS_FAILED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_DEGRADED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_CANCELLED: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_AWAITING_REVIEW: _ClassVar[WorkflowStatus]
 
 class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -36,6 +38,7 @@ WORKFLOW_STATUS_PARTIAL: WorkflowStatus
 WORKFLOW_STATUS_FAILED: WorkflowStatus
 WORKFLOW_STATUS_DEGRADED: WorkflowStatus
 WORKFLOW_STATUS_CANCELLED: WorkflowStatus
+WORKFLOW_STATUS_AWAITING_REVIEW: WorkflowStatus
 TEAM_RUN_STATUS_UNSPECIFIED: TeamRunStatus
 TEAM_RUN_STATUS_SUCCEEDED: TeamRunStatus
 TEAM_RUN_STATUS_FAILED: TeamRunStatus
@@ -79,7 +82,7 @@ class TeamRun(_message.Message):
     def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings")
+    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "review_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +96,7 @@ class Workflow(_message.Message):
     ROUTING_USAGE_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
     status: WorkflowStatus
@@ -106,13 +110,16 @@ class Workflow(_message.Message):
     routing_usage: _team_pb2.Usage
     usage: _team_pb2.Usage
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    review_id: str
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., review_id: _Optional[str] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
-    __slots__ = ("task",)
+    __slots__ = ("task", "approval_policy")
     TASK_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
     task: str
-    def __init__(self, task: _Optional[str] = ...) -> None: ...
+    approval_policy: _tenant_pb2.ApprovalPolicy
+    def __init__(self, task: _Optional[str] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
 
 class RunTaskResponse(_message.Message):
     __slots__ = ("workflow",)
@@ -121,10 +128,12 @@ class RunTaskResponse(_message.Message):
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
 
 class StreamTaskRequest(_message.Message):
-    __slots__ = ("task",)
+    __slots__ = ("task", "approval_policy")
     TASK_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
     task: str
-    def __init__(self, task: _Optional[str] = ...) -> None: ...
+    approval_policy: _tenant_pb2.ApprovalPolicy
+    def __init__(self, task: _Optional[str] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
 
 class TeamStarted(_message.Message):
     __slots__ = ("team",)
@@ -133,7 +142,7 @@ class TeamStarted(_message.Message):
     def __init__(self, team: _Optional[str] = ...) -> None: ...
 
 class StreamTaskResponse(_message.Message):
-    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done", "text_delta", "text_withdrawn")
+    __slots__ = ("workflow_id", "sequence", "routing_step", "team_started", "agent_step", "artifact", "team_finished", "done", "text_delta", "text_withdrawn", "review_required")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ROUTING_STEP_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +153,7 @@ class StreamTaskResponse(_message.Message):
     DONE_FIELD_NUMBER: _ClassVar[int]
     TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
     TEXT_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     sequence: int
     routing_step: RoutingStep
@@ -154,7 +164,18 @@ class StreamTaskResponse(_message.Message):
     done: Workflow
     text_delta: _team_pb2.TextDelta
     text_withdrawn: _team_pb2.TextWithdrawn
-    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ..., text_delta: _Optional[_Union[_team_pb2.TextDelta, _Mapping]] = ..., text_withdrawn: _Optional[_Union[_team_pb2.TextWithdrawn, _Mapping]] = ...) -> None: ...
+    review_required: ReviewRequired
+    def __init__(self, workflow_id: _Optional[str] = ..., sequence: _Optional[int] = ..., routing_step: _Optional[_Union[RoutingStep, _Mapping]] = ..., team_started: _Optional[_Union[TeamStarted, _Mapping]] = ..., agent_step: _Optional[_Union[_team_pb2.AgentStep, _Mapping]] = ..., artifact: _Optional[_Union[_team_pb2.Artifact, _Mapping]] = ..., team_finished: _Optional[_Union[TeamRun, _Mapping]] = ..., done: _Optional[_Union[Workflow, _Mapping]] = ..., text_delta: _Optional[_Union[_team_pb2.TextDelta, _Mapping]] = ..., text_withdrawn: _Optional[_Union[_team_pb2.TextWithdrawn, _Mapping]] = ..., review_required: _Optional[_Union[ReviewRequired, _Mapping]] = ...) -> None: ...
+
+class ReviewRequired(_message.Message):
+    __slots__ = ("review_id", "team", "items")
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    review_id: str
+    team: str
+    items: int
+    def __init__(self, review_id: _Optional[str] = ..., team: _Optional[str] = ..., items: _Optional[int] = ...) -> None: ...
 
 class AgentExecution(_message.Message):
     __slots__ = ("team", "agent", "step_index", "kind", "input", "output", "duration", "success", "error", "usage")

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from marketing.tenant.v1 import tenant_pb2 as _tenant_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -38,6 +39,13 @@ class DecisionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DECISION_SOURCE_MODEL: _ClassVar[DecisionSource]
     DECISION_SOURCE_KEYWORD_FALLBACK: _ClassVar[DecisionSource]
     DECISION_SOURCE_STEP_LIMIT: _ClassVar[DecisionSource]
+
+class ReviewVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_VERDICT_UNSPECIFIED: _ClassVar[ReviewVerdict]
+    REVIEW_VERDICT_APPROVED: _ClassVar[ReviewVerdict]
+    REVIEW_VERDICT_CHANGES_REQUESTED: _ClassVar[ReviewVerdict]
+    REVIEW_VERDICT_REJECTED: _ClassVar[ReviewVerdict]
 ARTIFACT_KIND_UNSPECIFIED: ArtifactKind
 ARTIFACT_KIND_SEARCH_RESULTS: ArtifactKind
 ARTIFACT_KIND_RESEARCH_BRIEF: ArtifactKind
@@ -57,6 +65,10 @@ DECISION_SOURCE_UNSPECIFIED: DecisionSource
 DECISION_SOURCE_MODEL: DecisionSource
 DECISION_SOURCE_KEYWORD_FALLBACK: DecisionSource
 DECISION_SOURCE_STEP_LIMIT: DecisionSource
+REVIEW_VERDICT_UNSPECIFIED: ReviewVerdict
+REVIEW_VERDICT_APPROVED: ReviewVerdict
+REVIEW_VERDICT_CHANGES_REQUESTED: ReviewVerdict
+REVIEW_VERDICT_REJECTED: ReviewVerdict
 
 class Artifact(_message.Message):
     __slots__ = ("id", "team", "agent", "kind", "title", "content", "mime_type", "metadata", "data")
@@ -174,23 +186,97 @@ class TextWithdrawn(_message.Message):
     def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., reason: _Optional[str] = ..., chars: _Optional[int] = ...) -> None: ...
 
 class Brief(_message.Message):
-    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile")
+    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile", "approval_policy", "review_decision")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_DECISION_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     task: str
     upstream_artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     instructions: str
     tenant_id: str
     profile: _tenant_pb2.TenantProfile
-    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ...) -> None: ...
+    approval_policy: _tenant_pb2.ApprovalPolicy
+    review_decision: ReviewDecision
+    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ..., review_decision: _Optional[_Union[ReviewDecision, _Mapping]] = ...) -> None: ...
+
+class ReviewItem(_message.Message):
+    __slots__ = ("artifact_id", "kind", "title", "text", "platform", "scheduled_time", "agent", "model")
+    ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    artifact_id: str
+    kind: ArtifactKind
+    title: str
+    text: str
+    platform: str
+    scheduled_time: _timestamp_pb2.Timestamp
+    agent: str
+    model: str
+    def __init__(self, artifact_id: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., platform: _Optional[str] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+
+class ReviewRequest(_message.Message):
+    __slots__ = ("round", "items")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    items: _containers.RepeatedCompositeFieldContainer[ReviewItem]
+    def __init__(self, round: _Optional[int] = ..., items: _Optional[_Iterable[_Union[ReviewItem, _Mapping]]] = ...) -> None: ...
+
+class ItemComment(_message.Message):
+    __slots__ = ("artifact_id", "comment")
+    ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    artifact_id: str
+    comment: str
+    def __init__(self, artifact_id: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class ReviewDecision(_message.Message):
+    __slots__ = ("round", "verdict", "approved_texts", "approved_digests", "comments", "item_comments", "reviewer", "review_id")
+    class ApprovedTextsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ApprovedDigestsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_TEXTS_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    verdict: ReviewVerdict
+    approved_texts: _containers.ScalarMap[str, str]
+    approved_digests: _containers.ScalarMap[str, str]
+    comments: str
+    item_comments: _containers.RepeatedCompositeFieldContainer[ItemComment]
+    reviewer: str
+    review_id: str
+    def __init__(self, round: _Optional[int] = ..., verdict: _Optional[_Union[ReviewVerdict, str]] = ..., approved_texts: _Optional[_Mapping[str, str]] = ..., approved_digests: _Optional[_Mapping[str, str]] = ..., comments: _Optional[str] = ..., item_comments: _Optional[_Iterable[_Union[ItemComment, _Mapping]]] = ..., reviewer: _Optional[str] = ..., review_id: _Optional[str] = ...) -> None: ...
 
 class BriefResult(_message.Message):
-    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed")
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed", "review_request")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +284,7 @@ class BriefResult(_message.Message):
     DURATION_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REQUEST_FIELD_NUMBER: _ClassVar[int]
     team: str
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     steps: _containers.RepeatedCompositeFieldContainer[AgentStep]
@@ -205,7 +292,8 @@ class BriefResult(_message.Message):
     duration: _duration_pb2.Duration
     usage: Usage
     replayed: bool
-    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    review_request: ReviewRequest
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ..., review_request: _Optional[_Union[ReviewRequest, _Mapping]] = ...) -> None: ...
 
 class RunBriefRequest(_message.Message):
     __slots__ = ("brief", "idempotency_key")

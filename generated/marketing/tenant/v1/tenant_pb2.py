@@ -25,21 +25,25 @@ _sym_db = _symbol_database.Default()
 from marketing.social.v1 import social_pb2 as marketing_dot_social_dot_v1_dot_social__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n marketing/tenant/v1/tenant.proto\x12\x13marketing.tenant.v1\x1a marketing/social/v1/social.proto\"\xda\x02\n\rTenantProfile\x12\x30\n\x05\x62rand\x18\x01 \x01(\x0b\x32!.marketing.tenant.v1.BrandProfile\x12\x38\n\x11\x65nabled_platforms\x18\x02 \x03(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12;\n\x0fposting_windows\x18\x04 \x03(\x0b\x32\".marketing.tenant.v1.PostingWindow\x12\x31\n\x06models\x18\x05 \x01(\x0b\x32!.marketing.tenant.v1.ModelChoices\x12\x15\n\renabled_tools\x18\x06 \x03(\t\x12\x43\n\x13knowledge_documents\x18\x07 \x03(\x0b\x32&.marketing.tenant.v1.KnowledgeDocument\"\x7f\n\x0c\x42randProfile\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x16\n\x0e\x62\x61nned_phrases\x18\x03 \x03(\t\x12\x1c\n\x14required_disclosures\x18\x04 \x03(\t\x12\x18\n\x10\x64\x65\x66\x61ult_hashtags\x18\x05 \x03(\t\"x\n\rPostingWindow\x12/\n\x08platform\x18\x01 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x10\n\x08weekdays\x18\x02 \x03(\x05\x12\x12\n\nstart_hour\x18\x03 \x01(\x05\x12\x10\n\x08\x65nd_hour\x18\x04 \x01(\x05\":\n\x0cModelChoices\x12\x14\n\x0crouter_model\x18\x01 \x01(\t\x12\x14\n\x0cworker_model\x18\x02 \x01(\t\"<\n\x11KnowledgeDocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n marketing/tenant/v1/tenant.proto\x12\x13marketing.tenant.v1\x1a marketing/social/v1/social.proto\"\x8f\x03\n\rTenantProfile\x12\x30\n\x05\x62rand\x18\x01 \x01(\x0b\x32!.marketing.tenant.v1.BrandProfile\x12\x38\n\x11\x65nabled_platforms\x18\x02 \x03(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12;\n\x0fposting_windows\x18\x04 \x03(\x0b\x32\".marketing.tenant.v1.PostingWindow\x12\x31\n\x06models\x18\x05 \x01(\x0b\x32!.marketing.tenant.v1.ModelChoices\x12\x15\n\renabled_tools\x18\x06 \x03(\t\x12\x43\n\x13knowledge_documents\x18\x07 \x03(\x0b\x32&.marketing.tenant.v1.KnowledgeDocument\x12\x33\n\x06review\x18\x08 \x01(\x0b\x32#.marketing.tenant.v1.ReviewSettings\"\x97\x02\n\x0c\x42randProfile\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x16\n\x0e\x62\x61nned_phrases\x18\x03 \x03(\t\x12\x1c\n\x14required_disclosures\x18\x04 \x03(\t\x12\x18\n\x10\x64\x65\x66\x61ult_hashtags\x18\x05 \x03(\t\x12\x15\n\rbanned_claims\x18\x06 \x03(\t\x12\x18\n\x10\x63ompetitor_names\x18\x07 \x03(\t\x12\x14\n\x0cmax_hashtags\x18\x08 \x01(\x05\x12\x18\n\x10\x61llowed_hashtags\x18\t \x03(\t\x12\x1c\n\x14\x61llowed_link_domains\x18\n \x03(\t\x12\x17\n\x0flinks_forbidden\x18\x0b \x01(\x08\"~\n\x0eReviewSettings\x12\x33\n\x06policy\x18\x01 \x01(\x0e\x32#.marketing.tenant.v1.ApprovalPolicy\x12\x1a\n\x12required_approvals\x18\x02 \x01(\x05\x12\x1b\n\x13\x61llow_self_approval\x18\x03 \x01(\x08\"x\n\rPostingWindow\x12/\n\x08platform\x18\x01 \x01(\x0e\x32\x1d.marketing.social.v1.Platform\x12\x10\n\x08weekdays\x18\x02 \x03(\x05\x12\x12\n\nstart_hour\x18\x03 \x01(\x05\x12\x10\n\x08\x65nd_hour\x18\x04 \x01(\x05\":\n\x0cModelChoices\x12\x14\n\x0crouter_model\x18\x01 \x01(\t\x12\x14\n\x0cworker_model\x18\x02 \x01(\t\"<\n\x11KnowledgeDocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t*\x9d\x01\n\x0e\x41pprovalPolicy\x12\x1f\n\x1b\x41PPROVAL_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PPROVAL_POLICY_NONE\x10\x01\x12%\n!APPROVAL_POLICY_BEFORE_PUBLISHING\x10\x02\x12)\n%APPROVAL_POLICY_BEFORE_CONTENT_LEAVES\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'marketing.tenant.v1.tenant_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_APPROVALPOLICY']._serialized_start=1148
+  _globals['_APPROVALPOLICY']._serialized_end=1305
   _globals['_TENANTPROFILE']._serialized_start=92
-  _globals['_TENANTPROFILE']._serialized_end=438
-  _globals['_BRANDPROFILE']._serialized_start=440
-  _globals['_BRANDPROFILE']._serialized_end=567
-  _globals['_POSTINGWINDOW']._serialized_start=569
-  _globals['_POSTINGWINDOW']._serialized_end=689
-  _globals['_MODELCHOICES']._serialized_start=691
-  _globals['_MODELCHOICES']._serialized_end=749
-  _globals['_KNOWLEDGEDOCUMENT']._serialized_start=751
-  _globals['_KNOWLEDGEDOCUMENT']._serialized_end=811
+  _globals['_TENANTPROFILE']._serialized_end=491
+  _globals['_BRANDPROFILE']._serialized_start=494
+  _globals['_BRANDPROFILE']._serialized_end=773
+  _globals['_REVIEWSETTINGS']._serialized_start=775
+  _globals['_REVIEWSETTINGS']._serialized_end=901
+  _globals['_POSTINGWINDOW']._serialized_start=903
+  _globals['_POSTINGWINDOW']._serialized_end=1023
+  _globals['_MODELCHOICES']._serialized_start=1025
+  _globals['_MODELCHOICES']._serialized_end=1083
+  _globals['_KNOWLEDGEDOCUMENT']._serialized_start=1085
+  _globals['_KNOWLEDGEDOCUMENT']._serialized_end=1145
 # @@protoc_insertion_point(module_scope)
