@@ -37,7 +37,7 @@ async def build(settings: Settings) -> ServiceParts:
     )
     try:
         parts = await build_team_service(
-            social_team(social_registry(posts, publishers, dry_run), posts, secrets),
+            social_team(social_registry(posts, publishers, dry_run), posts, secrets, live=not dry_run),
             settings,
             own,
             store=store,

@@ -33,6 +33,7 @@ from common.logging import get_logger
 from common.metrics import POSTS_PUBLISHED
 from common.text import clip
 from common.tools.http import ExternalServiceError, ServiceNotConfigured, rate_limit_wait_s
+from social_service.approvals import MISMATCH_ERROR, PostApprovals, matches_approval
 from social_service.platforms import Platform
 from social_service.publishers import Publisher, TenantPublishers
 from social_service.scheduled_posts import ScheduledPost, ScheduledPosts
@@ -68,6 +69,7 @@ class PublisherLoop:
         retry_base_s: float = RETRY_BASE_S,
     ) -> None:
         self.posts = posts
+        self.approvals = PostApprovals(posts)
         self.publishers = TenantPublishers(publishers, secrets)
         self.dry_run = settings.social_publish == "dry-run"
         self.poll_s = settings.publisher_poll_s
@@ -127,6 +129,7 @@ class PublisherLoop:
                 post_id=post.id,
                 claimed_by=post.claimed_by,
             )
+        await self.approvals.expire_unapproved(now)
         claimed = await self.posts.claim_due(self.owner, now, self.batch_size)
         for post in claimed:
             await self._publish(post)
@@ -140,11 +143,14 @@ class PublisherLoop:
             "post_id": post.id,
             "platform": post.platform,
         }
+        if not matches_approval(post):  # held for review, and its text is not the approved one
+            await self._fail(post, MISMATCH_ERROR, False)
+            return
         if self.dry_run:
             await asyncio.to_thread(self._write_outbox, post, publisher)
             await self.posts.mark_published(post, "", "", dry_run=True)
             POSTS_PUBLISHED.labels(platform=post.platform, outcome="dry_run").inc()
-            log.info("post_published", dry_run=True, outbox=str(self.outbox), **fields)
+            log.info("post_published", dry_run=True, outbox=str(self.outbox), approved_by=post.approved_by, **fields)
             return
         try:
             published = await publisher.publish(post.text)
@@ -155,7 +161,13 @@ class PublisherLoop:
         else:
             await self.posts.mark_published(post, published.external_id, published.url, dry_run=False)
             POSTS_PUBLISHED.labels(platform=post.platform, outcome="published").inc()
-            log.info("post_published", dry_run=False, external_id=published.external_id, **fields)
+            log.info(
+                "post_published",
+                dry_run=False,
+                external_id=published.external_id,
+                approved_by=post.approved_by,
+                **fields,
+            )
 
     async def _settle_error(self, post: ScheduledPost, exc: ExternalServiceError) -> None:
         error = clip(str(exc), 500)

@@ -47,6 +47,7 @@ class NewPost:
     platform: str
     text: str
     scheduled_at: datetime
+    approval_required: bool = False  # held until a reviewer approves its exact text (social_service.approvals)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class ScheduledPost:
     outcome_unknown: bool
     created_at: datetime
     updated_at: datetime
+    approval_required: bool = False
+    approval_digest: str = ""
+    approved_by: str = ""
 
     @property
     def reschedulable(self) -> bool:
@@ -112,6 +116,9 @@ def _post(row: dict[str, Any]) -> ScheduledPost:
         outcome_unknown=bool(row["outcome_unknown"]),
         created_at=_time(row["created_at"]),  # type: ignore[arg-type]
         updated_at=_time(row["updated_at"]),  # type: ignore[arg-type]
+        approval_required=bool(row.get("approval_required", False)),
+        approval_digest=row.get("approval_digest", ""),
+        approved_by=row.get("approved_by", ""),
     )
 
 
@@ -138,11 +145,11 @@ class ScheduledPosts:
             for post in posts:
                 await db.execute(
                     "INSERT INTO scheduled_posts (id, tenant_id, workflow_id, artifact_id, platform, text, "
-                    "scheduled_at, status, dry_run, created_at, updated_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) "
+                    "scheduled_at, status, dry_run, created_at, updated_at, approval_required) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) "
                     "ON CONFLICT (tenant_id, workflow_id, artifact_id) DO NOTHING",
                     str(uuid.uuid4()), tenant_id, post.workflow_id, post.artifact_id, post.platform, post.text,
-                    _utc(post.scheduled_at), SCHEDULED, dry_run, now,
+                    _utc(post.scheduled_at), SCHEDULED, dry_run, now, post.approval_required,
                 )  # fmt: skip
                 rows = await db.fetch(
                     "SELECT * FROM scheduled_posts WHERE tenant_id = $1 AND workflow_id = $2 AND artifact_id = $3",
@@ -235,14 +242,16 @@ class ScheduledPosts:
 
     async def claim_due(self, owner: str, now: datetime, limit: int) -> builtins.list[ScheduledPost]:
         """Atomically move up to ``limit`` due posts to ``publishing`` for ``owner``; no two callers get the same
-        post (PostgreSQL skips rows another claim has locked; SQLite serialises writers)."""
+        post (PostgreSQL skips rows another claim has locked; SQLite serialises writers). A post held for review
+        is not due until it is approved."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
         async with self.db.for_tenant(ALL_TENANTS) as db:
             rows = await db.fetch(
                 "UPDATE scheduled_posts SET status = $1, claimed_by = $2, claimed_at = $3, updated_at = $3, "
                 "attempts = attempts + 1 WHERE status = $4 AND id IN (SELECT id FROM scheduled_posts "
-                f"WHERE status = $4 AND scheduled_at <= $3 ORDER BY scheduled_at, id LIMIT $5{lock}) RETURNING *",
-                PUBLISHING, owner, _utc(now), SCHEDULED, limit,
+                "WHERE status = $4 AND scheduled_at <= $3 AND (approval_required = $6 OR approval_digest <> '') "
+                f"ORDER BY scheduled_at, id LIMIT $5{lock}) RETURNING *",
+                PUBLISHING, owner, _utc(now), SCHEDULED, limit, False,
             )  # fmt: skip
         return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
 

@@ -48,11 +48,14 @@ def cancel_scheduled_posts(posts: ScheduledPosts) -> CancelEffects:
 
 
 def with_records(
-    team: TeamDefinition, posts: ScheduledPosts, secrets: TenantSecrets | None = None
+    team: TeamDefinition, posts: ScheduledPosts, secrets: TenantSecrets | None = None, live: bool = False
 ) -> TeamDefinition:
     """The team with the hooks over its records: cancelling a workflow cancels its still-scheduled posts, erasing
-    a workflow deletes its posts, erasing a tenant deletes its posts and secrets, and ``SetTenantSecrets`` stores
-    the tenant's platform credentials (when ``secrets`` is given)."""
+    a workflow deletes its posts, erasing a tenant deletes its posts and secrets, ``SetTenantSecrets`` stores
+    the tenant's platform credentials (when ``secrets`` is given), and its posts are approved by a person before
+    they are published (``social_service.approvals``; by default when publishing is ``live``)."""
+    from social_service.approvals import with_review
+
 
     async def erase_tenant(tenant_id: str) -> int:
         erased = await posts.erase_tenant(tenant_id)
@@ -63,7 +66,7 @@ def with_records(
         return await secrets.set(tenant_id, values)
 
     return replace(
-        team,
+        with_review(team, posts, live),
         cancel_workflow=cancel_scheduled_posts(posts),
         erase_workflow=posts.erase_workflow,
         erase_tenant=erase_tenant,
@@ -76,6 +79,7 @@ def social_team(
     registry: ToolRegistry | None = None,
     posts: ScheduledPosts | None = None,
     secrets: TenantSecrets | None = None,
+    live: bool = False,
 ) -> TeamDefinition:
     """The social team.
 
@@ -83,6 +87,7 @@ def social_team(
         registry: Where the workers take their tools from (by default one without a records store).
         posts: The scheduled posts; with them, cancelling or erasing a workflow or a tenant acts on its posts.
         secrets: The tenants' platform credentials (``SetTenantSecrets``; erased with their tenant).
+        live: Publishing is live (``SOCIAL_PUBLISH=live``): the default approval policy applies to the posts.
     """
     if registry is None:
         from social_service.tools import social_registry  # tools.py names its registry after TEAM
@@ -110,4 +115,4 @@ def social_team(
         finish_when="once the posts are drafted and scheduled",
         tools=registry,
     )
-    return with_records(team, posts, secrets) if posts is not None else team
+    return with_records(team, posts, secrets, live) if posts is not None else team

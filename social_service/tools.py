@@ -162,7 +162,8 @@ def _new_post(workflow_id: str, item: PostToSchedule, now: datetime) -> NewPost:
         raise ValueError(f"artifact {item.artifact_id!r} is not a drafted social post")
     if item.at.tzinfo is None:
         raise ValueError(f"time {item.at.isoformat()} has no UTC offset")
-    return NewPost(workflow_id, item.artifact_id, platform, artifact["content"], max(item.at, now))
+    held = current_scope().review_required  # held until a reviewer approves its exact text
+    return NewPost(workflow_id, item.artifact_id, platform, artifact["content"], max(item.at, now), held)
 
 
 def _scheduled(post: ScheduledPost) -> dict[str, Any]:

@@ -39,6 +39,7 @@ def build_router_graph(
     members: Mapping[str, MemberNode],
     graph_name: str,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    routed_members: Mapping[str, Callable[..., Awaitable[Command[str]]]] | None = None,
 ) -> CompiledStateGraph[Any]:
     """Compile a router graph.
 
@@ -49,19 +50,24 @@ def build_router_graph(
         members: Member nodes by name, each returning a state update; they hand back to the router.
         graph_name: Name of the compiled graph (shown in traces).
         checkpointer: LangGraph checkpointer for durable runs.
+        routed_members: Members that choose where to go themselves (``Command(goto=...)``: the router or the end),
+            such as a team's human-review gate.
     """
+    routed = dict(routed_members or {})
 
     async def route(state: Any, config: RunnableConfig) -> Command[str]:
         decision = await router(state, config)
-        if decision.next != FINISH and decision.next not in members:
+        if decision.next != FINISH and decision.next not in members and decision.next not in routed:
             raise ValueError(f"router chose {decision.next!r}, which is not a member of {graph_name}")
         goto = END if decision.next == FINISH else decision.next
         return Command(goto=goto, update=decision.update)
 
     graph = StateGraph(state_schema)
-    graph.add_node(router_name, route, destinations=(*members, END))
+    graph.add_node(router_name, route, destinations=(*members, *routed, END))
     for name, node in members.items():
         graph.add_node(name, node)
         graph.add_edge(name, router_name)
+    for name, gate in routed.items():
+        graph.add_node(name, gate, destinations=(router_name, END))
     graph.add_edge(START, router_name)
     return graph.compile(name=graph_name, checkpointer=checkpointer)

@@ -29,6 +29,7 @@ class WorkScope:
         tenant_id: The tenant the work is for (the brief's, checked against the caller's); "" outside a team run.
         profile: The tenant's profile as plain data (``BriefData["profile"]``: ``TenantProfile`` field names,
             enum values by name); empty when the brief carries none.
+        review_required: The team's work waits for a person's approval (posts are held until approved).
     """
 
     workflow_id: str = ""
@@ -37,6 +38,7 @@ class WorkScope:
     artifacts: tuple[ArtifactData, ...] = ()
     tenant_id: str = ""
     profile: Mapping[str, Any] = field(default_factory=dict)
+    review_required: bool = False
 
     def of_kind(self, kind: str) -> list[ArtifactData]:
         """Artifacts of one kind, in order."""

@@ -16,6 +16,15 @@ from langgraph.graph.state import CompiledStateGraph
 
 from common.agents.brief import render_brief
 from common.agents.profile import model_choices
+from common.agents.review_gate import (
+    REVIEW_GATE,
+    SUPERSEDED,
+    ReviewGate,
+    build_review_gate,
+    merge_artifacts,
+    reviewable,
+    since_last_reset,
+)
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.scope import WorkScope
 from common.agents.state import ArtifactData, BriefData, StepData, StepKind, new_step
@@ -47,11 +56,12 @@ class TeamState(TypedDict, total=False):
     """State of one team run."""
 
     brief: BriefData
-    artifacts: Annotated[list[ArtifactData], operator.add]
+    artifacts: Annotated[list[ArtifactData], merge_artifacts]  # appended; an id already there is replaced
     steps: Annotated[list[StepData], operator.add]
     completed: Annotated[list[dict[str, str]], operator.add]
     next: str
     routing_count: int
+    review_round: int  # review rounds so far (common.agents.review_gate)
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,8 @@ class TeamDefinition:
     - ``erase_workflow`` / ``erase_tenant``: deletes its own records of a workflow or a tenant
       (``TeamService/EraseWorkflow`` / ``EraseTenant``; stored results and checkpoints are erased for every team);
     - ``secret_names`` and ``set_secrets``: the tenant secrets it uses and how it stores them
-      (``TeamService/SetTenantSecrets``).
+      (``TeamService/SetTenantSecrets``);
+    - ``review``: what of its work a person approves before it leaves the team (``common.agents.review_gate``).
     """
 
     name: str
@@ -100,6 +111,7 @@ class TeamDefinition:
     erase_tenant: TenantEraser | None = None
     secret_names: tuple[str, ...] = ()
     set_secrets: SecretsSetter | None = None
+    review: ReviewGate | None = None
 
     @property
     def lead_instructions(self) -> str:
@@ -136,9 +148,11 @@ def build_team_graph(
         models=ChatModels(settings, ModelRole.ROUTER, lead_behaviour, default=lead_model).get,
     )
     members = {w.name: _worker_node(team.name, w, _bound_model(w, settings), settings) for w in team.workers}
+    gates = {REVIEW_GATE: build_review_gate(team.name, team.review, TEAM_LEAD)} if team.review else {}
     return build_router_graph(
-        TeamState, TEAM_LEAD, _team_lead(team, router, settings), members, f"{team.name}_team", checkpointer
-    )
+        TeamState, TEAM_LEAD, _team_lead(team, router, settings), members, f"{team.name}_team", checkpointer,
+        routed_members=gates,
+    )  # fmt: skip
 
 
 def _bound_model(worker: Worker, settings: Settings) -> BoundWorkerModel:
@@ -161,7 +175,7 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
                     FINISH, f"step cap of {settings.team_max_steps} reached", DecisionSource.STEP_LIMIT
                 )
             else:
-                done = {c["name"] for c in state.get("completed", [])}
+                done = {c["name"] for c in since_last_reset(state.get("completed", []))}
                 context = RoutingContext(
                     task=state["brief"]["task"],
                     completed=tuple(
@@ -173,6 +187,8 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
                 )
                 tenant_model = model_choices(state["brief"].get("profile")).router_model
                 decision = await router.decide(context, f"{team.name}.team_lead", model_name=tenant_model)
+            if decision.next == FINISH and _review_pending(team, state):
+                decision = RouteDecision(REVIEW_GATE, "the work needs a person's approval", decision.source)
             step = new_step(
                 team.name,
                 TEAM_LEAD,
@@ -187,6 +203,12 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
             return Routed(decision.next, {"next": decision.next, "steps": [step], "routing_count": count + 1})
 
     return team_lead
+
+
+def _review_pending(team: TeamDefinition, state: TeamState) -> bool:
+    """Whether finishing must wait for a reviewer: the brief asks for review and there are drafts to approve."""
+    gate = team.review
+    return bool(gate and state["brief"].get("review_required") and reviewable(gate, state.get("artifacts", [])))
 
 
 def _worker_node(team: str, worker: Worker, model: BoundWorkerModel, settings: Settings) -> MemberNode:
@@ -216,7 +238,9 @@ async def _work(
 ) -> dict[str, Any]:
     started = time.monotonic()
     brief = state["brief"]
-    visible = [*brief["upstream"], *state.get("artifacts", [])]
+    visible = [
+        a for a in [*brief["upstream"], *state.get("artifacts", [])] if not a.get("metadata", {}).get(SUPERSEDED)
+    ]
     prompt = render_brief(brief["task"], brief["instructions"], visible, brief.get("profile"))
     index = len(state.get("steps", [])) + 1
     writer = get_stream_writer()
@@ -228,6 +252,7 @@ async def _work(
             tuple(visible),
             tenant_id=brief.get("tenant_id", ""),
             profile=brief.get("profile", {}),
+            review_required=bool(brief.get("review_required")),
         )
         output = await run_worker(worker, model, prompt, scope, settings.worker_max_tool_rounds)
         artifacts = _number(team, worker, output, len(state.get("artifacts", [])))
@@ -286,4 +311,7 @@ def _summary(worker: Worker, output: WorkerOutput, artifacts: Sequence[ArtifactD
 
 def initial_state(brief: BriefData) -> TeamState:
     """The state a team run starts from."""
-    return {"brief": brief, "artifacts": [], "steps": [], "completed": [], "next": "", "routing_count": 0}
+    return {
+        "brief": brief, "artifacts": [], "steps": [], "completed": [], "next": "", "routing_count": 0,
+        "review_round": 0,
+    }  # fmt: skip

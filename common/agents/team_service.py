@@ -18,8 +18,9 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import StreamMode
+from langgraph.types import Command, StreamMode
 from marketing.team.v1 import team_pb2, team_pb2_grpc
+from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.convert import (
     artifact_to_proto,
@@ -29,10 +30,12 @@ from common.agents.convert import (
     tool_info_to_proto,
     usage_to_proto,
 )
+from common.agents.review_gate import SUPERSEDED, review_required
+from common.agents.review_wire import decision_to_data, review_request_from_data
 from common.agents.team_graph import TeamDefinition, TeamState, initial_state
 from common.auth.principal import current_principal
 from common.config import Settings
-from common.errors import FieldViolation, PermissionDenied, Unauthenticated
+from common.errors import FailedPrecondition, FieldViolation, PermissionDenied, Unauthenticated
 from common.llm.answers import WITHDRAWN, text_of
 from common.llm.usage import PriceTable, UsageLedger
 from common.logging import get_logger
@@ -270,7 +273,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         return team_pb2.SetTenantSecretsResponse(team=self.team, names=sorted(names))
 
     def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
-        artifacts = state.get("artifacts", [])
+        artifacts = [a for a in state.get("artifacts", []) if not a.get("metadata", {}).get(SUPERSEDED)]
         steps = state.get("steps", [])
         failed = [s for s in steps if s["error"]]
         summary = f"{self.team} team produced {len(artifacts)} artifact(s)"
@@ -313,10 +316,17 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         }
         data = brief_from_proto(brief)
         data["tenant_id"] = tenant
+        data["review_required"] = self._review_required(brief, store is not None)
         graph_input: Any = initial_state(data)
         if store is not None:
             config["configurable"] = {"thread_id": f"{tenant}/{idempotency_key}"}
-            if (await graph.aget_state(config)).next:
+            checkpoint = await graph.aget_state(config)
+            if checkpoint.interrupts:  # paused for review: resume with a decision for its round, else ask again
+                graph_input = self._resume_input(brief, checkpoint.interrupts[0].value)
+                if graph_input is None:
+                    yield team_pb2.StreamBriefResponse(result=self._paused(checkpoint, started, ledger))
+                    return
+            elif checkpoint.next:
                 graph_input = None  # an interrupted run: continue from its last checkpoint
                 log.info("team_run_resumed", idempotency_key=idempotency_key)
         modes: list[StreamMode] = ["custom", "values", "messages"] if stream_text else ["custom", "values"]
@@ -341,10 +351,43 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
                     yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
         finally:
             BRIEFS_IN_FLIGHT.labels(team=self.team).dec()
+        if store is not None and (checkpoint := await graph.aget_state(config)).interrupts:
+            yield team_pb2.StreamBriefResponse(result=self._paused(checkpoint, started, ledger))
+            return
         result = self._result(final, started, ledger)
         if store is not None:
             await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
         yield team_pb2.StreamBriefResponse(result=result)
+
+    def _review_required(self, brief: team_pb2.Brief, durable: bool) -> bool:
+        """Whether the brief's work waits for a person's approval (a pause needs a checkpoint: an idempotency
+        key).
+
+        Raises:
+            FailedPrecondition: Review is required and the call has no idempotency key.
+        """
+        policy = tenant_pb2.ApprovalPolicy.Name(brief.approval_policy)
+        required = review_required(self.definition.review, policy)
+        if required and not durable:
+            raise FailedPrecondition(
+                f"the {self.team} team's work needs a person's approval: call with an idempotency key"
+            )
+        return required
+
+    def _resume_input(self, brief: team_pb2.Brief, pending: dict[str, Any]) -> Command[Any] | None:
+        """The resume command for a paused run, when the brief carries a decision on its pending round."""
+        if not brief.HasField("review_decision") or brief.review_decision.round != pending["round"]:
+            return None
+        log.info("team_run_review_decided", round=pending["round"])
+        return Command(resume=decision_to_data(brief.review_decision))
+
+    def _paused(self, checkpoint: Any, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
+        """The "input required" answer of a run paused for review: what it did so far and what to approve."""
+        result = self._result(checkpoint.values, started, ledger)
+        result.review_request.CopyFrom(review_request_from_data(checkpoint.interrupts[0].value))
+        result.summary = f"{self.team} team waits for a review of {len(result.review_request.items)} item(s)"
+        log.info("team_run_paused_for_review", round=result.review_request.round)
+        return result
 
     async def RunBrief(
         self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext[Any, Any]

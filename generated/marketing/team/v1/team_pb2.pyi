@@ -206,7 +206,7 @@ class Brief(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ..., review_decision: _Optional[_Union[ReviewDecision, _Mapping]] = ...) -> None: ...
 
 class ReviewItem(_message.Message):
-    __slots__ = ("artifact_id", "kind", "title", "text", "platform", "scheduled_time", "agent", "model")
+    __slots__ = ("artifact_id", "kind", "title", "text", "platform", "scheduled_time", "agent", "model", "max_length")
     ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +215,7 @@ class ReviewItem(_message.Message):
     SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    MAX_LENGTH_FIELD_NUMBER: _ClassVar[int]
     artifact_id: str
     kind: ArtifactKind
     title: str
@@ -223,7 +224,8 @@ class ReviewItem(_message.Message):
     scheduled_time: _timestamp_pb2.Timestamp
     agent: str
     model: str
-    def __init__(self, artifact_id: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., platform: _Optional[str] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    max_length: int
+    def __init__(self, artifact_id: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., platform: _Optional[str] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent: _Optional[str] = ..., model: _Optional[str] = ..., max_length: _Optional[int] = ...) -> None: ...
 
 class ReviewRequest(_message.Message):
     __slots__ = ("round", "items")
