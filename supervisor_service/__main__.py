@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 
 from marketing.admin.v1 import admin_pb2
-from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
+from marketing.supervisor.v1 import review_pb2, supervisor_pb2, supervisor_pb2_grpc
 
 from common.auth.authenticator import Authenticator
 from common.auth.interceptor import AuthInterceptor, required_scopes_for
@@ -21,11 +21,13 @@ from supervisor_service.admin import build_admin
 from supervisor_service.cancellation import cancel_team_effects, teams_used
 from supervisor_service.graph import build_supervisor_graph
 from supervisor_service.retention import Eraser, RetentionPurge
+from supervisor_service.review_servicer import REVIEW_SCOPES, build_reviews
 from supervisor_service.servicer import SupervisorServicer
 from supervisor_service.workflows import WorkflowRunner
 
 SUPERVISOR_SERVICE = supervisor_pb2.DESCRIPTOR.services_by_name["SupervisorService"]
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
+REVIEW_SERVICE = review_pb2.DESCRIPTOR.services_by_name["ReviewService"]
 SERVICE_NAME = SUPERVISOR_SERVICE.full_name
 SECRETS_TIMEOUT_S = 10.0
 TOOLS_TIMEOUT_S = 5.0
@@ -48,6 +50,7 @@ def required_scopes() -> dict[str, Scope]:
     return {
         **required_scopes_for(SUPERVISOR_SERVICE, SUPERVISOR_SCOPES),
         **required_scopes_for(ADMIN_SERVICE, {}, default=Scope.ADMIN),
+        **required_scopes_for(REVIEW_SERVICE, REVIEW_SCOPES),
     }
 
 
@@ -111,10 +114,15 @@ async def build(
         profile_of=admin.store.profile_of,
     )
     eraser.append(Eraser(runner, clients, audit=admin.store.record_event))
+    reviews = build_reviews(settings, store.db, runner, admin.store.profile_of, admin.store.record_event)
+    resources.push_async_callback(reviews.close)
     purge = RetentionPurge(eraser[0], admin.store.retention_policies, settings.retention_purge_interval_s)
     authenticator = Authenticator.from_settings(settings, admin.store)
     resources.push_async_callback(authenticator.aclose)
     parts = _parts(settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources)
+    parts.registrations.append(reviews.registration)
+    parts.before_stop.insert(0, reviews.desk.stop)
+    reviews.desk.start()
     parts.authenticates_callers = not settings.auth_disabled and bool(
         settings.auth_issuer or settings.auth_jwks_url or await admin.store.has_active_api_keys()
     )

@@ -5,6 +5,7 @@ The teams, their descriptions and their routing keywords come from the team regi
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -14,10 +15,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_config, get_stream_writer
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import StreamWriter
+from langgraph.types import StreamWriter, interrupt
 from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
 
+from common.agents.review_gate import stricter_policy
 from common.agents.convert import artifact_from_proto, artifact_to_proto, step_from_proto, usage_from_proto
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.state import ArtifactData, StepData
@@ -193,7 +195,7 @@ def _team_node(team: str, caller: TeamCaller, settings: Settings) -> MemberNode:
             tracer().start_as_current_span(f"team_call {team}", attributes=attributes) as span,
         ):
             deadline = task_deadline(state, config)
-            run, artifacts = await call_team(team, caller, state, settings, writer, stream_text, deadline)
+            run, artifacts = await call_until_decided(team, caller, state, settings, writer, stream_text, deadline)
             span.set_attribute("marketing.team_run.status", run["status"])
             if run["status"] not in ANSWERED:
                 mark_error(span, run["error"], run["error_code"] or None)
@@ -256,8 +258,53 @@ def team_brief(team: str, state: WorkflowState) -> tuple[team_pb2.Brief, str]:
         upstream_artifacts=[artifact_to_proto(a, with_data=False) for a in state.get("artifacts", [])],
         tenant_id=tenant_id,
         profile=profile_for(team, profile),
+        approval_policy=tenant_pb2.ApprovalPolicy.Value(
+            stricter_policy(
+                tenant_pb2.ApprovalPolicy.Name(profile.review.policy) if profile is not None else "",
+                state.get("approval_policy", ""),
+            )
+        ),
     )
     return brief, f"{state['workflow_id']}/{team}/{last['index'] if last else 0}"
+
+
+async def call_until_decided(
+    team: str,
+    caller: TeamCaller,
+    state: WorkflowState,
+    settings: Settings,
+    writer: StreamWriter,
+    stream_text: bool,
+    deadline: float,
+) -> tuple[TeamRunData, list[ArtifactData]]:
+    """Call the team; while it answers "input required", pause the workflow's graph with ``interrupt()`` (the
+    runner records the review and ends the call AWAITING_REVIEW) and, once resumed with the reviewer's decision,
+    call the team again with it (same idempotency key: the team resumes its own paused run).
+
+    A resumed node runs again from its start: its first call finds the team still paused and answers the same
+    review, whose decision ``interrupt()`` then returns; a decision is for one round, so a team paused for a later
+    round ignores an earlier one and asks again, and ``interrupt()`` hands out the decisions in order."""
+    decision: team_pb2.ReviewDecision | None = None
+    while True:
+        run, artifacts, request = await call_team(
+            team, caller, state, settings, writer, stream_text, deadline, decision
+        )
+        if request is None:
+            return run, artifacts
+        resumed = interrupt(review_interrupt(team, state, request))
+        decision = team_pb2.ReviewDecision.FromString(base64.b64decode(resumed["decision"]))
+
+
+def review_interrupt(team: str, state: WorkflowState, request: team_pb2.ReviewRequest) -> dict[str, Any]:
+    """What the supervisor's ``interrupt()`` carries to the runner: the team, the round and its items (plain data
+    for the checkpointer)."""
+    _, key = team_brief(team, state)
+    return {
+        "team": team,
+        "round": request.round,
+        "idempotency_key": key,
+        "request": base64.b64encode(request.SerializeToString()).decode(),
+    }
 
 
 async def call_team(
@@ -268,8 +315,11 @@ async def call_team(
     writer: StreamWriter,
     stream_text: bool,
     deadline: float,
-) -> tuple[TeamRunData, list[ArtifactData]]:
-    """Send the team its curated brief and turn the answer (or the failure) into a team-run record."""
+    decision: team_pb2.ReviewDecision | None = None,
+) -> tuple[TeamRunData, list[ArtifactData], team_pb2.ReviewRequest | None]:
+    """Send the team its curated brief (with a reviewer's decision when it resumes one) and turn the answer (or
+    the failure) into a team-run record; the third value is the team's review request when it answered "input
+    required"."""
     started = time.monotonic()
     run = TeamRunData(
         team=team, status=TeamRunStatus.FAILED, summary="", error="", error_code="", attempts=1,
@@ -281,7 +331,9 @@ async def call_team(
         if timeout <= 0:
             raise TeamCallError(team, "DEADLINE_EXCEEDED", "the task's deadline leaves no time", 0)
         stats = CallStats()
-        result = await _result_of(team, caller, state, timeout, stats, writer, stream_text)
+        result = await _result_of(team, caller, state, timeout, stats, writer, stream_text, decision)
+        if result.HasField("review_request"):
+            return run, [], result.review_request
         artifacts = [artifact_from_proto(a) for a in result.artifacts]
         steps = [step_from_proto(s) for s in result.steps]
         warnings = team_degradations(team, steps)
@@ -314,7 +366,7 @@ async def call_team(
             }
         )
     run["duration_ms"] = int((time.monotonic() - started) * 1000)
-    return run, artifacts
+    return run, artifacts, None
 
 
 async def _result_of(
@@ -325,9 +377,12 @@ async def _result_of(
     stats: CallStats,
     writer: StreamWriter,
     stream_text: bool,
+    decision: team_pb2.ReviewDecision | None = None,
 ) -> team_pb2.BriefResult:
     """Stream the team's events to the workflow's watchers and return its final result."""
     brief, idempotency_key = team_brief(team, state)
+    if decision is not None:
+        brief.review_decision.CopyFrom(decision)
     result = None
     async for event in caller.stream_brief(
         brief, timeout_s, stream_text=stream_text, idempotency_key=idempotency_key, stats=stats

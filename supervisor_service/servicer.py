@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 import grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
+from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.convert import duration_ms
 from common.auth.principal import ANONYMOUS, Principal, acting_as, current_principal
@@ -88,7 +89,8 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         workflow = None
         with acting_as(self._caller()) as caller:
             async for event in self.runner.run(
-                caller.tenant_id, request.task, self._deadline(context), False, caller.actor
+                caller.tenant_id, request.task, self._deadline(context), False, caller.actor,
+                approval_policy=policy_name(request.approval_policy),
             ):
                 if event.HasField("done"):
                     workflow = event.done
@@ -100,7 +102,8 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         validate_task(request.task)
         with acting_as(self._caller()) as caller:
             async for event in self.runner.run(
-                caller.tenant_id, request.task, self._deadline(context), True, caller.actor
+                caller.tenant_id, request.task, self._deadline(context), True, caller.actor,
+                approval_policy=policy_name(request.approval_policy),
             ):
                 yield event
 
@@ -196,6 +199,17 @@ def _bounded(timeout_s: float, context: grpc.aio.ServicerContext) -> float:
     """A timeout that ends no later than the call's deadline."""
     remaining = context.time_remaining()
     return timeout_s if remaining is None else min(timeout_s, remaining)
+
+
+def policy_name(policy: int) -> str:
+    """A task's ApprovalPolicy by name ("" when unset: the tenant's applies).
+
+    Raises:
+        InvalidArgument: Not an ApprovalPolicy.
+    """
+    if policy not in tenant_pb2.ApprovalPolicy.values():
+        raise_if_invalid([FieldViolation("approval_policy", "is not an ApprovalPolicy")])
+    return tenant_pb2.ApprovalPolicy.Name(policy) if policy else ""
 
 
 def validate_workflow_id(workflow_id: str) -> str:

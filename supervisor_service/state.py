@@ -58,6 +58,7 @@ class WorkflowState(TypedDict, total=False):
     team_runs: Annotated[list[TeamRunData], operator.add]
     artifacts: Annotated[list[ArtifactData], operator.add]
     next: str
+    approval_policy: str  # the task's own ApprovalPolicy name ("": the tenant's)
 
 
 def initial_state(workflow_id: str, task: str, deadline: float) -> WorkflowState:

@@ -27,6 +27,7 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 from marketing.supervisor.v1 import supervisor_pb2
 from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
@@ -43,11 +44,14 @@ from common.storage import AgentExecution, Store, WorkflowRecord
 from common.storage.store import RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
+from supervisor_service.review_store import ReviewStore
+from supervisor_service.reviews import OpenedReview, ReviewDesk
 from supervisor_service.state import TeamRunData, WorkflowState, initial_state
 from supervisor_service.views import build_workflow, routing_step_to_proto, team_run_to_proto
 
 log = get_logger(__name__)
 
+AWAITING_REVIEW = "awaiting_review"
 STALE_AFTER_HEARTBEATS = 3
 EVENT_BUFFER = 256  # events a slow reader may lag behind before the graph waits for it
 
@@ -132,6 +136,7 @@ class WorkflowRunner:
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
         self._maintenance: asyncio.Task[None] | None = None
+        self.reviews: ReviewDesk | None = None  # set when the review desk is wired (workflows pause for review)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -173,11 +178,14 @@ class WorkflowRunner:
                 log.exception("workflow_maintenance_failed")
             await asyncio.sleep(interval)
 
-    async def _resume_claimed(self, tenant_id: str, workflow_id: str) -> None:
-        """Resume a claimed orphan in the background, acting for its tenant (its team calls carry the tenant)."""
+    async def _resume_claimed(
+        self, tenant_id: str, workflow_id: str, command: Command[Any] | None = None
+    ) -> None:
+        """Resume a claimed orphan (or a reviewed workflow, with ``command``) in the background, acting for its
+        tenant (its team calls carry the tenant)."""
         with acting_as(system_principal(tenant_id)):
             try:
-                async for _ in self._resume_events(tenant_id, workflow_id):
+                async for _ in self._resume_events(tenant_id, workflow_id, command):
                     pass
             except asyncio.CancelledError:
                 raise
@@ -187,7 +195,13 @@ class WorkflowRunner:
     # --- running --------------------------------------------------------------------------------------------
 
     async def run(
-        self, tenant_id: str, task: str, deadline: float, stream_text: bool, user_id: str = ""
+        self,
+        tenant_id: str,
+        task: str,
+        deadline: float,
+        stream_text: bool,
+        user_id: str = "",
+        approval_policy: str = "",
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
         """Start a new workflow of a tenant and stream its events, ending with ``done``.
 
@@ -197,6 +211,7 @@ class WorkflowRunner:
         workflow_id = str(uuid.uuid4())
         created = datetime.now(UTC)
         state = initial_state(workflow_id, task, deadline)
+        state["approval_policy"] = approval_policy  # the task's own, if stricter than the tenant's
         snapshot = build_workflow(state, created, None, EMPTY_USAGE)
         await self.store.create_workflow(
             tenant_id, workflow_id, task, self.owner, snapshot.SerializeToString(), user_id=user_id
@@ -211,7 +226,7 @@ class WorkflowRunner:
     async def _drive(
         self,
         run: _Drive,
-        graph_input: WorkflowState | None,
+        graph_input: WorkflowState | Command[Any] | None,
         stream_text: bool,
         deadline: float,
         profile: tenant_pb2.TenantProfile,
@@ -231,7 +246,7 @@ class WorkflowRunner:
                 "deadline": deadline,
             },
         }
-        run.state = graph_input or {}
+        run.state = graph_input if isinstance(graph_input, dict) else {}
         run.recorded = {r["team"] for r in run.state.get("team_runs", [])}
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=EVENT_BUFFER)
         producer = self._start_graph(graph_input, run.config, queue, workflow_id)
@@ -253,12 +268,59 @@ class WorkflowRunner:
                 producer.cancel()
             WORKFLOWS_IN_FLIGHT.dec()
             self.running.pop(workflow_id, None)
+        if (paused := await self._pause_for_review(run)) is not None:
+            workflow, opened = paused
+            yield run.event(review_required=supervisor_pb2.ReviewRequired(
+                review_id=opened.review_id, team=opened.team, items=opened.items
+            ))  # fmt: skip
+            yield run.event(done=workflow)
+            return
         workflow = await self._finish(run.tenant_id, workflow_id, run.state, created, run.routing_usage())
         yield run.event(done=workflow)
 
+    async def _pause_for_review(self, run: _Drive) -> tuple[supervisor_pb2.Workflow, OpenedReview] | None:
+        """When the graph stopped at a team's review: open the review and record the workflow AWAITING_REVIEW
+        (its checkpoint keeps the rest). A review decided already (the graph paused again after a restart) drives
+        the workflow on at once, with the decision from the review's record."""
+        if self.reviews is None:
+            return None
+        snapshot = await self.graph.aget_state(run.config)
+        if not snapshot.interrupts:
+            return None
+        opened = await self.reviews.open(run.tenant_id, run.workflow_id, snapshot.interrupts[0].value)
+        state = cast(WorkflowState, snapshot.values) if snapshot.values else run.state
+        workflow = build_workflow(state, run.created, None, run.routing_usage())
+        workflow.status = supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
+        workflow.review_id = opened.review_id
+        workflow.summary = (
+            f"awaiting review {opened.review_id}: {opened.items} item(s) of the {opened.team} team to approve"
+        )
+        await self.store.save_workflow(
+            run.tenant_id, run.workflow_id, AWAITING_REVIEW, workflow.SerializeToString(), *_totals(workflow)
+        )
+        log.info("workflow_awaiting_review", workflow_id=run.workflow_id, review_id=opened.review_id)
+        if opened.resume is not None:
+            await self.continue_after_review(run.tenant_id, run.workflow_id, opened.resume)
+        return workflow, opened
+
+    async def continue_after_review(self, tenant_id: str, workflow_id: str, resume: dict[str, Any]) -> None:
+        """Drive a workflow awaiting review on, in the background, with the reviewer's decision
+        (``Command(resume=...)``): its graph resumes from its checkpoint and, through the team node, the team's
+        paused subgraph from its own.
+
+        Raises:
+            FailedPrecondition: The workflow is not awaiting review (another replica took it on).
+        """
+        if not await ReviewStore(self.store.db).claim_workflow(tenant_id, workflow_id, self.owner):
+            raise FailedPrecondition(f"workflow {workflow_id} is not awaiting review")
+        log.info("workflow_review_decided", workflow_id=workflow_id)
+        self._in_background(
+            self._resume_claimed(tenant_id, workflow_id, Command(resume=resume)), f"review-{workflow_id}"
+        )
+
     def _start_graph(
         self,
-        graph_input: WorkflowState | None,
+        graph_input: WorkflowState | Command[Any] | None,
         config: RunnableConfig,
         queue: asyncio.Queue[tuple[str, Any]],
         workflow_id: str,
@@ -394,6 +456,8 @@ class WorkflowRunner:
         record = await self._record(tenant_id, workflow_id)
         if record.status in TERMINAL:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
+        if record.status == AWAITING_REVIEW:
+            raise FailedPrecondition(f"workflow {workflow_id} waits for a review: decide it with ReviewService")
         if workflow_id in self.running:
             raise FailedPrecondition(f"workflow {workflow_id} is running on this replica")
         stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
@@ -407,7 +471,7 @@ class WorkflowRunner:
         return workflow
 
     async def _resume_events(
-        self, tenant_id: str, workflow_id: str
+        self, tenant_id: str, workflow_id: str, command: Command[Any] | None = None
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
         record = await self._record(tenant_id, workflow_id)
         profile = await self.profile_of(tenant_id)
@@ -415,10 +479,12 @@ class WorkflowRunner:
         config = RunnableConfig(configurable={"thread_id": thread_id_of(tenant_id, workflow_id)})
         checkpoint = await self.graph.aget_state(config)
         deadline = time.time() + self.settings.task_timeout_s
-        graph_input: WorkflowState | None
+        graph_input: WorkflowState | Command[Any] | None
         # From its checkpoint when it has one (the new deadline travels in the run's config: updating the state would
         # make LangGraph forget the router's pending jump).
         graph_input = None if checkpoint.values else initial_state(workflow_id, record.task, deadline)
+        if command is not None and checkpoint.values:
+            graph_input = command  # a reviewer's decision
         log.info("workflow_resumed", workflow_id=workflow_id, from_checkpoint=graph_input is None)
         ledger = UsageLedger(self.prices, "supervisor")
         run = _Drive(
@@ -452,6 +518,8 @@ class WorkflowRunner:
                     break
                 await asyncio.sleep(0.05)
         else:
+            if record.status == AWAITING_REVIEW:  # records are saved while running: take it back first
+                await ReviewStore(self.store.db).claim_workflow(tenant_id, workflow_id, self.owner)
             workflow = supervisor_pb2.Workflow.FromString(record.snapshot)
             workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
             workflow.complete_time.FromDatetime(datetime.now(UTC))

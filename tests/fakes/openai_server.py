@@ -548,6 +548,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         path = self._path()
         raw = self._read_body()
+        if path in ("/v1/moderations", "/moderations"):
+            self._moderate(raw)
+            return
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self._send_error(404, f"Unknown path {path}", "unknown_url")
             return
@@ -595,6 +598,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(request, answer, fault)
         else:
             self._send_completion(owner._completion(request, answer), fault)
+
+    def _moderate(self, raw: bytes) -> None:
+        """``POST /v1/moderations``: a text is flagged when it contains one of ``owner.moderation_flagged`` words
+        (case-insensitive); requests are recorded and faults apply as for completions."""
+        owner = self.server.owner
+        try:
+            request = json.loads(raw or b"null")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or "input" not in request:
+            self._send_error(400, "'input' is a required property", param="input")
+            return
+        fault = owner._take_fault(request)
+        with owner._lock:
+            owner.requests.append({**request, "_path": "/v1/moderations", "_fault": fault.name if fault else None})
+        if fault is not None and fault.status != 200:
+            self._send_json(fault.status, fault.body if fault.body is not None else error_body(fault.status))
+            return
+        texts = request["input"] if isinstance(request["input"], list) else [request["input"]]
+        results = []
+        for text in texts:
+            hits = [w for w in owner.moderation_flagged if w.casefold() in str(text).casefold()]
+            results.append({"flagged": bool(hits), "categories": {"violence": bool(hits)},
+                            "category_scores": {"violence": 0.99 if hits else 0.01}})
+        self._send_json(200, {"id": owner._next_id("modr-"), "model": request.get("model", ""), "results": results})
 
     def _send_completion(self, completion: dict, fault: Fault | None) -> None:
         """A non-streamed answer, broken as the fault says: no finish reason, half a body, or not JSON."""
@@ -728,6 +756,7 @@ class FakeOpenAIServer:
         self.model_name = model_name
         self.answer = answer
         self.requests: list[dict] = []
+        self.moderation_flagged: list[str] = ["kill"]  # words /v1/moderations flags
         self.mode = "ok"
         self.hang_s: float = 30
         self.plan: Callable[[dict], Fault | None] | None = None
