@@ -218,7 +218,10 @@ def merge_artifacts(left: list[ArtifactData], right: list[ArtifactData]) -> list
     return merged
 
 
-def since_last_reset(completed: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
-    """The ``completed`` entries after the last change request (the workers to run again are the others)."""
-    last = max((i for i, c in enumerate(completed) if c["name"] == REVIEW_RESET), default=-1)
-    return list(completed[last + 1 :])
+def since_last_reset(completed: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The ``completed`` entries from the last change request on (the workers to run again are the others); the
+    change request itself comes first, named after the gate, so the team lead sees the reviewer's comments."""
+    last = max((i for i, c in enumerate(completed) if c["name"] == REVIEW_RESET), default=None)
+    if last is None:
+        return [dict(c) for c in completed]
+    return [{"name": REVIEW_GATE, "outcome": completed[last]["outcome"]}, *map(dict, completed[last + 1 :])]

@@ -175,12 +175,11 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
                     FINISH, f"step cap of {settings.team_max_steps} reached", DecisionSource.STEP_LIMIT
                 )
             else:
-                done = {c["name"] for c in since_last_reset(state.get("completed", []))}
+                completed = since_last_reset(state.get("completed", []))
+                done = {c["name"] for c in completed}
                 context = RoutingContext(
                     task=state["brief"]["task"],
-                    completed=tuple(
-                        CompletedStep(c["name"], c["outcome"]) for c in state.get("completed", [])
-                    ),
+                    completed=tuple(CompletedStep(c["name"], c["outcome"]) for c in completed),
                     options=tuple(
                         RouteOption(w.name, w.description) for w in team.workers if w.name not in done
                     ),

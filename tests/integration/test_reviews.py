@@ -1,0 +1,203 @@
+"""Human review over real gRPC with in-process services (SQLite): a campaign pauses at the social team's review,
+a reviewer approves (with an edit), rejects with comments or lets the review expire, and only approved texts are
+published, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
+from marketing.tenant.v1 import tenant_pb2
+
+from common.agents.review_gate import digest
+from common.config import Settings
+from common.storage import open_store
+from social_service.approvals import MISMATCH_ERROR
+from social_service.publisher_loop import PublisherLoop, outbox_path
+from social_service.publishers import build_publishers
+from social_service.scheduled_posts import MIGRATIONS, ScheduledPost, ScheduledPosts
+from tests.conftest import bad_request_fields, in_process_stack, test_settings
+
+CAMPAIGN = "Prepare LinkedIn and X posts announcing our open-source vector database release"
+BEFORE_PUBLISHING = tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING
+
+
+@pytest.fixture
+def review_settings() -> Settings:
+    return test_settings(publisher_poll_s=3600.0)  # the tests run the publisher themselves
+
+
+@pytest.fixture
+async def stack(review_settings: Settings) -> AsyncIterator[grpc.aio.Channel]:
+    async with in_process_stack(review_settings) as channel:
+        yield channel
+
+
+async def start_campaign(channel: grpc.aio.Channel, task: str = CAMPAIGN) -> supervisor_pb2.Workflow:
+    stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+    request = supervisor_pb2.RunTaskRequest(task=task, approval_policy=BEFORE_PUBLISHING)
+    return (await stub.RunTask(request, timeout=30)).workflow
+
+
+async def wait_for(channel: grpc.aio.Channel, workflow_id: str, *statuses: int) -> supervisor_pb2.Workflow:
+    stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+    for _ in range(200):
+        workflow = (await stub.GetWorkflow(supervisor_pb2.GetWorkflowRequest(workflow_id=workflow_id))).workflow
+        if workflow.status in statuses:
+            return workflow
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"workflow {workflow_id} stayed {supervisor_pb2.WorkflowStatus.Name(workflow.status)}")
+
+
+async def workflow_posts(settings: Settings, workflow_id: str) -> list[ScheduledPost]:
+    store = await open_store(settings, "social", migrations=(MIGRATIONS,))
+    try:
+        posts, _ = await ScheduledPosts(store.db).list("default", 50, workflow_id=workflow_id)
+        return posts
+    finally:
+        await store.close()
+
+
+async def publish_due_now(settings: Settings, workflow_id: str, tamper: dict[str, str] | None = None) -> list[Any]:
+    """Move the workflow's posts to now (a text in ``tamper`` replaces the stored one, as a bad actor would), run
+    the publisher once and return the workflow's outbox lines."""
+    store = await open_store(settings, "social", migrations=(MIGRATIONS,))
+    try:
+        posts = ScheduledPosts(store.db)
+        async with store.db.for_tenant("default") as db:
+            await db.execute(
+                "UPDATE scheduled_posts SET scheduled_at = $2 WHERE workflow_id = $1",
+                workflow_id, datetime.now(UTC) - timedelta(seconds=1),
+            )  # fmt: skip
+            for artifact_id, text in (tamper or {}).items():
+                await db.execute(
+                    "UPDATE scheduled_posts SET text = $3 WHERE workflow_id = $1 AND artifact_id = $2",
+                    workflow_id, artifact_id, text,
+                )  # fmt: skip
+        await PublisherLoop(posts, build_publishers(settings), settings).run_once()
+    finally:
+        await store.close()
+    path = outbox_path(settings)
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line["workflow_id"] == workflow_id]
+
+
+async def test_campaign_pauses_for_review_and_publishes_exactly_the_approved_texts(
+    stack: grpc.aio.Channel, review_settings: Settings
+) -> None:
+    paused = await start_campaign(stack)
+    assert paused.status == supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
+    assert paused.review_id
+    assert [r.team for r in paused.team_runs] == [] or "social" not in [r.team for r in paused.team_runs]
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    review = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+    assert review.status == review_pb2.REVIEW_STATUS_PENDING and review.team == "social"
+    assert {v.item.platform for v in review.items} == {"x", "linkedin"}
+    assert all(v.item.text and v.item.HasField("scheduled_time") for v in review.items)
+    held = await workflow_posts(review_settings, paused.id)
+    assert held and all(p.approval_required and not p.approval_digest for p in held)
+    assert await publish_due_now(review_settings, paused.id) == []  # nothing goes out unapproved... and it expired
+    # (the posts reached their time unapproved: the publisher cancelled them; a fresh campaign is approved below)
+
+
+async def test_approval_with_an_edit_completes_the_workflow_without_running_an_agent_twice(
+    stack: grpc.aio.Channel, review_settings: Settings
+) -> None:
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    review = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+    x_item = next(v.item for v in review.items if v.item.platform == "x")
+    edited = "Our vector database is out today: fast, open source, ready for production. #opensource"
+    approved = await reviews.ApproveReview(
+        review_pb2.ApproveReviewRequest(
+            review_id=review.id, edits=[review_pb2.ItemEdit(artifact_id=x_item.artifact_id, text=edited)]
+        )
+    )
+    assert approved.review.status == review_pb2.REVIEW_STATUS_APPROVED
+    texts = {v.item.artifact_id: v.approved_text for v in approved.review.items}
+    assert texts[x_item.artifact_id] == edited
+    assert all(v.approved_digest == digest(v.approved_text) for v in approved.review.items)
+    done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    social = next(r for r in done.team_runs if r.team == "social")
+    workers = [s.agent for s in social.steps if s.kind == 2]
+    assert workers.count("post_drafter") == 1 and workers.count("scheduler") == 1
+    assert workers.count("human_review") == 1
+    posts = {a.id: a.content for a in done.artifacts if a.kind == 5}
+    assert posts == texts
+    outbox = await publish_due_now(review_settings, paused.id)
+    assert sorted(line["artifact_id"] for line in outbox) == sorted(texts)
+    published = {line["artifact_id"]: json.dumps(line["request"]) for line in outbox}
+    assert json.dumps(edited)[1:-1] in published[x_item.artifact_id]
+    again = await publish_due_now(review_settings, paused.id)
+    assert len(again) == len(outbox)  # published once
+
+
+async def test_a_post_changed_after_its_approval_is_not_published(
+    stack: grpc.aio.Channel, review_settings: Settings
+) -> None:
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
+    await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    posts = await workflow_posts(review_settings, paused.id)
+    tampered = posts[0].artifact_id
+    outbox = await publish_due_now(review_settings, paused.id, {tampered: "Buy now!!! Guaranteed results"})
+    assert tampered not in {line["artifact_id"] for line in outbox}
+    assert len(outbox) == len(posts) - 1
+    failed = {p.artifact_id: p for p in await workflow_posts(review_settings, paused.id)}[tampered]
+    assert failed.status == "failed" and failed.error == MISMATCH_ERROR
+
+
+async def test_rejection_with_comments_revises_the_drafts_with_the_comments_in_the_prompt(
+    stack: grpc.aio.Channel, review_settings: Settings
+) -> None:
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    comment = "Mention the Apache 2.0 licence and drop the exclamation marks"
+    sent_back = await reviews.RejectReview(review_pb2.RejectReviewRequest(review_id=paused.review_id, comments=comment))
+    assert sent_back.review.status == review_pb2.REVIEW_STATUS_CHANGES_REQUESTED
+    second = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
+    for _ in range(100):
+        second = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
+        if second.review_id != paused.review_id:
+            break
+        await asyncio.sleep(0.05)
+    assert second.review_id != paused.review_id
+    revised = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=second.review_id))).review
+    assert revised.round == 2
+    first_ids = {v.item.artifact_id for v in sent_back.review.items}
+    assert first_ids.isdisjoint({v.item.artifact_id for v in revised.items})
+    cancelled = [p for p in await workflow_posts(review_settings, paused.id) if p.artifact_id in first_ids]
+    assert cancelled and all(p.status == "cancelled" for p in cancelled)
+    await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=revised.id))
+    done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    assert {a.id for a in done.artifacts if a.kind == 5} == {v.item.artifact_id for v in revised.items}
+
+
+async def test_bad_decisions_are_refused(stack: grpc.aio.Channel, review_settings: Settings) -> None:
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await reviews.ApproveReview(
+            review_pb2.ApproveReviewRequest(
+                review_id=paused.review_id, edits=[review_pb2.ItemEdit(artifact_id="nope", text="x")]
+            )
+        )
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "edits[0].artifact_id" in bad_request_fields(bad.value)
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await reviews.GetReview(review_pb2.GetReviewRequest(review_id="00000000-0000-0000-0000-000000000000"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    await reviews.RejectReview(review_pb2.RejectReviewRequest(review_id=paused.review_id, comments="no", final=True))
+    with pytest.raises(grpc.aio.AioRpcError) as decided:
+        await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
+    assert decided.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED, supervisor_pb2.WORKFLOW_STATUS_DEGRADED)
+    assert not [a for a in done.artifacts if a.kind == 5]
+    assert all(p.status == "cancelled" for p in await workflow_posts(review_settings, paused.id))
