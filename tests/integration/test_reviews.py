@@ -201,3 +201,88 @@ async def test_bad_decisions_are_refused(stack: grpc.aio.Channel, review_setting
     done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED, supervisor_pb2.WORKFLOW_STATUS_DEGRADED)
     assert not [a for a in done.artifacts if a.kind == 5]
     assert all(p.status == "cancelled" for p in await workflow_posts(review_settings, paused.id))
+
+
+async def set_profile(channel: grpc.aio.Channel, profile: tenant_pb2.TenantProfile, metadata: Any = None) -> None:
+    from google.protobuf import field_mask_pb2
+    from marketing.admin.v1 import admin_pb2, admin_pb2_grpc
+
+    admin = admin_pb2_grpc.AdminServiceStub(channel)
+    tenant_id = "default" if metadata is None else dict(metadata).get("x-test-tenant", "")
+    request = admin_pb2.UpdateTenantRequest(
+        tenant=admin_pb2.Tenant(id=tenant_id, profile=profile),
+        update_mask=field_mask_pb2.FieldMask(paths=["profile"]),
+    )
+    await admin.UpdateTenant(request, metadata=metadata)
+
+
+async def test_a_flagged_draft_is_approved_only_with_an_audited_override(
+    stack: grpc.aio.Channel, review_settings: Settings
+) -> None:
+    brand = tenant_pb2.BrandProfile(competitor_names=["vector database"], banned_claims=["fastest"])
+    await set_profile(stack, tenant_pb2.TenantProfile(brand=brand))
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    review = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+    assert review.items and all(v.flagged for v in review.items)
+    assert all(any(f.rule == "competitor" for f in v.findings) for v in review.items)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=review.id))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "override_flags" in (refused.value.details() or "")
+    # An edit that still makes a banned claim stays flagged; an override approves it, audited.
+    item = review.items[0].item
+    edit = review_pb2.ItemEdit(artifact_id=item.artifact_id, text="The fastest way to search your embeddings")
+    with pytest.raises(grpc.aio.AioRpcError) as still:
+        await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=review.id, edits=[edit]))
+    assert still.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    approved = await reviews.ApproveReview(
+        review_pb2.ApproveReviewRequest(review_id=review.id, edits=[edit], override_flags=True)
+    )
+    assert approved.review.status == review_pb2.REVIEW_STATUS_APPROVED
+    assert approved.review.approvals[0].override_flags
+    await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    from marketing.admin.v1 import admin_pb2, admin_pb2_grpc
+
+    events = await admin_pb2_grpc.AdminServiceStub(stack).ListAuditEvents(
+        admin_pb2.ListAuditEventsRequest(tenant_id="default")
+    )
+    overrides = [e for e in events.audit_events if e.action == "review.approve_override"]
+    assert len(overrides) == 1 and "fastest" in json.dumps(dict(overrides[0].details))
+
+
+async def test_an_edit_over_the_platform_limit_is_invalid(stack: grpc.aio.Channel) -> None:
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    review = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+    x_item = next(v.item for v in review.items if v.item.platform == "x")
+    assert x_item.max_length == 280
+    edit = review_pb2.ItemEdit(artifact_id=x_item.artifact_id, text="word " * 80)
+    with pytest.raises(grpc.aio.AioRpcError) as too_long:
+        await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=review.id, edits=[edit]))
+    assert too_long.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "280" in bad_request_fields(too_long.value)["edits[0].text"]
+    pending = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=review.id))).review
+    assert pending.status == review_pb2.REVIEW_STATUS_PENDING and not pending.approvals
+
+
+async def test_reviews_are_listed_by_status_and_summarised(stack: grpc.aio.Channel) -> None:
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    first = await start_campaign(stack)
+    second = await start_campaign(stack)
+    x_item = next(
+        v.item
+        for v in (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=first.review_id))).review.items
+        if v.item.platform == "x"
+    )
+    edit = review_pb2.ItemEdit(artifact_id=x_item.artifact_id, text=x_item.text + " Try it today.")
+    await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=first.review_id, edits=[edit]))
+    await wait_for(stack, first.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    pending = await reviews.ListReviews(review_pb2.ListReviewsRequest(status=review_pb2.REVIEW_STATUS_PENDING))
+    assert [r.id for r in pending.reviews] == [second.review_id]
+    page = await reviews.ListReviews(review_pb2.ListReviewsRequest(page_size=1))
+    assert len(page.reviews) == 1 and page.next_page_token
+    summary = await reviews.GetReviewSummary(review_pb2.GetReviewSummaryRequest())
+    drafter = next(f for f in summary.figures if f.team == "social" and f.agent == "post_drafter")
+    assert drafter.decided_items == 2 and drafter.approved_items == 2 and drafter.approval_rate == 1.0
+    assert drafter.edited_items == 1 and drafter.mean_edit_distance == len(" Try it today.") / 2

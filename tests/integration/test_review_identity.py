@@ -1,0 +1,57 @@
+"""Reviews and identity: a tenant's reviewers see and decide only their tenant's reviews, deciding needs
+marketing.reviews.write, and a submitter approves their own task only when the tenant allows it."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
+from marketing.tenant.v1 import tenant_pb2
+
+from common.auth.principal import Scope
+from tests.conftest import authenticated_stack, tenant_api_key, test_settings
+
+CAMPAIGN = "Prepare LinkedIn and X posts announcing our open-source vector database release"
+
+
+async def test_tenants_reviewers_scopes_and_self_approval() -> None:
+    settings = test_settings(auth_disabled=False, publisher_poll_s=3600.0)
+    async with authenticated_stack(settings, ["tenant-a", "tenant-b"]) as (channel, keys):
+        tasks = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        reviews = review_pb2_grpc.ReviewServiceStub(channel)
+        request = supervisor_pb2.RunTaskRequest(
+            task=CAMPAIGN, approval_policy=tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING
+        )
+        paused = (await tasks.RunTask(request, metadata=keys["tenant-a"], timeout=30)).workflow
+        assert paused.status == supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
+        get = review_pb2.GetReviewRequest(review_id=paused.review_id)
+        approve = review_pb2.ApproveReviewRequest(review_id=paused.review_id)
+
+        # Tenant B sees nothing of it and cannot decide it.
+        for call in (reviews.GetReview(get, metadata=keys["tenant-b"]),
+                     reviews.ApproveReview(approve, metadata=keys["tenant-b"]),
+                     reviews.RejectReview(review_pb2.RejectReviewRequest(review_id=paused.review_id, comments="x"),
+                                          metadata=keys["tenant-b"])):  # fmt: skip
+            with pytest.raises(grpc.aio.AioRpcError) as hidden:
+                await call
+            assert hidden.value.code() == grpc.StatusCode.NOT_FOUND
+        listed = await reviews.ListReviews(review_pb2.ListReviewsRequest(), metadata=keys["tenant-b"])
+        assert list(listed.reviews) == []
+
+        # The submitter may not approve their own task (the tenant does not allow it).
+        with pytest.raises(grpc.aio.AioRpcError) as own:
+            await reviews.ApproveReview(approve, metadata=keys["tenant-a"])
+        assert own.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+        # A reader may read but not decide.
+        reader = await tenant_api_key(settings, "tenant-a", [Scope.TASKS_READ.value])
+        assert (await reviews.GetReview(get, metadata=reader)).review.id == paused.review_id
+        with pytest.raises(grpc.aio.AioRpcError) as read_only:
+            await reviews.ApproveReview(approve, metadata=reader)
+        assert read_only.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+        # Another reviewer of tenant A approves.
+        reviewer = await tenant_api_key(settings, "tenant-a", [Scope.TASKS_READ.value, Scope.REVIEWS_WRITE.value])
+        approved = (await reviews.ApproveReview(approve, metadata=reviewer)).review
+        assert approved.status == review_pb2.REVIEW_STATUS_APPROVED
+        assert approved.decided_by.startswith("api_key:") and approved.decided_by != approved.submitted_by
