@@ -86,7 +86,9 @@ def _hashtag_rules(text: str, brand: tenant_pb2.BrandProfile) -> list[RuleFindin
     findings = []
     if brand.max_hashtags and len(tags) > brand.max_hashtags:
         findings.append(
-            RuleFinding("hashtags", f"has {len(tags)} hashtags, at most {brand.max_hashtags}", Severity.WARNING)
+            RuleFinding(
+                "hashtags", f"has {len(tags)} hashtags, at most {brand.max_hashtags}", Severity.WARNING
+            )
         )
     if brand.allowed_hashtags:
         allowed = {t.lstrip("#").casefold() for t in [*brand.allowed_hashtags, *brand.default_hashtags]}
@@ -117,6 +119,10 @@ def check_text(text: str, brand: tenant_pb2.BrandProfile, max_length: int = 0) -
     findings = [*_word_rules(text, brand), *_hashtag_rules(text, brand), *_link_rules(text, brand)]
     if max_length and text_length(text) > max_length:
         findings.append(
-            RuleFinding("length", f"is {text_length(text)} characters, over the limit of {max_length}", Severity.FLAGGED)
+            RuleFinding(
+                "length",
+                f"is {text_length(text)} characters, over the limit of {max_length}",
+                Severity.FLAGGED,
+            )
         )
     return findings

@@ -226,8 +226,12 @@ class Settings(BaseSettings):
     moderation_model: str | None = None  # e.g. "omni-moderation-latest": drafts go to OpenAI /v1/moderations
     moderation_api_key: str | None = Field(None, repr=False)  # default: OPENAI_API_KEY
     moderation_base_url: str | None = None  # default: OPENAI_BASE_URL, else https://api.openai.com/v1
-    review_max_rounds: int = Field(3, ge=1, le=20)  # change requests per team call before a rejection is final
-    review_expiry_poll_s: float = Field(30.0, gt=0, le=3600)  # how often pending reviews past their time expire
+    review_max_rounds: int = Field(
+        3, ge=1, le=20
+    )  # change requests per team call before a rejection is final
+    review_expiry_poll_s: float = Field(
+        30.0, gt=0, le=3600
+    )  # how often pending reviews past their time expire
 
     # Identity (common/auth/): OAuth2 access tokens from an OpenID issuer, tenants' API keys, or nothing on loopback.
     auth_disabled: bool = False  # only when every server binds loopback: every call is the default tenant's

@@ -37,14 +37,18 @@ class Moderator:
         key = settings.moderation_api_key or settings.openai_api_key or ""
         base = settings.moderation_base_url or settings.openai_base_url or DEFAULT_BASE_URL
         headers = {"authorization": f"Bearer {key}"} if key else {}
-        return cls(ExternalApi.from_settings("moderation", base, settings, headers), settings.moderation_model)
+        return cls(
+            ExternalApi.from_settings("moderation", base, settings, headers), settings.moderation_model
+        )
 
     async def check(self, texts: list[str]) -> list[list[RuleFinding]]:
         """The findings of each text (one request for all of them)."""
         if not texts:
             return []
         try:
-            response = await self.api.request("POST", "moderations", json={"model": self.model, "input": texts})
+            response = await self.api.request(
+                "POST", "moderations", json={"model": self.model, "input": texts}
+            )
             results = response.json()["results"]
             if not isinstance(results, list) or len(results) != len(texts):
                 raise ValueError(f"expected {len(texts)} results")

@@ -59,7 +59,9 @@ class PostApprovals:
                     tenant_id, workflow_id, artifact_id, text, digests[artifact_id], decision.get("reviewer", ""),
                     now, decision.get("review_id", ""), SCHEDULED, True,
                 )  # fmt: skip
-        log.info("posts_approved", workflow_id=workflow_id, posts=len(texts), reviewer=decision.get("reviewer"))
+        log.info(
+            "posts_approved", workflow_id=workflow_id, posts=len(texts), reviewer=decision.get("reviewer")
+        )
 
     async def discard(self, tenant_id: str, workflow_id: str, artifact_ids: Sequence[str]) -> None:
         """Cancel the workflow's held posts of drafts that were not approved."""
@@ -91,7 +93,9 @@ class PostApprovals:
             )  # fmt: skip
         posts = [_post(r) for r in rows]
         for post in posts:
-            log.warning("post_review_expired", tenant_id=post.tenant_id, post_id=post.id, workflow_id=post.workflow_id)
+            log.warning(
+                "post_review_expired", tenant_id=post.tenant_id, post_id=post.id, workflow_id=post.workflow_id
+            )
         return posts
 
 

@@ -150,7 +150,13 @@ class PublisherLoop:
             await asyncio.to_thread(self._write_outbox, post, publisher)
             await self.posts.mark_published(post, "", "", dry_run=True)
             POSTS_PUBLISHED.labels(platform=post.platform, outcome="dry_run").inc()
-            log.info("post_published", dry_run=True, outbox=str(self.outbox), approved_by=post.approved_by, **fields)
+            log.info(
+                "post_published",
+                dry_run=True,
+                outbox=str(self.outbox),
+                approved_by=post.approved_by,
+                **fields,
+            )
             return
         try:
             published = await publisher.publish(post.text)

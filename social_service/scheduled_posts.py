@@ -47,7 +47,9 @@ class NewPost:
     platform: str
     text: str
     scheduled_at: datetime
-    approval_required: bool = False  # held until a reviewer approves its exact text (social_service.approvals)
+    approval_required: bool = (
+        False  # held until a reviewer approves its exact text (social_service.approvals)
+    )
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,6 @@ def with_records(
     they are published (``social_service.approvals``; by default when publishing is ``live``)."""
     from social_service.approvals import with_review
 
-
     async def erase_tenant(tenant_id: str) -> int:
         erased = await posts.erase_tenant(tenant_id)
         return erased + (await secrets.erase_tenant(tenant_id) if secrets is not None else 0)

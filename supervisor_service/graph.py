@@ -19,8 +19,8 @@ from langgraph.types import StreamWriter, interrupt
 from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
 
-from common.agents.review_gate import stricter_policy
 from common.agents.convert import artifact_from_proto, artifact_to_proto, step_from_proto, usage_from_proto
+from common.agents.review_gate import stricter_policy
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.state import ArtifactData, StepData
 from common.agents.worker import ChatModels
@@ -195,7 +195,9 @@ def _team_node(team: str, caller: TeamCaller, settings: Settings) -> MemberNode:
             tracer().start_as_current_span(f"team_call {team}", attributes=attributes) as span,
         ):
             deadline = task_deadline(state, config)
-            run, artifacts = await call_until_decided(team, caller, state, settings, writer, stream_text, deadline)
+            run, artifacts = await call_until_decided(
+                team, caller, state, settings, writer, stream_text, deadline
+            )
             span.set_attribute("marketing.team_run.status", run["status"])
             if run["status"] not in ANSWERED:
                 mark_error(span, run["error"], run["error_code"] or None)
@@ -258,11 +260,9 @@ def team_brief(team: str, state: WorkflowState) -> tuple[team_pb2.Brief, str]:
         upstream_artifacts=[artifact_to_proto(a, with_data=False) for a in state.get("artifacts", [])],
         tenant_id=tenant_id,
         profile=profile_for(team, profile),
-        approval_policy=tenant_pb2.ApprovalPolicy.Value(
-            stricter_policy(
-                tenant_pb2.ApprovalPolicy.Name(profile.review.policy) if profile is not None else "",
-                state.get("approval_policy", ""),
-            )
+        approval_policy=stricter_policy(
+            tenant_pb2.ApprovalPolicy.Name(profile.review.policy) if profile is not None else "",
+            state.get("approval_policy", ""),
         ),
     )
     return brief, f"{state['workflow_id']}/{team}/{last['index'] if last else 0}"

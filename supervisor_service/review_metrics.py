@@ -92,7 +92,9 @@ def summarize(reviews: Iterable[review_pb2.Review]) -> list[review_pb2.ReviewFig
     for review in reviews:
         for view in review.items:
             key = (review.team, view.item.agent, view.item.model or "unknown")
-            figures = groups.setdefault(key, review_pb2.ReviewFigures(team=key[0], agent=key[1], model=key[2]))
+            figures = groups.setdefault(
+                key, review_pb2.ReviewFigures(team=key[0], agent=key[1], model=key[2])
+            )
             figures.decided_items += 1
             outcome = _outcome(review, view)
             if outcome in ("approved", "edited"):

@@ -87,7 +87,9 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
         self, request: review_pb2.GetReviewRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> review_pb2.GetReviewResponse:
         raise_if_invalid(_review_id(request.review_id))
-        return review_pb2.GetReviewResponse(review=await self.desk.get(self._caller().tenant_id, request.review_id))
+        return review_pb2.GetReviewResponse(
+            review=await self.desk.get(self._caller().tenant_id, request.review_id)
+        )
 
     async def ApproveReview(
         self, request: review_pb2.ApproveReviewRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -111,7 +113,9 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
         problems = _review_id(request.review_id)
         problems += check_text("comments", request.comments, max_chars=MAX_COMMENT_CHARS)
         raise_if_invalid(problems)
-        review = await self.desk.send_back(self._caller(), request.review_id, request.comments, [], request.final)
+        review = await self.desk.send_back(
+            self._caller(), request.review_id, request.comments, [], request.final
+        )
         return review_pb2.RejectReviewResponse(review=review)
 
     async def RequestChanges(
@@ -123,7 +127,9 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             problems.append(FieldViolation("item_comments", "name at least one item and what to change"))
         for i, comment in enumerate(request.item_comments):
             problems += check_text(f"item_comments[{i}].artifact_id", comment.artifact_id, max_chars=128)
-            problems += check_text(f"item_comments[{i}].comment", comment.comment, max_chars=MAX_COMMENT_CHARS)
+            problems += check_text(
+                f"item_comments[{i}].comment", comment.comment, max_chars=MAX_COMMENT_CHARS
+            )
         raise_if_invalid(problems)
         review = await self.desk.send_back(
             self._caller(), request.review_id, request.comments, list(request.item_comments), False

@@ -65,6 +65,12 @@ def _stored(row: dict[str, Any]) -> StoredReview:
     )
 
 
+def _page_key(pair: tuple[StoredReview, datetime | None]) -> tuple[datetime, str]:
+    stored, created = pair
+    assert created is not None
+    return created, stored.review.id
+
+
 class ReviewStore:
     """Queries on ``reviews`` (PostgreSQL or SQLite)."""
 
@@ -87,10 +93,14 @@ class ReviewStore:
     async def get(self, tenant_id: str, review_id: str) -> StoredReview | None:
         """One of the tenant's reviews (None also for another tenant's)."""
         async with self.db.for_tenant(tenant_id) as db:
-            rows = await db.fetch("SELECT * FROM reviews WHERE tenant_id = $1 AND id = $2", tenant_id, review_id)
+            rows = await db.fetch(
+                "SELECT * FROM reviews WHERE tenant_id = $1 AND id = $2", tenant_id, review_id
+            )
         return _stored(rows[0]) if rows else None
 
-    async def save(self, tenant_id: str, stored: StoredReview, review: review_pb2.Review, decision: bytes) -> bool:
+    async def save(
+        self, tenant_id: str, stored: StoredReview, review: review_pb2.Review, decision: bytes
+    ) -> bool:
         """Replace a review if nobody changed it since ``stored`` was read (compare and set on its version)."""
         decided = review.decide_time.ToDatetime(UTC) if review.HasField("decide_time") else None
         async with self.db.for_tenant(tenant_id) as db:
@@ -114,7 +124,7 @@ class ReviewStore:
                 page_size,
                 page_token,
                 lambda row: (_stored(row), _time(row["created_at"])),
-                lambda pair: (pair[1], pair[0].review.id),  # type: ignore[return-value]
+                _page_key,
             )
         return [stored for stored, _ in page], token
 

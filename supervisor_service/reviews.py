@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,7 +196,7 @@ class ReviewDesk:
 
     async def list(
         self, tenant_id: str, status: int, max_age_s: float, page_size: int, page_token: str
-    ) -> tuple[list[review_pb2.Review], str]:
+    ) -> tuple[builtins.list[review_pb2.Review], str]:
         """A page of the tenant's reviews, newest first; with ``max_age_s``, only those created since."""
         name = review_pb2.ReviewStatus.Name(status).removeprefix("REVIEW_STATUS_").lower() if status else ""
         page, token = await self.store.list(tenant_id, name, page_size, page_token)
@@ -257,7 +258,7 @@ class ReviewDesk:
         caller: Principal,
         stored: StoredReview,
         review: review_pb2.Review,
-        flagged: list[str],
+        flagged: builtins.list[str],
         override_flags: bool,
     ) -> review_pb2.Review:
         decision = team_pb2.ReviewDecision(
@@ -317,7 +318,9 @@ class ReviewDesk:
         self._decided(review, status, caller.actor)
         await self._save(tenant_id, stored, review, decision.SerializeToString())
         action = "review.reject" if final else "review.request_changes"
-        await self.audit(tenant_id, caller.actor, action, f"reviews/{review.id}", {"comments": review.comments})
+        await self.audit(
+            tenant_id, caller.actor, action, f"reviews/{review.id}", {"comments": review.comments}
+        )
         record_decision(review, stored.review)
         await self._resume(tenant_id, review, decision)
         return review
@@ -344,7 +347,12 @@ class ReviewDesk:
             raise FailedPrecondition(f"review {review.id} changed meanwhile: read it again")
 
     async def _audit_approval(
-        self, tenant_id: str, caller: Principal, review: review_pb2.Review, flagged: list[str], override: bool
+        self,
+        tenant_id: str,
+        caller: Principal,
+        review: review_pb2.Review,
+        flagged: builtins.list[str],
+        override: bool,
     ) -> None:
         details: dict[str, Any] = {
             "status": review_pb2.ReviewStatus.Name(review.status),
@@ -359,12 +367,16 @@ class ReviewDesk:
         action = "review.approve_override" if override and flagged else "review.approve"
         await self.audit(tenant_id, caller.actor, action, f"reviews/{review.id}", details)
 
-    async def _resume(self, tenant_id: str, review: review_pb2.Review, decision: team_pb2.ReviewDecision) -> None:
+    async def _resume(
+        self, tenant_id: str, review: review_pb2.Review, decision: team_pb2.ReviewDecision
+    ) -> None:
         if self.resume is None:
             return
         try:
             await self.resume(tenant_id, review.workflow_id, resume_value(decision))
-        except FailedPrecondition as exc:  # driven elsewhere; the graph finds the decision when it pauses again
+        except (
+            FailedPrecondition
+        ) as exc:  # driven elsewhere; the graph finds the decision when it pauses again
             log.info("review_resume_skipped", review_id=review.id, reason=exc.message)
 
     # --- expiry ----------------------------------------------------------------------------------------------

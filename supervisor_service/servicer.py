@@ -89,7 +89,11 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         workflow = None
         with acting_as(self._caller()) as caller:
             async for event in self.runner.run(
-                caller.tenant_id, request.task, self._deadline(context), False, caller.actor,
+                caller.tenant_id,
+                request.task,
+                self._deadline(context),
+                False,
+                caller.actor,
                 approval_policy=policy_name(request.approval_policy),
             ):
                 if event.HasField("done"):
@@ -102,7 +106,11 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         validate_task(request.task)
         with acting_as(self._caller()) as caller:
             async for event in self.runner.run(
-                caller.tenant_id, request.task, self._deadline(context), True, caller.actor,
+                caller.tenant_id,
+                request.task,
+                self._deadline(context),
+                True,
+                caller.actor,
                 approval_policy=policy_name(request.approval_policy),
             ):
                 yield event

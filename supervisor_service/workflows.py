@@ -136,7 +136,9 @@ class WorkflowRunner:
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
         self._maintenance: asyncio.Task[None] | None = None
-        self.reviews: ReviewDesk | None = None  # set when the review desk is wired (workflows pause for review)
+        self.reviews: ReviewDesk | None = (
+            None  # set when the review desk is wired (workflows pause for review)
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -457,7 +459,9 @@ class WorkflowRunner:
         if record.status in TERMINAL:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
         if record.status == AWAITING_REVIEW:
-            raise FailedPrecondition(f"workflow {workflow_id} waits for a review: decide it with ReviewService")
+            raise FailedPrecondition(
+                f"workflow {workflow_id} waits for a review: decide it with ReviewService"
+            )
         if workflow_id in self.running:
             raise FailedPrecondition(f"workflow {workflow_id} is running on this replica")
         stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS

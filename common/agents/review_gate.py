@@ -130,7 +130,9 @@ def reviewable(gate: ReviewGate, artifacts: Sequence[ArtifactData]) -> list[Arti
     ]
 
 
-async def _items(gate: ReviewGate, state: Mapping[str, Any], drafts: list[ArtifactData]) -> list[dict[str, Any]]:
+async def _items(
+    gate: ReviewGate, state: Mapping[str, Any], drafts: list[ArtifactData]
+) -> list[dict[str, Any]]:
     brief = state["brief"]
     times = await gate.scheduled(brief.get("tenant_id", ""), brief["workflow_id"]) if gate.scheduled else {}
     limits = gate.max_lengths or {}
@@ -172,24 +174,31 @@ def build_review_gate(team: str, gate: ReviewGate, team_lead: str) -> Callable[.
                 await gate.approve(tenant, workflow_id, decision)
             texts, digests = decision.get("approved_texts", {}), decision.get("approved_digests", {})
             approved = [
-                {**a, "content": texts[a["id"]], "metadata": {**a["metadata"], APPROVED_DIGEST: digests[a["id"]]}}
+                {
+                    **a,
+                    "content": texts[a["id"]],
+                    "metadata": {**a["metadata"], APPROVED_DIGEST: digests[a["id"]]},
+                }
                 for a in drafts
                 if a["id"] in texts
             ]
             summary = f"{len(approved)} item(s) approved by {reviewer or 'a reviewer'} (round {round_})"
             step = new_step(team, REVIEW_GATE, StepKind.WORK, index, summary=summary)
-            update = {"artifacts": approved, "steps": [step], "review_round": round_}
-            return Command(goto=END, update=update)
+            return Command(goto=END, update={"artifacts": approved, "steps": [step], "review_round": round_})
         if gate.discard is not None:
             await gate.discard(tenant, workflow_id, [a["id"] for a in drafts])
         withdrawn = [{**a, "metadata": {**a["metadata"], SUPERSEDED: str(round_)}} for a in drafts]
         comments = review_comments(decision)
-        summary = f"{verdict.value.replace('_', ' ')} by {reviewer or 'a reviewer'} (round {round_}): {comments}"
+        summary = (
+            f"{verdict.value.replace('_', ' ')} by {reviewer or 'a reviewer'} (round {round_}): {comments}"
+        )
         step = new_step(team, REVIEW_GATE, StepKind.WORK, index, summary=summary[:300])
         update: dict[str, Any] = {"artifacts": withdrawn, "steps": [step], "review_round": round_}
         if verdict == Verdict.REJECTED:
             return Command(goto=END, update=update)
-        instructions = f"{brief['instructions']}\n\nReviewer comments on round {round_}, address them: {comments}"
+        instructions = (
+            f"{brief['instructions']}\n\nReviewer comments on round {round_}, address them: {comments}"
+        )
         update["brief"] = {**brief, "instructions": instructions.strip()}
         update["completed"] = [{"name": REVIEW_RESET, "outcome": f"changes requested: {comments}"}]
         return Command(goto=team_lead, update=update)

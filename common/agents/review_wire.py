@@ -10,7 +10,7 @@ from marketing.team.v1 import team_pb2
 
 from common.agents.review_gate import Verdict
 
-_VERDICTS = {
+_VERDICTS: dict[Verdict, Any] = {
     Verdict.APPROVED: team_pb2.REVIEW_VERDICT_APPROVED,
     Verdict.CHANGES_REQUESTED: team_pb2.REVIEW_VERDICT_CHANGES_REQUESTED,
     Verdict.REJECTED: team_pb2.REVIEW_VERDICT_REJECTED,
@@ -32,13 +32,15 @@ def decision_to_data(decision: team_pb2.ReviewDecision) -> dict[str, Any]:
         "approved_texts": dict(decision.approved_texts),
         "approved_digests": dict(decision.approved_digests),
         "comments": decision.comments,
-        "item_comments": [{"artifact_id": c.artifact_id, "comment": c.comment} for c in decision.item_comments],
+        "item_comments": [
+            {"artifact_id": c.artifact_id, "comment": c.comment} for c in decision.item_comments
+        ],
         "reviewer": decision.reviewer,
         "review_id": decision.review_id,
     }
 
 
-def verdict_to_proto(verdict: Verdict) -> team_pb2.ReviewVerdict.ValueType:
+def verdict_to_proto(verdict: Verdict) -> Any:
     """The protobuf verdict."""
     return _VERDICTS[verdict]
 
@@ -47,7 +49,7 @@ def _item(data: Mapping[str, Any]) -> team_pb2.ReviewItem:
     kind = f"ARTIFACT_KIND_{str(data.get('kind', '')).upper()}"
     item = team_pb2.ReviewItem(
         artifact_id=data["artifact_id"],
-        kind=team_pb2.ArtifactKind.Value(kind) if kind in team_pb2.ArtifactKind.keys() else 0,
+        kind=kind if kind in team_pb2.ArtifactKind.keys() else "ARTIFACT_KIND_UNSPECIFIED",
         title=data.get("title", ""),
         text=data.get("text", ""),
         platform=data.get("platform", ""),

@@ -62,7 +62,9 @@ class BriefData(TypedDict):
     upstream: list[ArtifactData]
     tenant_id: NotRequired[str]
     profile: NotRequired[dict[str, Any]]
-    review_required: NotRequired[bool]  # the team's work waits for a person's approval (common.agents.review_gate)
+    review_required: NotRequired[
+        bool
+    ]  # the team's work waits for a person's approval (common.agents.review_gate)
 
 
 def new_step(team: str, agent: str, kind: StepKind, index: int, **fields: Any) -> StepData:

@@ -207,7 +207,9 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
 def _review_pending(team: TeamDefinition, state: TeamState) -> bool:
     """Whether finishing must wait for a reviewer: the brief asks for review and there are drafts to approve."""
     gate = team.review
-    return bool(gate and state["brief"].get("review_required") and reviewable(gate, state.get("artifacts", [])))
+    return bool(
+        gate and state["brief"].get("review_required") and reviewable(gate, state.get("artifacts", []))
+    )
 
 
 def _worker_node(team: str, worker: Worker, model: BoundWorkerModel, settings: Settings) -> MemberNode:
@@ -238,7 +240,9 @@ async def _work(
     started = time.monotonic()
     brief = state["brief"]
     visible = [
-        a for a in [*brief["upstream"], *state.get("artifacts", [])] if not a.get("metadata", {}).get(SUPERSEDED)
+        a
+        for a in [*brief["upstream"], *state.get("artifacts", [])]
+        if not a.get("metadata", {}).get(SUPERSEDED)
     ]
     prompt = render_brief(brief["task"], brief["instructions"], visible, brief.get("profile"))
     index = len(state.get("steps", [])) + 1

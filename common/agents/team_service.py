@@ -321,7 +321,9 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         if store is not None:
             config["configurable"] = {"thread_id": f"{tenant}/{idempotency_key}"}
             checkpoint = await graph.aget_state(config)
-            if checkpoint.interrupts:  # paused for review: resume with a decision for its round, else ask again
+            if (
+                checkpoint.interrupts
+            ):  # paused for review: resume with a decision for its round, else ask again
                 graph_input = self._resume_input(brief, checkpoint.interrupts[0].value)
                 if graph_input is None:
                     yield team_pb2.StreamBriefResponse(result=self._paused(checkpoint, started, ledger))

@@ -612,7 +612,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fault = owner._take_fault(request)
         with owner._lock:
-            owner.requests.append({**request, "_path": "/v1/moderations", "_fault": fault.name if fault else None})
+            owner.requests.append(
+                {**request, "_path": "/v1/moderations", "_fault": fault.name if fault else None}
+            )
         if fault is not None and fault.status != 200:
             self._send_json(fault.status, fault.body if fault.body is not None else error_body(fault.status))
             return
@@ -620,9 +622,16 @@ class _Handler(BaseHTTPRequestHandler):
         results = []
         for text in texts:
             hits = [w for w in owner.moderation_flagged if w.casefold() in str(text).casefold()]
-            results.append({"flagged": bool(hits), "categories": {"violence": bool(hits)},
-                            "category_scores": {"violence": 0.99 if hits else 0.01}})
-        self._send_json(200, {"id": owner._next_id("modr-"), "model": request.get("model", ""), "results": results})
+            results.append(
+                {
+                    "flagged": bool(hits),
+                    "categories": {"violence": bool(hits)},
+                    "category_scores": {"violence": 0.99 if hits else 0.01},
+                }
+            )
+        self._send_json(
+            200, {"id": owner._next_id("modr-"), "model": request.get("model", ""), "results": results}
+        )
 
     def _send_completion(self, completion: dict, fault: Fault | None) -> None:
         """A non-streamed answer, broken as the fault says: no finish reason, half a body, or not JSON."""

@@ -51,7 +51,9 @@ async def test_tenants_reviewers_scopes_and_self_approval() -> None:
         assert read_only.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
         # Another reviewer of tenant A approves.
-        reviewer = await tenant_api_key(settings, "tenant-a", [Scope.TASKS_READ.value, Scope.REVIEWS_WRITE.value])
+        reviewer = await tenant_api_key(
+            settings, "tenant-a", [Scope.TASKS_READ.value, Scope.REVIEWS_WRITE.value]
+        )
         approved = (await reviews.ApproveReview(approve, metadata=reviewer)).review
         assert approved.status == review_pb2.REVIEW_STATUS_APPROVED
         assert approved.decided_by.startswith("api_key:") and approved.decided_by != approved.submitted_by

@@ -73,10 +73,14 @@ async def test_a_revision_prompt_carries_the_reviewers_comments(provider: FakeOp
             )
         )
         for _ in range(200):
-            workflow = (await tasks.GetWorkflow(supervisor_pb2.GetWorkflowRequest(workflow_id=paused.id))).workflow
+            workflow = (
+                await tasks.GetWorkflow(supervisor_pb2.GetWorkflowRequest(workflow_id=paused.id))
+            ).workflow
             if workflow.review_id and workflow.review_id != paused.review_id:
                 break
             await asyncio.sleep(0.05)
         assert workflow.status == supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
-        later = [str(r.get("messages")) for r in provider.requests[before:] if r["_path"].endswith("completions")]
+        later = [
+            str(r.get("messages")) for r in provider.requests[before:] if r["_path"].endswith("completions")
+        ]
         assert later and any(comment in prompt for prompt in later)

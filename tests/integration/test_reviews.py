@@ -48,11 +48,15 @@ async def start_campaign(channel: grpc.aio.Channel, task: str = CAMPAIGN) -> sup
 async def wait_for(channel: grpc.aio.Channel, workflow_id: str, *statuses: int) -> supervisor_pb2.Workflow:
     stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
     for _ in range(200):
-        workflow = (await stub.GetWorkflow(supervisor_pb2.GetWorkflowRequest(workflow_id=workflow_id))).workflow
+        workflow = (
+            await stub.GetWorkflow(supervisor_pb2.GetWorkflowRequest(workflow_id=workflow_id))
+        ).workflow
         if workflow.status in statuses:
             return workflow
         await asyncio.sleep(0.05)
-    raise AssertionError(f"workflow {workflow_id} stayed {supervisor_pb2.WorkflowStatus.Name(workflow.status)}")
+    raise AssertionError(
+        f"workflow {workflow_id} stayed {supervisor_pb2.WorkflowStatus.Name(workflow.status)}"
+    )
 
 
 async def workflow_posts(settings: Settings, workflow_id: str) -> list[ScheduledPost]:
@@ -64,7 +68,9 @@ async def workflow_posts(settings: Settings, workflow_id: str) -> list[Scheduled
         await store.close()
 
 
-async def publish_due_now(settings: Settings, workflow_id: str, tamper: dict[str, str] | None = None) -> list[Any]:
+async def publish_due_now(
+    settings: Settings, workflow_id: str, tamper: dict[str, str] | None = None
+) -> list[Any]:
     """Move the workflow's posts to now (a text in ``tamper`` replaces the stored one, as a bad actor would), run
     the publisher once and return the workflow's outbox lines."""
     store = await open_store(settings, "social", migrations=(MIGRATIONS,))
@@ -102,7 +108,9 @@ async def test_campaign_pauses_for_review_and_publishes_exactly_the_approved_tex
     assert all(v.item.text and v.item.HasField("scheduled_time") for v in review.items)
     held = await workflow_posts(review_settings, paused.id)
     assert held and all(p.approval_required and not p.approval_digest for p in held)
-    assert await publish_due_now(review_settings, paused.id) == []  # nothing goes out unapproved... and it expired
+    assert (
+        await publish_due_now(review_settings, paused.id) == []
+    )  # nothing goes out unapproved... and it expired
     # (the posts reached their time unapproved: the publisher cancelled them; a fresh campaign is approved below)
 
 
@@ -160,7 +168,9 @@ async def test_rejection_with_comments_revises_the_drafts_with_the_comments_in_t
     paused = await start_campaign(stack)
     reviews = review_pb2_grpc.ReviewServiceStub(stack)
     comment = "Mention the Apache 2.0 licence and drop the exclamation marks"
-    sent_back = await reviews.RejectReview(review_pb2.RejectReviewRequest(review_id=paused.review_id, comments=comment))
+    sent_back = await reviews.RejectReview(
+        review_pb2.RejectReviewRequest(review_id=paused.review_id, comments=comment)
+    )
     assert sent_back.review.status == review_pb2.REVIEW_STATUS_CHANGES_REQUESTED
     second = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
     for _ in range(100):
@@ -194,16 +204,22 @@ async def test_bad_decisions_are_refused(stack: grpc.aio.Channel, review_setting
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await reviews.GetReview(review_pb2.GetReviewRequest(review_id="00000000-0000-0000-0000-000000000000"))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
-    await reviews.RejectReview(review_pb2.RejectReviewRequest(review_id=paused.review_id, comments="no", final=True))
+    await reviews.RejectReview(
+        review_pb2.RejectReviewRequest(review_id=paused.review_id, comments="no", final=True)
+    )
     with pytest.raises(grpc.aio.AioRpcError) as decided:
         await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
     assert decided.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED, supervisor_pb2.WORKFLOW_STATUS_DEGRADED)
+    done = await wait_for(
+        stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED, supervisor_pb2.WORKFLOW_STATUS_DEGRADED
+    )
     assert not [a for a in done.artifacts if a.kind == 5]
     assert all(p.status == "cancelled" for p in await workflow_posts(review_settings, paused.id))
 
 
-async def set_profile(channel: grpc.aio.Channel, profile: tenant_pb2.TenantProfile, metadata: Any = None) -> None:
+async def set_profile(
+    channel: grpc.aio.Channel, profile: tenant_pb2.TenantProfile, metadata: Any = None
+) -> None:
     from google.protobuf import field_mask_pb2
     from marketing.admin.v1 import admin_pb2, admin_pb2_grpc
 
@@ -272,13 +288,17 @@ async def test_reviews_are_listed_by_status_and_summarised(stack: grpc.aio.Chann
     second = await start_campaign(stack)
     x_item = next(
         v.item
-        for v in (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=first.review_id))).review.items
+        for v in (
+            await reviews.GetReview(review_pb2.GetReviewRequest(review_id=first.review_id))
+        ).review.items
         if v.item.platform == "x"
     )
     edit = review_pb2.ItemEdit(artifact_id=x_item.artifact_id, text=x_item.text + " Try it today.")
     await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=first.review_id, edits=[edit]))
     await wait_for(stack, first.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
-    pending = await reviews.ListReviews(review_pb2.ListReviewsRequest(status=review_pb2.REVIEW_STATUS_PENDING))
+    pending = await reviews.ListReviews(
+        review_pb2.ListReviewsRequest(status=review_pb2.REVIEW_STATUS_PENDING)
+    )
     assert [r.id for r in pending.reviews] == [second.review_id]
     page = await reviews.ListReviews(review_pb2.ListReviewsRequest(page_size=1))
     assert len(page.reviews) == 1 and page.next_page_token
