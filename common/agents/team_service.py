@@ -129,6 +129,17 @@ async def erase_checkpoints(saver: BaseCheckpointSaver[Any] | None, prefix: str)
     return len(threads)
 
 
+async def _replayed(store: Store, tenant: str, idempotency_key: str) -> team_pb2.BriefResult | None:
+    """The stored result of a completed key of the tenant, marked replayed; None when there is none."""
+    stored = await store.get_team_result(tenant, idempotency_key)
+    if stored is None:
+        return None
+    result = team_pb2.BriefResult.FromString(stored)
+    result.replayed = True
+    log.info("team_result_replayed", idempotency_key=idempotency_key)
+    return result
+
+
 def validate_brief(request: team_pb2.RunBriefRequest | team_pb2.StreamBriefRequest) -> None:
     """Reject a brief that no team could work on, naming every bad field."""
     if not request.HasField("brief"):
@@ -301,11 +312,8 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         """
         structlog.contextvars.bind_contextvars(workflow_id=brief.workflow_id, team=self.team)
         store = self.store if idempotency_key and self.durable_graph is not None else None
-        if store is not None and (stored := await store.get_team_result(tenant, idempotency_key)) is not None:
-            result = team_pb2.BriefResult.FromString(stored)
-            result.replayed = True
-            log.info("team_result_replayed", idempotency_key=idempotency_key)
-            yield team_pb2.StreamBriefResponse(result=result)
+        if store is not None and (replayed := await _replayed(store, tenant, idempotency_key)) is not None:
+            yield team_pb2.StreamBriefResponse(result=replayed)
             return
         graph = self.durable_graph if store is not None and self.durable_graph is not None else self.graph
         started = time.monotonic()
@@ -320,17 +328,10 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         graph_input: Any = initial_state(data)
         if store is not None:
             config["configurable"] = {"thread_id": f"{tenant}/{idempotency_key}"}
-            checkpoint = await graph.aget_state(config)
-            if (
-                checkpoint.interrupts
-            ):  # paused for review: resume with a decision for its round, else ask again
-                graph_input = self._resume_input(brief, checkpoint.interrupts[0].value)
-                if graph_input is None:
-                    yield team_pb2.StreamBriefResponse(result=self._paused(checkpoint, started, ledger))
-                    return
-            elif checkpoint.next:
-                graph_input = None  # an interrupted run: continue from its last checkpoint
-                log.info("team_run_resumed", idempotency_key=idempotency_key)
+            graph_input, paused = await self._start_from(graph, config, brief, graph_input)
+            if paused is not None:
+                yield team_pb2.StreamBriefResponse(result=self._paused(paused, started, ledger))
+                return
         modes: list[StreamMode] = ["custom", "values", "messages"] if stream_text else ["custom", "values"]
         final: TeamState = {}
         BRIEFS_IN_FLIGHT.labels(team=self.team).inc()
@@ -360,6 +361,21 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         if store is not None:
             await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
         yield team_pb2.StreamBriefResponse(result=result)
+
+    async def _start_from(
+        self, graph: CompiledStateGraph[Any], config: RunnableConfig, brief: team_pb2.Brief, fresh: Any
+    ) -> tuple[Any, Any]:
+        """Where a keyed run starts: fresh, from its last checkpoint (an interrupted run), or, paused for review,
+        with the brief's decision on its round; the checkpoint comes second when the run stays paused (no decision
+        for its round: the caller is asked again)."""
+        checkpoint = await graph.aget_state(config)
+        if checkpoint.interrupts:
+            resume = self._resume_input(brief, checkpoint.interrupts[0].value)
+            return (resume, None) if resume is not None else (None, checkpoint)
+        if checkpoint.next:
+            log.info("team_run_resumed")
+            return None, None
+        return fresh, None
 
     def _review_required(self, brief: team_pb2.Brief, durable: bool) -> bool:
         """Whether the brief's work waits for a person's approval (a pause needs a checkpoint: an idempotency
