@@ -15,9 +15,8 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
-from marketing.supervisor.v1 import review_pb2, review_pb2_grpc
+from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2_grpc
 from marketing.supervisor.v1 import supervisor_pb2 as S
-from marketing.supervisor.v1 import supervisor_pb2_grpc
 
 from common.launcher import ServiceLauncher
 from tests.e2e.conftest import launch
@@ -83,9 +82,11 @@ def test_a_review_survives_sigkill_and_only_the_approved_text_is_published(
 ) -> None:
     stack, x, database = live_stack
     with grpc.insecure_channel(stack.processes["supervisor"].address) as channel:
-        paused = supervisor_pb2_grpc.SupervisorServiceStub(channel).RunTask(
-            S.RunTaskRequest(task=TASK), timeout=60
-        ).workflow
+        paused = (
+            supervisor_pb2_grpc.SupervisorServiceStub(channel)
+            .RunTask(S.RunTaskRequest(task=TASK), timeout=60)
+            .workflow
+        )
     assert paused.status == S.WORKFLOW_STATUS_AWAITING_REVIEW, paused.summary
     assert x.posts == {}
 

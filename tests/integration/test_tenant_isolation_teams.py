@@ -155,7 +155,12 @@ async def run_brief(
     stack: SocialStack, tenant: str, workflow_id: str, key: str = "", brief_tenant: str = ""
 ) -> team_pb2.BriefResult:
     brief = team_pb2.Brief(
-        workflow_id=workflow_id, task=TASK, upstream_artifacts=[ARTICLE], tenant_id=brief_tenant or tenant
+        workflow_id=workflow_id,
+        task=TASK,
+        upstream_artifacts=[ARTICLE],
+        tenant_id=brief_tenant or tenant,
+        # Publishing is live here: these tests are about tenants, so they opt out of human review (issue 17).
+        approval_policy=tenant_pb2.APPROVAL_POLICY_NONE,
     )
     request = team_pb2.RunBriefRequest(brief=brief, idempotency_key=key)
     return (await stack.team.RunBrief(request, metadata=as_(tenant), timeout=30)).result
