@@ -25,6 +25,7 @@ import grpc
 from google.protobuf import json_format
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
 from marketing.team.v1 import team_pb2
+from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.convert import artifact_kind_name
 from common.config import load_settings
@@ -148,19 +149,35 @@ def render_event(event: supervisor_pb2.StreamTaskResponse) -> str | None:
         run = event.team_finished
         status = supervisor_pb2.TeamRunStatus.Name(run.status).removeprefix("TEAM_RUN_STATUS_")
         return f"[{run.team}] finished: {status}" + (f" ({run.error_code}: {run.error})" if run.error else "")
+    if kind == "review_required":
+        review = event.review_required
+        return f"[{review.team}] waits for review {review.review_id} of {review.items} item(s)"
     if kind == "text_withdrawn":
         withdrawn = event.text_withdrawn
         return f"[{withdrawn.team}] {withdrawn.agent}: a model call failed, its text withdrawn ({withdrawn.reason})"
     return None
 
 
+AWAITING_REVIEW_EXIT = 5
+
+
 def exit_code(workflow: supervisor_pb2.Workflow) -> int:
-    """0 for COMPLETED or DEGRADED (done, with warnings), 3 for PARTIAL, 4 for FAILED or CANCELLED."""
+    """0 for COMPLETED or DEGRADED (done, with warnings), 3 for PARTIAL, 4 for FAILED or CANCELLED, 5 while it
+    awaits a review."""
     return {
         supervisor_pb2.WORKFLOW_STATUS_COMPLETED: 0,
         supervisor_pb2.WORKFLOW_STATUS_DEGRADED: 0,
         supervisor_pb2.WORKFLOW_STATUS_PARTIAL: 3,
+        supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW: AWAITING_REVIEW_EXIT,
     }.get(workflow.status, 4)
+
+
+APPROVAL_POLICIES = {
+    "tenant": tenant_pb2.APPROVAL_POLICY_UNSPECIFIED,
+    "none": tenant_pb2.APPROVAL_POLICY_NONE,
+    "before-publishing": tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING,
+    "before-content": tenant_pb2.APPROVAL_POLICY_BEFORE_CONTENT_LEAVES,
+}
 
 
 TLS_FLAGS = ("--cert", "--key", "--cacert")
@@ -200,6 +217,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-artifacts", type=Path, metavar="DIR", help="write charts and images to DIR")
     parser.add_argument("--team", default="", help="tools: only this team's tools")
     parser.add_argument(
+        "--approval",
+        choices=list(APPROVAL_POLICIES),
+        default="tenant",
+        help="this task's approval policy (stricter than the tenant's only); exit 5 while it awaits a review",
+    )
+    parser.add_argument(
         "--cert", type=Path, help="mutual TLS: client certificate chain (PEM); default TLS_CERT_FILE"
     )
     parser.add_argument(
@@ -228,12 +251,17 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             if args.mode == "run":
                 workflow = stub.RunTask(
-                    supervisor_pb2.RunTaskRequest(task=args.task), timeout=args.timeout
+                    supervisor_pb2.RunTaskRequest(
+                        task=args.task, approval_policy=APPROVAL_POLICIES[args.approval]
+                    ),
+                    timeout=args.timeout,
                 ).workflow
             else:
                 workflow = None
                 writing = ""
-                request = supervisor_pb2.StreamTaskRequest(task=args.task)
+                request = supervisor_pb2.StreamTaskRequest(
+                    task=args.task, approval_policy=APPROVAL_POLICIES[args.approval]
+                )
                 for event in stub.StreamTask(request, timeout=args.timeout):
                     if event.HasField("done"):
                         workflow = event.done

@@ -1,4 +1,7 @@
-"""``make demo``: start the four services on loopback, run a sample campaign, print it, stop the services."""
+"""``make demo``: start the four services on loopback, run a sample campaign, print it, stop the services.
+
+The campaign asks for approval before publishing: it stops at the social team's review, the demo prints the review,
+approves it as a reviewer, and the workflow completes."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from pathlib import Path
 
 from common.launcher import ServiceLauncher
 from common.teams import TEAMS
-from supervisor_service import cli
+from common.tls import sync_channel
+from supervisor_service import cli, review_cli
 
 SAMPLE_TASK = (
     "Launch campaign for our open-source vector database: research the market and competitors, write a blog "
@@ -29,8 +33,13 @@ def main() -> int:
         cli.main(["tools", "--addr", address])
         print(f"\nsending task: {task}\n", flush=True)
         code = cli.main(
-            ["stream", task, "--addr", address, "--max-lines", "25", "--save-artifacts", str(ARTIFACT_DIR)]
-        )
+            ["stream", task, "--addr", address, "--max-lines", "25", "--save-artifacts", str(ARTIFACT_DIR),
+             "--approval", "before-publishing"]
+        )  # fmt: skip
+        if code == cli.AWAITING_REVIEW_EXIT:
+            print("\nthe workflow waits for a review; approving it as a reviewer", flush=True)
+            with sync_channel(address, None) as channel:
+                code = review_cli.approve_pending(channel)
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         print("is something else using ports 50051-50054? `make down` stops services started by `make up`.")
