@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common.agents.review_gate import ReviewGate, ReviewStage
 from common.agents.team_graph import TeamDefinition
 from common.agents.worker import Worker
 from content_service import offline
@@ -74,4 +75,6 @@ def content_team(images: ImageGenerator | None = None) -> TeamDefinition:
         finish_when="once the article is written and analysed (and illustrated when images are on or the "
         "task asks for visuals)",
         tools=tools,
+        # Under APPROVAL_POLICY_BEFORE_CONTENT_LEAVES a person approves the article before other teams see it.
+        review=ReviewGate(stage=ReviewStage.CONTENT, artifact_kinds=("article",)),
     )

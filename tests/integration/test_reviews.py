@@ -306,3 +306,70 @@ async def test_reviews_are_listed_by_status_and_summarised(stack: grpc.aio.Chann
     drafter = next(f for f in summary.figures if f.team == "social" and f.agent == "post_drafter")
     assert drafter.decided_items == 2 and drafter.approved_items == 2 and drafter.approval_rate == 1.0
     assert drafter.edited_items == 1 and drafter.mean_edit_distance == len(" Try it today.") / 2
+
+
+async def test_an_expired_review_publishes_nothing(stack: grpc.aio.Channel, review_settings: Settings) -> None:
+    paused = await start_campaign(stack)
+    store = await open_store(review_settings, "supervisor", migrations=("supervisor_service",))
+    try:  # the first post's publishing time passes while nobody decides
+        async with store.db.for_tenant("default") as db:
+            (row,) = await db.fetch("SELECT snapshot FROM reviews WHERE id = $1", paused.review_id)
+            review = review_pb2.Review.FromString(bytes(row["snapshot"]))
+            review.expire_time.FromDatetime(datetime.now(UTC) - timedelta(seconds=1))
+            await db.execute(
+                "UPDATE reviews SET snapshot = $2 WHERE id = $1", paused.review_id, review.SerializeToString()
+            )
+    finally:
+        await store.close()
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    expired = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+    assert expired.status == review_pb2.REVIEW_STATUS_EXPIRED
+    with pytest.raises(grpc.aio.AioRpcError) as late:
+        await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
+    assert late.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    assert not [a for a in done.artifacts if a.kind == 5]
+    posts = await workflow_posts(review_settings, paused.id)
+    assert posts and all(p.status == "cancelled" and not p.approval_digest for p in posts)
+    assert await publish_due_now(review_settings, paused.id) == []
+
+
+async def test_two_distinct_approvals_when_the_tenant_requires_them(stack: grpc.aio.Channel) -> None:
+    profile = tenant_pb2.TenantProfile(review=tenant_pb2.ReviewSettings(required_approvals=2))
+    await set_profile(stack, profile)
+    paused = await start_campaign(stack)
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    first = await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
+    assert first.review.status == review_pb2.REVIEW_STATUS_PENDING and len(first.review.approvals) == 1
+    with pytest.raises(grpc.aio.AioRpcError) as twice:  # the same reviewer counts once
+        await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
+    assert twice.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    workflow = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
+    assert workflow.review_id == paused.review_id
+
+
+async def test_content_is_approved_before_it_leaves_the_content_team(stack: grpc.aio.Channel) -> None:
+    tasks = supervisor_pb2_grpc.SupervisorServiceStub(stack)
+    request = supervisor_pb2.RunTaskRequest(
+        task="Write a blog article and LinkedIn posts about our open-source vector database",
+        approval_policy=tenant_pb2.APPROVAL_POLICY_BEFORE_CONTENT_LEAVES,
+    )
+    paused = (await tasks.RunTask(request, timeout=30)).workflow
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    article = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+    assert article.team == "content" and [v.item.kind for v in article.items] == [3]
+    assert "social" not in [r.team for r in paused.team_runs]
+    edited = article.items[0].item.text.replace("#", "##", 1) + "\n\nEdited by the editor."
+    edit = review_pb2.ItemEdit(artifact_id=article.items[0].item.artifact_id, text=edited)
+    await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=article.id, edits=[edit]))
+    posts = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
+    for _ in range(100):
+        posts = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
+        if posts.review_id != article.id:
+            break
+        await asyncio.sleep(0.05)
+    social = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=posts.review_id))).review
+    assert social.team == "social"
+    await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=social.id))
+    done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+    assert [a.content for a in done.artifacts if a.kind == 3] == [edited]
