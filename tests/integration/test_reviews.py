@@ -308,7 +308,9 @@ async def test_reviews_are_listed_by_status_and_summarised(stack: grpc.aio.Chann
     assert drafter.edited_items == 1 and drafter.mean_edit_distance == len(" Try it today.") / 2
 
 
-async def test_an_expired_review_publishes_nothing(stack: grpc.aio.Channel, review_settings: Settings) -> None:
+async def test_an_expired_review_publishes_nothing(
+    stack: grpc.aio.Channel, review_settings: Settings
+) -> None:
     paused = await start_campaign(stack)
     store = await open_store(review_settings, "supervisor", migrations=("supervisor_service",))
     try:  # the first post's publishing time passes while nobody decides

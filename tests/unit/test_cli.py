@@ -18,6 +18,7 @@ from supervisor_service.cli import exit_code, render_event, render_tools, render
         (S.WORKFLOW_STATUS_FAILED, 4),
         (S.WORKFLOW_STATUS_CANCELLED, 4),
         (S.WORKFLOW_STATUS_RUNNING, 4),
+        (S.WORKFLOW_STATUS_AWAITING_REVIEW, 5),
     ],
 )
 def test_exit_codes(status: int, code: int) -> None:
@@ -91,3 +92,8 @@ def test_tools_are_listed_with_what_is_off_and_teams_that_did_not_answer() -> No
     assert "on  research/search_knowledge_base (-): local" in text
     assert "social: did not answer (UNAVAILABLE: down)" in text
     assert text.endswith("tools off: web_search")
+
+
+def test_a_review_required_event_names_the_review() -> None:
+    event = S.StreamTaskResponse(review_required=S.ReviewRequired(review_id="r-1", team="social", items=2))
+    assert render_event(event) == "[social] waits for review r-1 of 2 item(s)"
