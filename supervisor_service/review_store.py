@@ -154,6 +154,13 @@ class ReviewStore:
             )
         return str(rows[0]["user_id"] or "") if rows else ""
 
+    async def delete_workflow(self, tenant_id: str, workflow_id: str) -> int:
+        """Delete the reviews of one of the tenant's workflows (erasure, retention); returns how many."""
+        async with self.db.for_tenant(tenant_id) as db:
+            return await db.execute(
+                "DELETE FROM reviews WHERE tenant_id = $1 AND workflow_id = $2", tenant_id, workflow_id
+            )
+
     async def claim_workflow(self, tenant_id: str, workflow_id: str, owner: str) -> bool:
         """Move a workflow awaiting review back to running, held by ``owner`` (one replica drives it on)."""
         now = datetime.now(UTC)

@@ -375,3 +375,16 @@ async def test_content_is_approved_before_it_leaves_the_content_team(stack: grpc
     await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=social.id))
     done = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
     assert [a.content for a in done.artifacts if a.kind == 3] == [edited]
+
+
+async def test_deleting_a_workflow_erases_its_reviews(stack: grpc.aio.Channel) -> None:
+    paused = await start_campaign(stack)
+    tasks = supervisor_pb2_grpc.SupervisorServiceStub(stack)
+    await tasks.CancelWorkflow(supervisor_pb2.CancelWorkflowRequest(workflow_id=paused.id))
+    cancelled = await wait_for(stack, paused.id, supervisor_pb2.WORKFLOW_STATUS_CANCELLED)
+    assert cancelled.status == supervisor_pb2.WORKFLOW_STATUS_CANCELLED
+    await tasks.DeleteWorkflow(supervisor_pb2.DeleteWorkflowRequest(workflow_id=paused.id))
+    reviews = review_pb2_grpc.ReviewServiceStub(stack)
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
