@@ -99,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             elif args.mode == "approve":
-                request = review_pb2.ApproveReviewRequest(review_id=args.review_id)
-                print(render_review(stub.ApproveReview(request).review))
+                approve = review_pb2.ApproveReviewRequest(review_id=args.review_id)
+                print(render_review(stub.ApproveReview(approve).review))
             else:
-                request = review_pb2.RejectReviewRequest(review_id=args.review_id, comments=args.comments)
-                print(render_review(stub.RejectReview(request).review))
+                reject = review_pb2.RejectReviewRequest(review_id=args.review_id, comments=args.comments)
+                print(render_review(stub.RejectReview(reject).review))
         except grpc.RpcError as exc:
             print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
