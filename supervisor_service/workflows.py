@@ -545,7 +545,8 @@ class WorkflowRunner:
         if isinstance(checkpointer, BaseCheckpointSaver):
             await checkpointer.adelete_thread(thread_id_of(tenant_id, workflow_id))
         erased = await self.store.delete_workflow(tenant_id, workflow_id)
-        erased += await ReviewStore(self.store.db).delete_workflow(tenant_id, workflow_id)
+        if self.reviews is not None:  # reviews are kept where the review desk is wired
+            erased += await self.reviews.store.delete_workflow(tenant_id, workflow_id)
         log.info("workflow_forgotten", workflow_id=workflow_id, erased_records=erased)
         return erased
 

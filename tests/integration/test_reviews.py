@@ -388,3 +388,17 @@ async def test_deleting_a_workflow_erases_its_reviews(stack: grpc.aio.Channel) -
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_streaming_callers_get_a_review_required_event(stack: grpc.aio.Channel) -> None:
+    stub = supervisor_pb2_grpc.SupervisorServiceStub(stack)
+    request = supervisor_pb2.StreamTaskRequest(task=CAMPAIGN, approval_policy=BEFORE_PUBLISHING)
+    events = [e async for e in stub.StreamTask(request, timeout=30)]
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds[-2:] == ["review_required", "done"]
+    required, done = events[-2].review_required, events[-1].done
+    assert done.status == supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
+    assert (required.review_id, required.team, required.items) == (done.review_id, "social", 2)
+    with pytest.raises(grpc.aio.AioRpcError) as resume:
+        await stub.ResumeWorkflow(supervisor_pb2.ResumeWorkflowRequest(workflow_id=done.id))
+    assert resume.value.code() == grpc.StatusCode.FAILED_PRECONDITION
