@@ -9,14 +9,18 @@ from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2,
 from marketing.tenant.v1 import tenant_pb2
 
 from common.auth.principal import Scope
-from tests.conftest import authenticated_stack, tenant_api_key, test_settings
+from tests.conftest import authenticated_stack, tenant_api_key
+from tests.integration.supervisor_stack import backend_settings
 
 CAMPAIGN = "Prepare LinkedIn and X posts announcing our open-source vector database release"
 
 
-async def test_tenants_reviewers_scopes_and_self_approval() -> None:
-    settings = test_settings(auth_disabled=False, publisher_poll_s=3600.0)
-    async with authenticated_stack(settings, ["tenant-a", "tenant-b"]) as (channel, keys):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_tenants_reviewers_scopes_and_self_approval(backend: str) -> None:
+    async with (
+        backend_settings(backend, auth_disabled=False, publisher_poll_s=3600.0) as settings,
+        authenticated_stack(settings, ["tenant-a", "tenant-b"]) as (channel, keys),
+    ):
         tasks = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         reviews = review_pb2_grpc.ReviewServiceStub(channel)
         request = supervisor_pb2.RunTaskRequest(

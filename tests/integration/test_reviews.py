@@ -1,4 +1,4 @@
-"""Human review over real gRPC with in-process services (SQLite): a campaign pauses at the social team's review,
+"""Human review over real gRPC with in-process services (SQLite and PostgreSQL): a campaign pauses at the social team's review,
 a reviewer approves (with an edit), rejects with comments or lets the review expire, and only approved texts are
 published, once."""
 
@@ -22,15 +22,19 @@ from social_service.approvals import MISMATCH_ERROR
 from social_service.publisher_loop import PublisherLoop, outbox_path
 from social_service.publishers import build_publishers
 from social_service.scheduled_posts import MIGRATIONS, ScheduledPost, ScheduledPosts
-from tests.conftest import bad_request_fields, in_process_stack, test_settings
+from tests.conftest import bad_request_fields, in_process_stack
+from tests.integration.supervisor_stack import backend_settings
 
 CAMPAIGN = "Prepare LinkedIn and X posts announcing our open-source vector database release"
 BEFORE_PUBLISHING = tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING
 
 
-@pytest.fixture
-def review_settings() -> Settings:
-    return test_settings(publisher_poll_s=3600.0)  # the tests run the publisher themselves
+@pytest.fixture(params=["sqlite", "postgres"])
+async def review_settings(request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
+    """SQLite, or PostgreSQL as a role without BYPASSRLS (row-level security holds); the tests run the publisher
+    themselves."""
+    async with backend_settings(request.param, publisher_poll_s=3600.0) as settings:
+        yield settings
 
 
 @pytest.fixture
