@@ -71,9 +71,8 @@ def _outcome(review: review_pb2.Review, view: review_pb2.ReviewItemView) -> str:
     return outcome
 
 
-def record_decision(review: review_pb2.Review, before: review_pb2.Review) -> None:
-    """Count a decided review in the metrics (``before``: the review as it was pending)."""
-    del before  # the decided review carries everything; kept for symmetry with the store's compare-and-set
+def record_decision(review: review_pb2.Review) -> None:
+    """Count a decided review in the metrics."""
     for view in review.items:
         labels = (review.team, view.item.agent, view.item.model or "unknown")
         REVIEW_ITEMS.labels(*labels, _outcome(review, view)).inc()

@@ -275,7 +275,7 @@ class ReviewDesk:
         self._decided(review, review_pb2.REVIEW_STATUS_APPROVED, caller.actor)
         await self._save(caller.tenant_id, stored, review, decision.SerializeToString())
         await self._audit_approval(caller.tenant_id, caller, review, flagged, override_flags)
-        record_decision(review, stored.review)
+        record_decision(review)
         await self._resume(caller.tenant_id, review, decision)
         return review
 
@@ -321,7 +321,7 @@ class ReviewDesk:
         await self.audit(
             tenant_id, caller.actor, action, f"reviews/{review.id}", {"comments": review.comments}
         )
-        record_decision(review, stored.review)
+        record_decision(review)
         await self._resume(tenant_id, review, decision)
         return review
 
@@ -393,7 +393,7 @@ class ReviewDesk:
         if not await self.store.save(tenant_id, stored, review, decision.SerializeToString()):
             return (await self._stored(tenant_id, review.id)).review
         await self.audit(tenant_id, "system", "review.expire", f"reviews/{review.id}", {"team": review.team})
-        record_decision(review, stored.review)
+        record_decision(review)
         await self._resume(tenant_id, review, decision)
         return review
 

@@ -136,9 +136,8 @@ class WorkflowRunner:
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
         self._maintenance: asyncio.Task[None] | None = None
-        self.reviews: ReviewDesk | None = (
-            None  # set when the review desk is wired (workflows pause for review)
-        )
+        # The review desk, once wired (supervisor_service.review_servicer.build_reviews): workflows pause for review.
+        self.reviews: ReviewDesk | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
