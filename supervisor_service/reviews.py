@@ -160,6 +160,15 @@ class ReviewDesk:
             review.expire_time.FromDatetime(min(times))
         return review
 
+    async def _moderate_edits(self, review: review_pb2.Review, edits: Mapping[str, str]) -> None:
+        """Check edited texts with the moderation model too (an edit must not launder a flagged text)."""
+        views = [v for v in review.items if v.item.artifact_id in edits]
+        for view, findings in zip(
+            views, await self._moderate([edits[v.item.artifact_id] for v in views]), strict=True
+        ):
+            view.findings.extend(_finding(f) for f in findings)
+            view.flagged = _flagged(view.findings)
+
     async def _moderate(self, texts: list[str]) -> list[list[RuleFinding]]:
         if self.moderator is None:
             return [[] for _ in texts]
@@ -237,6 +246,7 @@ class ReviewDesk:
         if any(a.reviewer == caller.actor for a in review.approvals) and not edits:
             raise FailedPrecondition(f"{caller.actor} approved review {review_id} already")
         _apply_edits(review, edits, profile.brand)
+        await self._moderate_edits(review, edits)
         flagged = [view.item.artifact_id for view in review.items if view.flagged]
         if flagged and not override_flags:
             raise FailedPrecondition(

@@ -11,7 +11,11 @@ from common.launcher import ServiceLauncher
 from tests.e2e.conftest import grpcurl, grpcurl_json
 
 EXPECTED_SERVICES = {
-    "supervisor": {"marketing.supervisor.v1.SupervisorService", "marketing.admin.v1.AdminService"},
+    "supervisor": {
+        "marketing.supervisor.v1.SupervisorService",
+        "marketing.admin.v1.AdminService",
+        "marketing.supervisor.v1.ReviewService",
+    },
     "research": {"marketing.team.v1.TeamService", "marketing.research.v1.ResearchService"},
     "content": {"marketing.team.v1.TeamService", "marketing.content.v1.ContentService"},
     "social": {"marketing.team.v1.TeamService", "marketing.social.v1.SocialService"},

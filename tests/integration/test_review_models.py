@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
 from marketing.tenant.v1 import tenant_pb2
@@ -84,3 +85,27 @@ async def test_a_revision_prompt_carries_the_reviewers_comments(provider: FakeOp
             str(r.get("messages")) for r in provider.requests[before:] if r["_path"].endswith("completions")
         ]
         assert later and any(comment in prompt for prompt in later)
+
+
+async def test_an_edit_is_moderated_too(provider: FakeOpenAIServer) -> None:
+    settings = moderation_settings(provider, publisher_poll_s=3600.0)
+    async with in_process_stack(settings) as channel:
+        tasks = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        reviews = review_pb2_grpc.ReviewServiceStub(channel)
+        request = supervisor_pb2.RunTaskRequest(
+            task=TASK, approval_policy=tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING
+        )
+        paused = (await tasks.RunTask(request, timeout=60)).workflow
+        review = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
+        assert not any(v.flagged for v in review.items)  # the drafts were moderated: nothing flagged
+        assert any(r["_path"] == "/v1/moderations" for r in provider.requests)
+        item = review.items[0].item
+        bad = review_pb2.ItemEdit(artifact_id=item.artifact_id, text="We will kill the competition")
+        with pytest.raises(grpc.aio.AioRpcError) as flagged:
+            await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=review.id, edits=[bad]))
+        assert flagged.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        good = review_pb2.ItemEdit(artifact_id=item.artifact_id, text="We outpace the competition")
+        approved = await reviews.ApproveReview(
+            review_pb2.ApproveReviewRequest(review_id=review.id, edits=[good])
+        )
+        assert approved.review.status == review_pb2.REVIEW_STATUS_APPROVED
