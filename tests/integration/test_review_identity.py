@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
+from marketing.admin.v1 import admin_pb2, admin_pb2_grpc
 from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
 from marketing.tenant.v1 import tenant_pb2
 
@@ -23,6 +25,7 @@ async def test_tenants_reviewers_scopes_and_self_approval(backend: str) -> None:
     ):
         tasks = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         reviews = review_pb2_grpc.ReviewServiceStub(channel)
+        await require_two_approvals(channel, keys["tenant-a"])
         request = supervisor_pb2.RunTaskRequest(
             task=CAMPAIGN, approval_policy=tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING
         )
@@ -54,10 +57,22 @@ async def test_tenants_reviewers_scopes_and_self_approval(backend: str) -> None:
             await reviews.ApproveReview(approve, metadata=reader)
         assert read_only.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-        # Another reviewer of tenant A approves.
-        reviewer = await tenant_api_key(
-            settings, "tenant-a", [Scope.TASKS_READ.value, Scope.REVIEWS_WRITE.value]
-        )
-        approved = (await reviews.ApproveReview(approve, metadata=reviewer)).review
+        # Two other reviewers of tenant A approve: the tenant asks for two distinct approvals.
+        scopes = [Scope.TASKS_READ.value, Scope.REVIEWS_WRITE.value]
+        first, second = [await tenant_api_key(settings, "tenant-a", scopes) for _ in range(2)]
+        half = (await reviews.ApproveReview(approve, metadata=first)).review
+        assert half.status == review_pb2.REVIEW_STATUS_PENDING and half.required_approvals == 2
+        approved = (await reviews.ApproveReview(approve, metadata=second)).review
         assert approved.status == review_pb2.REVIEW_STATUS_APPROVED
+        assert len({a.reviewer for a in approved.approvals}) == 2
         assert approved.decided_by.startswith("api_key:") and approved.decided_by != approved.submitted_by
+
+
+async def require_two_approvals(channel: grpc.aio.Channel, metadata: object) -> None:
+    """Tenant A's administrator asks for two approvals per review (AdminService/UpdateTenant, path profile)."""
+    profile = tenant_pb2.TenantProfile(review=tenant_pb2.ReviewSettings(required_approvals=2))
+    request = admin_pb2.UpdateTenantRequest(
+        tenant=admin_pb2.Tenant(id="tenant-a", profile=profile),
+        update_mask=field_mask_pb2.FieldMask(paths=["profile"]),
+    )
+    await admin_pb2_grpc.AdminServiceStub(channel).UpdateTenant(request, metadata=metadata)

@@ -304,6 +304,12 @@ async def test_reviews_are_listed_by_status_and_summarised(stack: grpc.aio.Chann
         review_pb2.ListReviewsRequest(status=review_pb2.REVIEW_STATUS_PENDING)
     )
     assert [r.id for r in pending.reviews] == [second.review_id]
+    await asyncio.sleep(0.01)
+    young = review_pb2.ListReviewsRequest()
+    young.max_age.FromMilliseconds(5)
+    assert list((await reviews.ListReviews(young)).reviews) == []
+    young.max_age.FromSeconds(3600)
+    assert len((await reviews.ListReviews(young)).reviews) == 2
     page = await reviews.ListReviews(review_pb2.ListReviewsRequest(page_size=1))
     assert len(page.reviews) == 1 and page.next_page_token
     summary = await reviews.GetReviewSummary(review_pb2.GetReviewSummaryRequest())
