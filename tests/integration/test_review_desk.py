@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from marketing.supervisor.v1 import review_pb2
 from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
 
@@ -74,5 +75,39 @@ async def test_opening_is_idempotent_announced_once_and_finds_a_later_decision()
         decided = await desk.open("default", "wf-1", pending)  # the graph paused again after a restart
         assert decided.resume == resumed[0][2]
         assert len(notifier.calls) == 1
+    finally:
+        await store.close()
+
+
+async def test_after_the_last_round_a_rejection_is_final() -> None:
+    settings = test_settings(review_max_rounds=1)
+    store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
+    resumed: list[dict[str, Any]] = []
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    async def profile_of(tenant: str) -> tenant_pb2.TenantProfile:
+        return tenant_pb2.TenantProfile()
+
+    async def resume(tenant: str, workflow_id: str, value: dict[str, Any]) -> None:
+        resumed.append(value)
+
+    desk = ReviewDesk(ReviewStore(store.db), settings, profile_of, nothing)
+    desk.resume = resume
+    try:
+        request = team_pb2.ReviewRequest(
+            round=1, items=[team_pb2.ReviewItem(artifact_id="social-1", text="Hi")]
+        )
+        pending = {
+            "team": "social",
+            "round": 1,
+            "request": base64.b64encode(request.SerializeToString()).decode(),
+        }
+        opened = await desk.open("default", "wf-2", pending)
+        review = await desk.send_back(ANONYMOUS, opened.review_id, "not like this", [], final=False)
+        assert review.status == review_pb2.REVIEW_STATUS_REJECTED
+        decision = team_pb2.ReviewDecision.FromString(base64.b64decode(resumed[0]["decision"]))
+        assert decision.verdict == team_pb2.REVIEW_VERDICT_REJECTED and decision.comments == "not like this"
     finally:
         await store.close()
