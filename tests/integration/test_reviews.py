@@ -98,13 +98,13 @@ async def publish_due_now(
     return [line for line in lines if line["workflow_id"] == workflow_id]
 
 
-async def test_campaign_pauses_for_review_and_publishes_exactly_the_approved_texts(
+async def test_a_campaign_pauses_for_review_with_its_posts_held(
     stack: grpc.aio.Channel, review_settings: Settings
 ) -> None:
     paused = await start_campaign(stack)
     assert paused.status == supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
     assert paused.review_id
-    assert [r.team for r in paused.team_runs] == [] or "social" not in [r.team for r in paused.team_runs]
+    assert "social" not in [r.team for r in paused.team_runs]  # its run is paused, not finished
     reviews = review_pb2_grpc.ReviewServiceStub(stack)
     review = (await reviews.GetReview(review_pb2.GetReviewRequest(review_id=paused.review_id))).review
     assert review.status == review_pb2.REVIEW_STATUS_PENDING and review.team == "social"
@@ -112,10 +112,10 @@ async def test_campaign_pauses_for_review_and_publishes_exactly_the_approved_tex
     assert all(v.item.text and v.item.HasField("scheduled_time") for v in review.items)
     held = await workflow_posts(review_settings, paused.id)
     assert held and all(p.approval_required and not p.approval_digest for p in held)
-    assert (
-        await publish_due_now(review_settings, paused.id) == []
-    )  # nothing goes out unapproved... and it expired
-    # (the posts reached their time unapproved: the publisher cancelled them; a fresh campaign is approved below)
+    # The posts reach their time unapproved: the publisher sends nothing and cancels them.
+    assert await publish_due_now(review_settings, paused.id) == []
+    posts = await workflow_posts(review_settings, paused.id)
+    assert all(p.status == "cancelled" and "review expired" in p.error for p in posts)
 
 
 async def test_approval_with_an_edit_completes_the_workflow_without_running_an_agent_twice(
