@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from marketing.tenant.v1 import tenant_pb2 as marketing_dot_tenant_dot_v1_dot_tenant__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmarketing/team/v1/team.proto\x12\x11marketing.team.v1\x1a\x1egoogle/protobuf/duration.proto\x1a marketing/tenant/v1/tenant.proto\"\x91\x02\n\x08\x41rtifact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12-\n\x04kind\x18\x04 \x01(\x0e\x32\x1f.marketing.team.v1.ArtifactKind\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x11\n\tmime_type\x18\x07 \x01(\t\x12;\n\x08metadata\x18\x08 \x03(\x0b\x32).marketing.team.v1.Artifact.MetadataEntry\x12\x0c\n\x04\x64\x61ta\x18\t \x01(\x0c\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd0\x02\n\tAgentStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .marketing.team.v1.AgentStepKind\x12\x0c\n\x04next\x18\x05 \x01(\t\x12\x11\n\treasoning\x18\x06 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x07 \x01(\x0e\x32!.marketing.team.v1.DecisionSource\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x14\n\x0c\x61rtifact_ids\x18\t \x03(\t\x12\r\n\x05\x65rror\x18\n \x01(\t\x12+\n\x08\x64uration\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\x0c \x01(\x0b\x32\x18.marketing.team.v1.Usage\"\xdc\x01\n\nModelUsage\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x02 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12*\n\x07latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06priced\x18\x07 \x01(\x08\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x08 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\t \x01(\x03\"\x8a\x01\n\x05Usage\x12\x13\n\x0bmodel_calls\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12-\n\x06models\x18\x05 \x03(\x0b\x32\x1d.marketing.team.v1.ModelUsage\"6\n\tTextDelta\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"K\n\rTextWithdrawn\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x63hars\x18\x04 \x01(\x05\"\xc1\x01\n\x05\x42rief\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x12upstream_artifacts\x18\x03 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0cinstructions\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x33\n\x07profile\x18\x06 \x01(\x0b\x32\".marketing.tenant.v1.TenantProfile\"\xf1\x01\n\x0b\x42riefResult\x12\x0c\n\x04team\x18\x01 \x01(\t\x12.\n\tartifacts\x18\x02 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12+\n\x05steps\x18\x03 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\x06 \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\x10\n\x08replayed\x18\x07 \x01(\x08\"S\n\x0fRunBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"B\n\x10RunBriefResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResult\"k\n\x12StreamBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\x12\x13\n\x0bstream_text\x18\x02 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"\x9f\x02\n\x13StreamBriefResponse\x12,\n\x04step\x18\x01 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x30\n\x06result\x18\x03 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResultH\x00\x12\x32\n\ntext_delta\x18\x04 \x01(\x0b\x32\x1c.marketing.team.v1.TextDeltaH\x00\x12:\n\x0etext_withdrawn\x18\x05 \x01(\x0b\x32 .marketing.team.v1.TextWithdrawnH\x00\x42\x07\n\x05\x65vent\",\n\x15\x43\x61ncelWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"e\n\x16\x43\x61ncelWorkflowResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12=\n\x11\x63\x61ncelled_effects\x18\x02 \x03(\x0b\x32\".marketing.team.v1.CancelledEffect\"+\n\x0f\x43\x61ncelledEffect\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"+\n\x14\x45raseWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"=\n\x15\x45raseWorkflowResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x16\n\x0e\x65rased_records\x18\x02 \x01(\x05\"\x14\n\x12\x45raseTenantRequest\";\n\x13\x45raseTenantResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x16\n\x0e\x65rased_records\x18\x02 \x01(\x05\"\x93\x01\n\x17SetTenantSecretsRequest\x12H\n\x07secrets\x18\x01 \x03(\x0b\x32\x37.marketing.team.v1.SetTenantSecretsRequest.SecretsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x18SetTenantSecretsResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05names\x18\x02 \x03(\t\"\x12\n\x10ListToolsRequest\"\x97\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x19\n\x11input_schema_json\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x12\n\nconfigured\x18\x05 \x01(\x08\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0e\n\x06\x61gents\x18\x07 \x03(\t\x12\x0c\n\x04team\x18\x08 \x01(\t\";\n\x11ListToolsResponse\x12&\n\x05tools\x18\x01 \x03(\x0b\x32\x17.marketing.team.v1.Tool*\x81\x03\n\x0c\x41rtifactKind\x12\x1d\n\x19\x41RTIFACT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1c\x41RTIFACT_KIND_SEARCH_RESULTS\x10\x01\x12 \n\x1c\x41RTIFACT_KIND_RESEARCH_BRIEF\x10\x02\x12\x19\n\x15\x41RTIFACT_KIND_ARTICLE\x10\x03\x12\x1c\n\x18\x41RTIFACT_KIND_SEO_REPORT\x10\x04\x12\x1d\n\x19\x41RTIFACT_KIND_SOCIAL_POST\x10\x05\x12\"\n\x1e\x41RTIFACT_KIND_POSTING_SCHEDULE\x10\x06\x12$\n ARTIFACT_KIND_REPOSITORY_METRICS\x10\x07\x12\x17\n\x13\x41RTIFACT_KIND_CHART\x10\x08\x12\x17\n\x13\x41RTIFACT_KIND_IMAGE\x10\t\x12\x1d\n\x19\x41RTIFACT_KIND_IMAGE_BRIEF\x10\n\x12\x1b\n\x17\x41RTIFACT_KIND_WEB_PAGES\x10\x0b*g\n\rAgentStepKind\x12\x1f\n\x1b\x41GENT_STEP_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41GENT_STEP_KIND_ROUTING\x10\x01\x12\x18\n\x14\x41GENT_STEP_KIND_WORK\x10\x02*\x92\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45\x43ISION_SOURCE_MODEL\x10\x01\x12$\n DECISION_SOURCE_KEYWORD_FALLBACK\x10\x02\x12\x1e\n\x1a\x44\x45\x43ISION_SOURCE_STEP_LIMIT\x10\x03\x32\xb0\x05\n\x0bTeamService\x12S\n\x08RunBrief\x12\".marketing.team.v1.RunBriefRequest\x1a#.marketing.team.v1.RunBriefResponse\x12^\n\x0bStreamBrief\x12%.marketing.team.v1.StreamBriefRequest\x1a&.marketing.team.v1.StreamBriefResponse0\x01\x12V\n\tListTools\x12#.marketing.team.v1.ListToolsRequest\x1a$.marketing.team.v1.ListToolsResponse\x12\x65\n\x0e\x43\x61ncelWorkflow\x12(.marketing.team.v1.CancelWorkflowRequest\x1a).marketing.team.v1.CancelWorkflowResponse\x12\x62\n\rEraseWorkflow\x12\'.marketing.team.v1.EraseWorkflowRequest\x1a(.marketing.team.v1.EraseWorkflowResponse\x12\\\n\x0b\x45raseTenant\x12%.marketing.team.v1.EraseTenantRequest\x1a&.marketing.team.v1.EraseTenantResponse\x12k\n\x10SetTenantSecrets\x12*.marketing.team.v1.SetTenantSecretsRequest\x1a+.marketing.team.v1.SetTenantSecretsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmarketing/team/v1/team.proto\x12\x11marketing.team.v1\x1a\x1egoogle/protobuf/duration.proto\x1a marketing/tenant/v1/tenant.proto\"\x91\x02\n\x08\x41rtifact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12-\n\x04kind\x18\x04 \x01(\x0e\x32\x1f.marketing.team.v1.ArtifactKind\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x11\n\tmime_type\x18\x07 \x01(\t\x12;\n\x08metadata\x18\x08 \x03(\x0b\x32).marketing.team.v1.Artifact.MetadataEntry\x12\x0c\n\x04\x64\x61ta\x18\t \x01(\x0c\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd0\x02\n\tAgentStep\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12.\n\x04kind\x18\x04 \x01(\x0e\x32 .marketing.team.v1.AgentStepKind\x12\x0c\n\x04next\x18\x05 \x01(\t\x12\x11\n\treasoning\x18\x06 \x01(\t\x12:\n\x0f\x64\x65\x63ision_source\x18\x07 \x01(\x0e\x32!.marketing.team.v1.DecisionSource\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x14\n\x0c\x61rtifact_ids\x18\t \x03(\t\x12\r\n\x05\x65rror\x18\n \x01(\t\x12+\n\x08\x64uration\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\x0c \x01(\x0b\x32\x18.marketing.team.v1.Usage\"\xdc\x01\n\nModelUsage\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x02 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12*\n\x07latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06priced\x18\x07 \x01(\x08\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x08 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\t \x01(\x03\"\x8a\x01\n\x05Usage\x12\x13\n\x0bmodel_calls\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12-\n\x06models\x18\x05 \x03(\x0b\x32\x1d.marketing.team.v1.ModelUsage\"6\n\tTextDelta\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"K\n\rTextWithdrawn\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x63hars\x18\x04 \x01(\x05\"\xa8\x02\n\x05\x42rief\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x37\n\x12upstream_artifacts\x18\x03 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12\x14\n\x0cinstructions\x18\x04 \x01(\t\x12\x11\n\ttenant_id\x18\x05 \x01(\t\x12\x33\n\x07profile\x18\x06 \x01(\x0b\x32\".marketing.tenant.v1.TenantProfile\x12\x33\n\x10remaining_budget\x18\x07 \x01(\x0b\x32\x19.marketing.team.v1.Budget\x12\x30\n\rmonthly_quota\x18\x08 \x01(\x0b\x32\x19.marketing.team.v1.Budget\"K\n\x06\x42udget\x12\x14\n\x0cmax_cost_usd\x18\x01 \x01(\x01\x12\x12\n\nmax_tokens\x18\x02 \x01(\x03\x12\x17\n\x0fmax_model_calls\x18\x03 \x01(\x05\">\n\x0e\x42udgetExceeded\x12\r\n\x05limit\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\"\xad\x02\n\x0b\x42riefResult\x12\x0c\n\x04team\x18\x01 \x01(\t\x12.\n\tartifacts\x18\x02 \x03(\x0b\x32\x1b.marketing.team.v1.Artifact\x12+\n\x05steps\x18\x03 \x03(\x0b\x32\x1c.marketing.team.v1.AgentStep\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05usage\x18\x06 \x01(\x0b\x32\x18.marketing.team.v1.Usage\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12:\n\x0f\x62udget_exceeded\x18\x08 \x01(\x0b\x32!.marketing.team.v1.BudgetExceeded\"S\n\x0fRunBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"B\n\x10RunBriefResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResult\"k\n\x12StreamBriefRequest\x12\'\n\x05\x62rief\x18\x01 \x01(\x0b\x32\x18.marketing.team.v1.Brief\x12\x13\n\x0bstream_text\x18\x02 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"\x9f\x02\n\x13StreamBriefResponse\x12,\n\x04step\x18\x01 \x01(\x0b\x32\x1c.marketing.team.v1.AgentStepH\x00\x12/\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32\x1b.marketing.team.v1.ArtifactH\x00\x12\x30\n\x06result\x18\x03 \x01(\x0b\x32\x1e.marketing.team.v1.BriefResultH\x00\x12\x32\n\ntext_delta\x18\x04 \x01(\x0b\x32\x1c.marketing.team.v1.TextDeltaH\x00\x12:\n\x0etext_withdrawn\x18\x05 \x01(\x0b\x32 .marketing.team.v1.TextWithdrawnH\x00\x42\x07\n\x05\x65vent\",\n\x15\x43\x61ncelWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"e\n\x16\x43\x61ncelWorkflowResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12=\n\x11\x63\x61ncelled_effects\x18\x02 \x03(\x0b\x32\".marketing.team.v1.CancelledEffect\"+\n\x0f\x43\x61ncelledEffect\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"+\n\x14\x45raseWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"=\n\x15\x45raseWorkflowResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x16\n\x0e\x65rased_records\x18\x02 \x01(\x05\"\x14\n\x12\x45raseTenantRequest\";\n\x13\x45raseTenantResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\x16\n\x0e\x65rased_records\x18\x02 \x01(\x05\"\x93\x01\n\x17SetTenantSecretsRequest\x12H\n\x07secrets\x18\x01 \x03(\x0b\x32\x37.marketing.team.v1.SetTenantSecretsRequest.SecretsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x18SetTenantSecretsResponse\x12\x0c\n\x04team\x18\x01 \x01(\t\x12\r\n\x05names\x18\x02 \x03(\t\"\x12\n\x10ListToolsRequest\"\x97\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x19\n\x11input_schema_json\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x12\n\nconfigured\x18\x05 \x01(\x08\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0e\n\x06\x61gents\x18\x07 \x03(\t\x12\x0c\n\x04team\x18\x08 \x01(\t\";\n\x11ListToolsResponse\x12&\n\x05tools\x18\x01 \x03(\x0b\x32\x17.marketing.team.v1.Tool*\x81\x03\n\x0c\x41rtifactKind\x12\x1d\n\x19\x41RTIFACT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1c\x41RTIFACT_KIND_SEARCH_RESULTS\x10\x01\x12 \n\x1c\x41RTIFACT_KIND_RESEARCH_BRIEF\x10\x02\x12\x19\n\x15\x41RTIFACT_KIND_ARTICLE\x10\x03\x12\x1c\n\x18\x41RTIFACT_KIND_SEO_REPORT\x10\x04\x12\x1d\n\x19\x41RTIFACT_KIND_SOCIAL_POST\x10\x05\x12\"\n\x1e\x41RTIFACT_KIND_POSTING_SCHEDULE\x10\x06\x12$\n ARTIFACT_KIND_REPOSITORY_METRICS\x10\x07\x12\x17\n\x13\x41RTIFACT_KIND_CHART\x10\x08\x12\x17\n\x13\x41RTIFACT_KIND_IMAGE\x10\t\x12\x1d\n\x19\x41RTIFACT_KIND_IMAGE_BRIEF\x10\n\x12\x1b\n\x17\x41RTIFACT_KIND_WEB_PAGES\x10\x0b*g\n\rAgentStepKind\x12\x1f\n\x1b\x41GENT_STEP_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41GENT_STEP_KIND_ROUTING\x10\x01\x12\x18\n\x14\x41GENT_STEP_KIND_WORK\x10\x02*\x92\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45\x43ISION_SOURCE_MODEL\x10\x01\x12$\n DECISION_SOURCE_KEYWORD_FALLBACK\x10\x02\x12\x1e\n\x1a\x44\x45\x43ISION_SOURCE_STEP_LIMIT\x10\x03\x32\xb0\x05\n\x0bTeamService\x12S\n\x08RunBrief\x12\".marketing.team.v1.RunBriefRequest\x1a#.marketing.team.v1.RunBriefResponse\x12^\n\x0bStreamBrief\x12%.marketing.team.v1.StreamBriefRequest\x1a&.marketing.team.v1.StreamBriefResponse0\x01\x12V\n\tListTools\x12#.marketing.team.v1.ListToolsRequest\x1a$.marketing.team.v1.ListToolsResponse\x12\x65\n\x0e\x43\x61ncelWorkflow\x12(.marketing.team.v1.CancelWorkflowRequest\x1a).marketing.team.v1.CancelWorkflowResponse\x12\x62\n\rEraseWorkflow\x12\'.marketing.team.v1.EraseWorkflowRequest\x1a(.marketing.team.v1.EraseWorkflowResponse\x12\\\n\x0b\x45raseTenant\x12%.marketing.team.v1.EraseTenantRequest\x1a&.marketing.team.v1.EraseTenantResponse\x12k\n\x10SetTenantSecrets\x12*.marketing.team.v1.SetTenantSecretsRequest\x1a+.marketing.team.v1.SetTenantSecretsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +37,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTIFACT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_SETTENANTSECRETSREQUEST_SECRETSENTRY']._loaded_options = None
   _globals['_SETTENANTSECRETSREQUEST_SECRETSENTRY']._serialized_options = b'8\001'
-  _globals['_ARTIFACTKIND']._serialized_start=3049
-  _globals['_ARTIFACTKIND']._serialized_end=3434
-  _globals['_AGENTSTEPKIND']._serialized_start=3436
-  _globals['_AGENTSTEPKIND']._serialized_end=3539
-  _globals['_DECISIONSOURCE']._serialized_start=3542
-  _globals['_DECISIONSOURCE']._serialized_end=3688
+  _globals['_ARTIFACTKIND']._serialized_start=3353
+  _globals['_ARTIFACTKIND']._serialized_end=3738
+  _globals['_AGENTSTEPKIND']._serialized_start=3740
+  _globals['_AGENTSTEPKIND']._serialized_end=3843
+  _globals['_DECISIONSOURCE']._serialized_start=3846
+  _globals['_DECISIONSOURCE']._serialized_end=3992
   _globals['_ARTIFACT']._serialized_start=118
   _globals['_ARTIFACT']._serialized_end=391
   _globals['_ARTIFACT_METADATAENTRY']._serialized_start=344
@@ -58,43 +58,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TEXTWITHDRAWN']._serialized_start=1152
   _globals['_TEXTWITHDRAWN']._serialized_end=1227
   _globals['_BRIEF']._serialized_start=1230
-  _globals['_BRIEF']._serialized_end=1423
-  _globals['_BRIEFRESULT']._serialized_start=1426
-  _globals['_BRIEFRESULT']._serialized_end=1667
-  _globals['_RUNBRIEFREQUEST']._serialized_start=1669
-  _globals['_RUNBRIEFREQUEST']._serialized_end=1752
-  _globals['_RUNBRIEFRESPONSE']._serialized_start=1754
-  _globals['_RUNBRIEFRESPONSE']._serialized_end=1820
-  _globals['_STREAMBRIEFREQUEST']._serialized_start=1822
-  _globals['_STREAMBRIEFREQUEST']._serialized_end=1929
-  _globals['_STREAMBRIEFRESPONSE']._serialized_start=1932
-  _globals['_STREAMBRIEFRESPONSE']._serialized_end=2219
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=2221
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=2265
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=2267
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=2368
-  _globals['_CANCELLEDEFFECT']._serialized_start=2370
-  _globals['_CANCELLEDEFFECT']._serialized_end=2413
-  _globals['_ERASEWORKFLOWREQUEST']._serialized_start=2415
-  _globals['_ERASEWORKFLOWREQUEST']._serialized_end=2458
-  _globals['_ERASEWORKFLOWRESPONSE']._serialized_start=2460
-  _globals['_ERASEWORKFLOWRESPONSE']._serialized_end=2521
-  _globals['_ERASETENANTREQUEST']._serialized_start=2523
-  _globals['_ERASETENANTREQUEST']._serialized_end=2543
-  _globals['_ERASETENANTRESPONSE']._serialized_start=2545
-  _globals['_ERASETENANTRESPONSE']._serialized_end=2604
-  _globals['_SETTENANTSECRETSREQUEST']._serialized_start=2607
-  _globals['_SETTENANTSECRETSREQUEST']._serialized_end=2754
-  _globals['_SETTENANTSECRETSREQUEST_SECRETSENTRY']._serialized_start=2708
-  _globals['_SETTENANTSECRETSREQUEST_SECRETSENTRY']._serialized_end=2754
-  _globals['_SETTENANTSECRETSRESPONSE']._serialized_start=2756
-  _globals['_SETTENANTSECRETSRESPONSE']._serialized_end=2811
-  _globals['_LISTTOOLSREQUEST']._serialized_start=2813
-  _globals['_LISTTOOLSREQUEST']._serialized_end=2831
-  _globals['_TOOL']._serialized_start=2834
-  _globals['_TOOL']._serialized_end=2985
-  _globals['_LISTTOOLSRESPONSE']._serialized_start=2987
-  _globals['_LISTTOOLSRESPONSE']._serialized_end=3046
-  _globals['_TEAMSERVICE']._serialized_start=3691
-  _globals['_TEAMSERVICE']._serialized_end=4379
+  _globals['_BRIEF']._serialized_end=1526
+  _globals['_BUDGET']._serialized_start=1528
+  _globals['_BUDGET']._serialized_end=1603
+  _globals['_BUDGETEXCEEDED']._serialized_start=1605
+  _globals['_BUDGETEXCEEDED']._serialized_end=1667
+  _globals['_BRIEFRESULT']._serialized_start=1670
+  _globals['_BRIEFRESULT']._serialized_end=1971
+  _globals['_RUNBRIEFREQUEST']._serialized_start=1973
+  _globals['_RUNBRIEFREQUEST']._serialized_end=2056
+  _globals['_RUNBRIEFRESPONSE']._serialized_start=2058
+  _globals['_RUNBRIEFRESPONSE']._serialized_end=2124
+  _globals['_STREAMBRIEFREQUEST']._serialized_start=2126
+  _globals['_STREAMBRIEFREQUEST']._serialized_end=2233
+  _globals['_STREAMBRIEFRESPONSE']._serialized_start=2236
+  _globals['_STREAMBRIEFRESPONSE']._serialized_end=2523
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=2525
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=2569
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=2571
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=2672
+  _globals['_CANCELLEDEFFECT']._serialized_start=2674
+  _globals['_CANCELLEDEFFECT']._serialized_end=2717
+  _globals['_ERASEWORKFLOWREQUEST']._serialized_start=2719
+  _globals['_ERASEWORKFLOWREQUEST']._serialized_end=2762
+  _globals['_ERASEWORKFLOWRESPONSE']._serialized_start=2764
+  _globals['_ERASEWORKFLOWRESPONSE']._serialized_end=2825
+  _globals['_ERASETENANTREQUEST']._serialized_start=2827
+  _globals['_ERASETENANTREQUEST']._serialized_end=2847
+  _globals['_ERASETENANTRESPONSE']._serialized_start=2849
+  _globals['_ERASETENANTRESPONSE']._serialized_end=2908
+  _globals['_SETTENANTSECRETSREQUEST']._serialized_start=2911
+  _globals['_SETTENANTSECRETSREQUEST']._serialized_end=3058
+  _globals['_SETTENANTSECRETSREQUEST_SECRETSENTRY']._serialized_start=3012
+  _globals['_SETTENANTSECRETSREQUEST_SECRETSENTRY']._serialized_end=3058
+  _globals['_SETTENANTSECRETSRESPONSE']._serialized_start=3060
+  _globals['_SETTENANTSECRETSRESPONSE']._serialized_end=3115
+  _globals['_LISTTOOLSREQUEST']._serialized_start=3117
+  _globals['_LISTTOOLSREQUEST']._serialized_end=3135
+  _globals['_TOOL']._serialized_start=3138
+  _globals['_TOOL']._serialized_end=3289
+  _globals['_LISTTOOLSRESPONSE']._serialized_start=3291
+  _globals['_LISTTOOLSRESPONSE']._serialized_end=3350
+  _globals['_TEAMSERVICE']._serialized_start=3995
+  _globals['_TEAMSERVICE']._serialized_end=4683
 # @@protoc_insertion_point(module_scope)

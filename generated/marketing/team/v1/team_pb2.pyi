@@ -174,23 +174,47 @@ class TextWithdrawn(_message.Message):
     def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., reason: _Optional[str] = ..., chars: _Optional[int] = ...) -> None: ...
 
 class Brief(_message.Message):
-    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile")
+    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile", "remaining_budget", "monthly_quota")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_QUOTA_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     task: str
     upstream_artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     instructions: str
     tenant_id: str
     profile: _tenant_pb2.TenantProfile
-    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ...) -> None: ...
+    remaining_budget: Budget
+    monthly_quota: Budget
+    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., remaining_budget: _Optional[_Union[Budget, _Mapping]] = ..., monthly_quota: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("max_cost_usd", "max_tokens", "max_model_calls")
+    MAX_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MODEL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    max_cost_usd: float
+    max_tokens: int
+    max_model_calls: int
+    def __init__(self, max_cost_usd: _Optional[float] = ..., max_tokens: _Optional[int] = ..., max_model_calls: _Optional[int] = ...) -> None: ...
+
+class BudgetExceeded(_message.Message):
+    __slots__ = ("limit", "detail", "agent")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    limit: str
+    detail: str
+    agent: str
+    def __init__(self, limit: _Optional[str] = ..., detail: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
 
 class BriefResult(_message.Message):
-    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed")
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed", "budget_exceeded")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +222,7 @@ class BriefResult(_message.Message):
     DURATION_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
     team: str
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     steps: _containers.RepeatedCompositeFieldContainer[AgentStep]
@@ -205,7 +230,8 @@ class BriefResult(_message.Message):
     duration: _duration_pb2.Duration
     usage: Usage
     replayed: bool
-    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    budget_exceeded: BudgetExceeded
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ..., budget_exceeded: _Optional[_Union[BudgetExceeded, _Mapping]] = ...) -> None: ...
 
 class RunBriefRequest(_message.Message):
     __slots__ = ("brief", "idempotency_key")
