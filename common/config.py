@@ -243,6 +243,14 @@ class Settings(BaseSettings):
     max_concurrent_briefs: int = Field(32, ge=1, le=100_000)
     overload_retry_after_s: float = Field(1.0, gt=0, le=300)
 
+    # Budgets, quotas and rate limits (issue 16; see common/budget.py, common/quotas.py, common/rate_limit.py).
+    rate_limit_tenant_rps: float = Field(0.0, ge=0, le=1_000_000)  # 0: no limit unless the tenant sets one
+    rate_limit_tenant_burst: int = Field(20, ge=1, le=1_000_000)
+    rate_limit_key_rps: float = Field(0.0, ge=0, le=1_000_000)
+    rate_limit_key_burst: int = Field(10, ge=1, le=1_000_000)
+    metrics_tenant_label: bool = True  # false: tenant metrics are labelled "all" (many tenants)
+    tenant_limits_cache_s: float = Field(10.0, ge=0, le=3600)  # how long a replica reuses a tenant's limits
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON

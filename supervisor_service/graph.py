@@ -21,7 +21,7 @@ from marketing.tenant.v1 import tenant_pb2
 from common.agents.convert import artifact_from_proto, artifact_to_proto, step_from_proto, usage_from_proto
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.state import ArtifactData, StepData
-from common.agents.worker import ChatModels
+from common.agents.worker import STALL_MARK, ChatModels
 from common.config import Settings
 from common.errors import CircuitOpenError, TeamCallError
 from common.llm.factory import ModelRole, build_chat_model
@@ -110,6 +110,12 @@ def team_degradations(team: str, steps: list[StepData]) -> list[str]:
     fallbacks = sum(s["decision_source"] == DecisionSource.KEYWORD_FALLBACK for s in steps)
     if fallbacks:
         problems.append(f"{team} team lead fell back to keyword routing {fallbacks} time(s)")
+    problems += [
+        f"{team} team lead was stopped by the loop guard: {s['reasoning']}"
+        for s in steps
+        if s["decision_source"] == DecisionSource.LOOP_GUARD
+    ]
+    problems += [f"{team}/{s['agent']}: {s['summary']}" for s in steps if STALL_MARK in s["summary"]]
     return problems
 
 

@@ -73,6 +73,11 @@ def workflow_warnings(state: WorkflowState) -> list[str]:
     ]
     if fallbacks:
         warnings.append(f"the supervisor fell back to keyword routing for {len(fallbacks)} decision(s)")
+    warnings.extend(
+        f"the supervisor's router was stopped by the loop guard: {s['reasoning']}"
+        for s in state.get("routing_steps", [])
+        if s["decision_source"] == DecisionSource.LOOP_GUARD
+    )
     return warnings
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -31,12 +32,14 @@ from common.agents.convert import (
 )
 from common.agents.team_graph import TeamDefinition, TeamState, initial_state
 from common.auth.principal import current_principal
+from common.budget import Budget, BudgetGuard, MonthlyQuota, exceeded_to_proto
 from common.config import Settings
-from common.errors import FieldViolation, PermissionDenied, Unauthenticated
+from common.errors import BudgetExceededError, FieldViolation, PermissionDenied, Unauthenticated
 from common.llm.answers import WITHDRAWN, text_of
-from common.llm.usage import PriceTable, UsageLedger
+from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
-from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
+from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT, BUDGET_STOPS
+from common.quotas import QuotaStore
 from common.storage import Store
 from common.telemetry import ModelCallSpans
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
@@ -170,6 +173,14 @@ def _profile_problems(brief: team_pb2.Brief) -> list[FieldViolation]:
     ]
 
 
+@dataclass
+class _TeamRun:
+    """What a streamed team run ended with: its last state, and the budget stop that ended it (if one did)."""
+
+    final: TeamState = field(default_factory=lambda: TeamState())
+    exceeded: BudgetExceededError | None = None
+
+
 class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     """Runs briefs through a team's compiled subgraph."""
 
@@ -180,6 +191,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         settings: Settings,
         store: Store | None = None,
         durable_graph: CompiledStateGraph[Any] | None = None,
+        quota_store: QuotaStore | None = None,
     ) -> None:
         """
         Args:
@@ -189,7 +201,10 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             store: Where completed results are kept by (tenant, idempotency key).
             durable_graph: The same subgraph with a checkpointer, for calls with a key (its threads are erased
                 with their workflow or tenant).
+            quota_store: The shared quota store the tenant's monthly spend is checked against and charged to
+                (only for briefs that carry a monthly quota).
         """
+        self.quota_store = quota_store
         self.definition = team
         self.team = team.name
         self.graph = graph
@@ -269,9 +284,14 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         log.info("tenant_secrets_set", team=self.team, names=sorted(secrets), holds=list(names))
         return team_pb2.SetTenantSecretsResponse(team=self.team, names=sorted(names))
 
-    def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
+    def _result(
+        self, state: TeamState, started: float, ledger: UsageLedger, restored: int = 0
+    ) -> team_pb2.BriefResult:
+        """The result of a run; ``restored`` steps came from the checkpoint of an earlier drive (their usage is
+        in their records, not in this drive's ledger)."""
         artifacts = state.get("artifacts", [])
         steps = state.get("steps", [])
+        earlier = [s.get("usage") or EMPTY_USAGE for s in steps[:restored]]
         failed = [s for s in steps if s["error"]]
         summary = f"{self.team} team produced {len(artifacts)} artifact(s)"
         if artifacts:
@@ -281,10 +301,12 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         return team_pb2.BriefResult(
             team=self.team,
             artifacts=[artifact_to_proto(a) for a in artifacts],
-            steps=[step_to_proto(s, ledger.totals(step=s["index"]).to_dict()) for s in steps],
+            steps=[
+                step_to_proto(s, s.get("usage") or ledger.totals(step=s["index"]).to_dict()) for s in steps
+            ],
             summary=summary,
             duration=duration_ms(int((time.monotonic() - started) * 1000)),
-            usage=usage_to_proto(ledger.totals().to_dict()),
+            usage=usage_to_proto(merge_usage(ledger.totals().to_dict(), *earlier)),
         )
 
     async def _events(
@@ -309,24 +331,56 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         ledger = UsageLedger(self.prices, self.team)
         config: RunnableConfig = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [ledger, ModelCallSpans()],
+            "callbacks": [ledger, self._budget_guard(brief, tenant, ledger), ModelCallSpans()],
         }
         data = brief_from_proto(brief)
         data["tenant_id"] = tenant
         graph_input: Any = initial_state(data)
+        restored = 0
         if store is not None:
             config["configurable"] = {"thread_id": f"{tenant}/{idempotency_key}"}
-            if (await graph.aget_state(config)).next:
+            if (snapshot := await graph.aget_state(config)).next:
                 graph_input = None  # an interrupted run: continue from its last checkpoint
+                restored = len(snapshot.values.get("steps", []))
                 log.info("team_run_resumed", idempotency_key=idempotency_key)
+        run = _TeamRun()
+        async for event in self._stream(graph, graph_input, config, stream_text, ledger, run):
+            yield event
+        result = self._result(run.final, started, ledger, restored)
+        if run.exceeded is not None:  # not stored: the same key resumes from the checkpoint
+            result.budget_exceeded.CopyFrom(exceeded_to_proto(run.exceeded))
+            result.summary += f". Stopped: {run.exceeded}"
+        elif store is not None:
+            await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
+        yield team_pb2.StreamBriefResponse(result=result)
+
+    def _budget_guard(self, brief: team_pb2.Brief, tenant: str, ledger: UsageLedger) -> BudgetGuard:
+        """The run's budget check: what the brief says is left of the task's budget, and the tenant's monthly
+        quota in the shared quota store (when the brief names one and this service has the store)."""
+        quota = None
+        if brief.HasField("monthly_quota") and self.quota_store is not None:
+            quota = MonthlyQuota(
+                tenant, brief.monthly_quota.max_cost_usd, brief.monthly_quota.max_tokens, self.quota_store
+            )
+        return BudgetGuard(Budget.of(brief.remaining_budget), ledger, quota)
+
+    async def _stream(
+        self,
+        graph: CompiledStateGraph[Any],
+        graph_input: Any,
+        config: RunnableConfig,
+        stream_text: bool,
+        ledger: UsageLedger,
+        run: _TeamRun,
+    ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
+        """Stream the subgraph's events; the last state and a budget stop end up in ``run``."""
         modes: list[StreamMode] = ["custom", "values", "messages"] if stream_text else ["custom", "values"]
-        final: TeamState = {}
         BRIEFS_IN_FLIGHT.labels(team=self.team).inc()
         try:
             chunk: Any
             async for mode, chunk in graph.astream(graph_input, config, stream_mode=modes):
                 if mode == "values":
-                    final = chunk
+                    run.final = chunk
                 elif mode == "messages":
                     if (delta := self._text_delta(*chunk)) is not None:
                         yield team_pb2.StreamBriefResponse(text_delta=delta)
@@ -339,12 +393,12 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
                 elif "artifact" in chunk:
                     ARTIFACTS.labels(team=self.team, kind=chunk["artifact"]["kind"]).inc()
                     yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
+        except BudgetExceededError as exc:
+            run.exceeded = exc
+            BUDGET_STOPS.labels(team=self.team, limit=exc.limit).inc()
+            log.warning("team_run_budget_exceeded", limit=exc.limit, detail=exc.detail, agent=exc.agent)
         finally:
             BRIEFS_IN_FLIGHT.labels(team=self.team).dec()
-        result = self._result(final, started, ledger)
-        if store is not None:
-            await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
-        yield team_pb2.StreamBriefResponse(result=result)
 
     async def RunBrief(
         self, request: team_pb2.RunBriefRequest, context: grpc.aio.ServicerContext[Any, Any]

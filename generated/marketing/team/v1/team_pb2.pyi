@@ -38,6 +38,7 @@ class DecisionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DECISION_SOURCE_MODEL: _ClassVar[DecisionSource]
     DECISION_SOURCE_KEYWORD_FALLBACK: _ClassVar[DecisionSource]
     DECISION_SOURCE_STEP_LIMIT: _ClassVar[DecisionSource]
+    DECISION_SOURCE_LOOP_GUARD: _ClassVar[DecisionSource]
 ARTIFACT_KIND_UNSPECIFIED: ArtifactKind
 ARTIFACT_KIND_SEARCH_RESULTS: ArtifactKind
 ARTIFACT_KIND_RESEARCH_BRIEF: ArtifactKind
@@ -57,6 +58,7 @@ DECISION_SOURCE_UNSPECIFIED: DecisionSource
 DECISION_SOURCE_MODEL: DecisionSource
 DECISION_SOURCE_KEYWORD_FALLBACK: DecisionSource
 DECISION_SOURCE_STEP_LIMIT: DecisionSource
+DECISION_SOURCE_LOOP_GUARD: DecisionSource
 
 class Artifact(_message.Message):
     __slots__ = ("id", "team", "agent", "kind", "title", "content", "mime_type", "metadata", "data")
