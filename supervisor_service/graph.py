@@ -43,6 +43,7 @@ from common.team_client import CallStats
 from common.teams import TEAMS, TeamRegistry
 from common.telemetry import mark_error, tracer
 from common.text import clip
+from supervisor_service.budgets import TeamBudgetStop, run_limits
 from supervisor_service.state import ANSWERED, RoutingStepData, TeamRunData, TeamRunStatus, WorkflowState
 
 log = get_logger(__name__)
@@ -171,6 +172,8 @@ def _supervisor_router(
             )
             _, profile = _run_tenancy()
             tenant_model = profile.models.router_model if profile is not None else ""
+            if (limits := run_limits()) is not None:
+                limits.before_routing(state)  # the router's budget check counts the team runs too
             decision = await router.decide(context, "supervisor", model_name=tenant_model)
         step = RoutingStepData(
             index=len(steps) + 1,
@@ -263,6 +266,9 @@ def team_brief(team: str, state: WorkflowState) -> tuple[team_pb2.Brief, str]:
         tenant_id=tenant_id,
         profile=profile_for(team, profile),
     )
+    if (limits := run_limits()) is not None:  # what is left of the budget, the tenant's monthly quota
+        for name, value in limits.brief_fields(state).items():
+            getattr(brief, name).CopyFrom(value)
     return brief, f"{state['workflow_id']}/{team}/{last['index'] if last else 0}"
 
 
@@ -301,6 +307,9 @@ async def call_team(
                 "steps": steps,
             }
         )
+        if result.HasField("budget_exceeded"):  # stop here: the checkpoint stays before this team call
+            run["duration_ms"] = int((time.monotonic() - started) * 1000)
+            raise TeamBudgetStop(result.budget_exceeded, run, artifacts)
     except CircuitOpenError as exc:
         run.update(
             {

@@ -15,7 +15,8 @@ from common.storage.database import ALL_TENANTS, Database
 from common.storage.pages import newest_first
 
 RUNNING = "running"
-TERMINAL = frozenset({"completed", "degraded", "partial", "failed", "cancelled"})
+BUDGET_EXCEEDED = "budget_exceeded"  # stopped by its budget; ResumeWorkflow with a larger budget reopens it
+TERMINAL = frozenset({"completed", "degraded", "partial", "failed", "cancelled", BUDGET_EXCEEDED})
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,18 @@ class Store:
                 "UPDATE workflows SET owner = $3, heartbeat_at = $4 WHERE tenant_id = $1 AND id = $2 "
                 "AND status = $5 AND (owner = $3 OR heartbeat_at < $6)",
                 tenant_id, workflow_id, owner, now, RUNNING, now - timedelta(seconds=stale_after_s),
+            )  # fmt: skip
+        return changed == 1
+
+    async def reopen(self, tenant_id: str, workflow_id: str, owner: str) -> bool:
+        """Set a workflow its budget stopped running again, owned by ``owner`` (one atomic statement: of two
+        concurrent resumes, one wins); False when it is not stopped by its budget (any more)."""
+        now = _now()
+        async with self.db.for_tenant(tenant_id) as db:
+            changed = await db.execute(
+                "UPDATE workflows SET status = $3, owner = $4, heartbeat_at = $5, completed_at = NULL "
+                "WHERE tenant_id = $1 AND id = $2 AND status = $6",
+                tenant_id, workflow_id, RUNNING, owner, now, BUDGET_EXCEEDED,
             )  # fmt: skip
         return changed == 1
 
