@@ -154,7 +154,10 @@ class BudgetGuard(AsyncCallbackHandler):
     """
 
     raise_error = True  # an exception in on_chat_model_start aborts the model call
-    run_inline = True
+    # Not inline: LangChain runs inline handlers first, one by one, and the non-inline ones after them (gathered),
+    # so this guard's on_llm_end sees the ledger's record of the call; and when it refuses a call, the other
+    # handlers' events of that call still run.
+    run_inline = False
 
     def __init__(
         self,
