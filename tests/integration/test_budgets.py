@@ -64,9 +64,9 @@ async def test_budget_runs_out_in_the_content_team_and_a_larger_budget_resumes_i
         assert {a.team for a in resumed.artifacts} == {"research", "content", "social"}
         # The content steps finished before the stop are the same records (same duration), not redone.
         content = resumed.team_runs[1]
-        assert [(s.index, s.agent, s.duration.ToMilliseconds()) for s in content.steps][: len(partial_steps)] == (
-            partial_steps
-        )
+        assert [(s.index, s.agent, s.duration.ToMilliseconds()) for s in content.steps][
+            : len(partial_steps)
+        ] == (partial_steps)
         assert [s.index for s in content.steps] == list(range(1, len(content.steps) + 1))
         assert resumed.usage.model_calls == free.usage.model_calls  # nothing was called twice
 
@@ -109,7 +109,8 @@ async def test_a_negative_budget_is_invalid_argument(field: str) -> None:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.RunTask(
-                supervisor_pb2.RunTaskRequest(task=CAMPAIGN, budget=team_pb2.Budget(**{field: -1})), timeout=10
+                supervisor_pb2.RunTaskRequest(task=CAMPAIGN, budget=team_pb2.Budget(**{field: -1})),
+                timeout=10,
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert f"budget.{field}" in bad_request_fields(caught.value)
