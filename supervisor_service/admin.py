@@ -43,7 +43,7 @@ from common.auth.principal import (
     system_principal,
     valid_tenant_id,
 )
-from common.config import Settings
+from common.config import DEFAULT_TOOL_PRICES, Settings
 from common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -56,6 +56,7 @@ from common.errors import (
 from common.logging import get_logger
 from common.secrets import DecryptionError, Keyring, SecretsUnavailable
 from common.server import ServiceRegistration
+from common.storage import Store
 from common.storage.database import Database
 from common.storage.pages import BadPageToken
 from common.validation import check_range, check_text, raise_if_invalid
@@ -70,6 +71,7 @@ from supervisor_service.tenants import (
     TenantStore,
     api_key_id,
 )
+from supervisor_service.usage import usage_range, usage_report
 
 log = get_logger(__name__)
 
@@ -466,6 +468,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self.erase_tenant_data = erase_tenant_data or _erase_nothing
         self.push_tenant_secrets = push_tenant_secrets or _push_nowhere
         self.known_tools = known_tools
+        self.tool_prices: Mapping[str, float] = dict(
+            DEFAULT_TOOL_PRICES
+        )  # GetUsage's unit prices (TOOL_PRICES)
 
     # --- who may do what ----------------------------------------------------------------------------------
 
@@ -791,6 +796,26 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             audit_events=[event_to_proto(e) for e in events], next_page_token=token
         )
 
+    async def GetUsage(
+        self, request: admin_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetUsageResponse:
+        """A tenant's usage for billing (``supervisor_service.usage``); another tenant's is NOT_FOUND."""
+        principal = self._admin()
+        problems = _check_tenant_id("tenant_id", request.tenant_id)
+        start, end, more = usage_range(
+            request.start_time if request.HasField("start_time") else None,
+            request.end_time if request.HasField("end_time") else None,
+            datetime.now(UTC),
+        )
+        if request.group_by not in admin_pb2.UsageGrouping.values():
+            more.append(FieldViolation("group_by", f"unknown UsageGrouping value {request.group_by}"))
+        raise_if_invalid(problems + more)
+        self._authorize(principal, request.tenant_id)
+        await self._existing(request.tenant_id)
+        return await usage_report(
+            Store(self.store.db), request.tenant_id, start, end, request.group_by, self.tool_prices
+        )
+
 
 def check_scopes(field: str, scopes: Iterable[str]) -> list[FieldViolation]:
     """Violations of an API key's scopes: at least one, each known."""
@@ -852,6 +877,7 @@ async def build_admin(
         push_tenant_secrets=push_tenant_secrets,
         known_tools=known_tools,
     )
+    servicer.tool_prices = settings.tool_prices
     registration = ServiceRegistration(
         SERVICE_NAME, lambda server: admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
     )

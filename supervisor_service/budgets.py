@@ -39,7 +39,7 @@ from common.rate_limit import RateLimiter, RateLimitInterceptor, redis_or_local
 from common.storage.database import Database
 from supervisor_service.limits import LimitsLoader, TenantLimitsSource, rates_source
 from supervisor_service.state import TeamRunData, WorkflowState
-from supervisor_service.views import team_run_to_proto
+from supervisor_service.views import external_calls_of, team_run_to_proto
 
 LIMITS_KEY = "limits"
 
@@ -145,6 +145,7 @@ def mark_stopped(
     if isinstance(stop, TeamBudgetStop):
         workflow.team_runs.append(team_run_to_proto(stop.run))
         workflow.artifacts.extend(artifact_to_proto(a) for a in stop.artifacts)
+        workflow.external_calls.extend(external_calls_of([stop.run]))
         usage = workflow.usage
         usage.model_calls += stop.run["usage"].get("model_calls", 0)
         usage.input_tokens += stop.run["usage"].get("input_tokens", 0)

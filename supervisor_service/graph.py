@@ -305,6 +305,7 @@ async def call_team(
                 "usage": usage_from_proto(result.usage),
                 "warnings": warnings,
                 "steps": steps,
+                "external_calls": {c.service: c.calls for c in result.external_calls},
             }
         )
         if result.HasField("budget_exceeded"):  # stop here: the checkpoint stays before this team call

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
@@ -256,6 +257,8 @@ async def _work(
         artifact_ids=[a["id"] for a in artifacts],
         duration_ms=int((time.monotonic() - started) * 1000),
     )
+    if output.tool_results:
+        step["tool_calls"] = dict(Counter(r.name for r in output.tool_results))
     log.info("agent_completed", duration_ms=step["duration_ms"], artifacts=len(artifacts))
     for artifact in artifacts:
         writer({"artifact": artifact})

@@ -9,6 +9,7 @@ the caller's tenant only.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from common.agents.convert import (
     tool_info_to_proto,
     usage_to_proto,
 )
+from common.agents.state import StepData
 from common.agents.team_graph import TeamDefinition, TeamState, initial_state
 from common.auth.principal import current_principal
 from common.budget import Budget, BudgetGuard, MonthlyQuota, exceeded_to_proto
@@ -307,7 +309,18 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             summary=summary,
             duration=duration_ms(int((time.monotonic() - started) * 1000)),
             usage=usage_to_proto(merge_usage(ledger.totals().to_dict(), *earlier)),
+            external_calls=self._external_calls(steps),
         )
+
+    def _external_calls(self, steps: list[StepData]) -> list[team_pb2.ExternalCalls]:
+        """The calls the steps' tools made to external services, per service (tools without one are local)."""
+        services = {t.name: t.service for t in self.tools.describe()} if self.tools is not None else {}
+        calls: Counter[str] = Counter()
+        for step in steps:
+            for tool, count in step.get("tool_calls", {}).items():
+                if services.get(tool):
+                    calls[services[tool]] += count
+        return [team_pb2.ExternalCalls(team=self.team, service=s, calls=n) for s, n in sorted(calls.items())]
 
     async def _events(
         self, brief: team_pb2.Brief, tenant: str, stream_text: bool, idempotency_key: str = ""

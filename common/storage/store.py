@@ -169,6 +169,16 @@ class Store:
             )  # fmt: skip
         return [str(row["id"]) for row in rows]
 
+    async def workflows_between(self, tenant_id: str, start: datetime, end: datetime) -> list[WorkflowRecord]:
+        """The tenant's workflows created in ``[start, end)``, oldest first (usage reports)."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "SELECT * FROM workflows WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 "
+                "ORDER BY created_at, id",
+                tenant_id, start, end,
+            )  # fmt: skip
+        return [self._record(row) for row in rows]
+
     async def workflow_ids(self, tenant_id: str) -> list[str]:
         """Ids of every workflow of the tenant, oldest first."""
         async with self.db.for_tenant(tenant_id) as db:

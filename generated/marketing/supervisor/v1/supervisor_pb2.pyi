@@ -81,7 +81,7 @@ class TeamRun(_message.Message):
     def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "budget", "budget_exceeded")
+    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "budget", "budget_exceeded", "external_calls")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +97,7 @@ class Workflow(_message.Message):
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CALLS_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
     status: WorkflowStatus
@@ -112,7 +113,8 @@ class Workflow(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     budget: _team_pb2.Budget
     budget_exceeded: _team_pb2.BudgetExceeded
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., budget_exceeded: _Optional[_Union[_team_pb2.BudgetExceeded, _Mapping]] = ...) -> None: ...
+    external_calls: _containers.RepeatedCompositeFieldContainer[_team_pb2.ExternalCalls]
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., budget_exceeded: _Optional[_Union[_team_pb2.BudgetExceeded, _Mapping]] = ..., external_calls: _Optional[_Iterable[_Union[_team_pb2.ExternalCalls, _Mapping]]] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
     __slots__ = ("task", "budget")

@@ -216,7 +216,7 @@ class BudgetExceeded(_message.Message):
     def __init__(self, limit: _Optional[str] = ..., detail: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
 
 class BriefResult(_message.Message):
-    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed", "budget_exceeded")
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed", "budget_exceeded", "external_calls")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -225,6 +225,7 @@ class BriefResult(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CALLS_FIELD_NUMBER: _ClassVar[int]
     team: str
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     steps: _containers.RepeatedCompositeFieldContainer[AgentStep]
@@ -233,7 +234,18 @@ class BriefResult(_message.Message):
     usage: Usage
     replayed: bool
     budget_exceeded: BudgetExceeded
-    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ..., budget_exceeded: _Optional[_Union[BudgetExceeded, _Mapping]] = ...) -> None: ...
+    external_calls: _containers.RepeatedCompositeFieldContainer[ExternalCalls]
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ..., budget_exceeded: _Optional[_Union[BudgetExceeded, _Mapping]] = ..., external_calls: _Optional[_Iterable[_Union[ExternalCalls, _Mapping]]] = ...) -> None: ...
+
+class ExternalCalls(_message.Message):
+    __slots__ = ("team", "service", "calls")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    service: str
+    calls: int
+    def __init__(self, team: _Optional[str] = ..., service: _Optional[str] = ..., calls: _Optional[int] = ...) -> None: ...
 
 class RunBriefRequest(_message.Message):
     __slots__ = ("brief", "idempotency_key")
