@@ -203,11 +203,11 @@ class Store:
         return erased
 
     async def erase_tenant_records(self, tenant_id: str) -> int:
-        """Erase every workflow, agent execution and team result of a tenant in this database; returns the
-        number of rows deleted."""
+        """Erase every workflow, agent execution and team result of a tenant in this database, and its quota
+        counters when they live here (PostgreSQL); returns the number of rows deleted."""
         erased = 0
         async with self.db.for_tenant(tenant_id) as db:
-            for table in ("agent_executions", "team_results", "workflows"):
+            for table in ("agent_executions", "team_results", "workflows", "quota_counters", "quota_slots"):
                 erased += await db.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
         return erased
 
