@@ -83,6 +83,10 @@ class RunLimits:
         guard = BudgetGuard(budget, ledger, quota, routing)
         return cls(budget, quota, guard, routing, partial)
 
+    def guards(self) -> list[BudgetGuard]:
+        """The callbacks of the drive: the router's guard, unless there is nothing to check."""
+        return [] if self.budget.unlimited and self.guard.quota is None else [self.guard]
+
     def teams_spent(self, state: WorkflowState) -> Spent:
         """What the teams spent: every team run, and teams stopped earlier that have not finished since."""
         total = Spent()

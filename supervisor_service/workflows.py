@@ -240,7 +240,7 @@ class WorkflowRunner:
         workflow_id, created = run.workflow_id, run.created
         run.config = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [run.ledger, *([run.limits.guard] if run.limits else []), ModelCallSpans()],
+            "callbacks": [run.ledger, *(run.limits.guards() if run.limits else []), ModelCallSpans()],
             "configurable": {
                 LIMITS_KEY: run.limits,
                 "thread_id": thread_id_of(run.tenant_id, workflow_id),

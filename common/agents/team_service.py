@@ -344,7 +344,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         ledger = UsageLedger(self.prices, self.team)
         config: RunnableConfig = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [ledger, self._budget_guard(brief, tenant, ledger), ModelCallSpans()],
+            "callbacks": [ledger, *self._budget_guard(brief, tenant, ledger), ModelCallSpans()],
         }
         data = brief_from_proto(brief)
         data["tenant_id"] = tenant
@@ -367,15 +367,19 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
         yield team_pb2.StreamBriefResponse(result=result)
 
-    def _budget_guard(self, brief: team_pb2.Brief, tenant: str, ledger: UsageLedger) -> BudgetGuard:
+    def _budget_guard(self, brief: team_pb2.Brief, tenant: str, ledger: UsageLedger) -> list[BudgetGuard]:
         """The run's budget check: what the brief says is left of the task's budget, and the tenant's monthly
-        quota in the shared quota store (when the brief names one and this service has the store)."""
+        quota in the shared quota store (when the brief names one and this service has the store); none when
+        the brief sets no limit (nothing is checked per model call then)."""
         quota = None
         if brief.HasField("monthly_quota") and self.quota_store is not None:
             quota = MonthlyQuota(
                 tenant, brief.monthly_quota.max_cost_usd, brief.monthly_quota.max_tokens, self.quota_store
             )
-        return BudgetGuard(Budget.of(brief.remaining_budget), ledger, quota)
+        budget = Budget.of(brief.remaining_budget if brief.HasField("remaining_budget") else None)
+        if budget.unlimited and (quota is None or not quota.active):
+            return []
+        return [BudgetGuard(budget, ledger, quota)]
 
     async def _stream(
         self,
