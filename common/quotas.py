@@ -16,10 +16,13 @@ per model call.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from common.config import Settings
 from common.errors import QuotaExceeded
@@ -27,6 +30,8 @@ from common.logging import get_logger
 from common.storage.database import Database
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 
 def day_of(now: datetime) -> str:
@@ -92,14 +97,35 @@ class QuotaStore(Protocol):
         ...
 
 
+SQLITE_BUSY_ATTEMPTS = 50
+
+
+async def _patiently(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a statement on the shared SQLite file, again when another process holds the write lock: in WAL mode a
+    write that finds a newer snapshot fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT), without
+    waiting for busy_timeout."""
+    for attempt in range(SQLITE_BUSY_ATTEMPTS):
+        try:
+            return await work()
+        except Exception as exc:  # sqlite3.OperationalError; PostgreSQL errors are not retried
+            if "database is locked" not in str(exc) or attempt == SQLITE_BUSY_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.002 * (attempt + 1) + random.random() * 0.005)
+    raise AssertionError("unreachable")
+
+
 class SqlQuotaStore:
-    """Quota counters in the records database (``quota_counters``, ``quota_slots``; migration 020)."""
+    """Quota counters in the records database (``quota_counters``, ``quota_slots``; migration 020). On the
+    shared SQLite file a statement that meets another process's write lock is tried again (``_patiently``)."""
 
     def __init__(self, database: Database, owned: bool = False) -> None:
         self.database = database
         self.owned = owned
 
     async def _bump(self, tenant_id: str, name: str, period: str, amount: float) -> None:
+        await _patiently(lambda: self._bump_once(tenant_id, name, period, amount))
+
+    async def _bump_once(self, tenant_id: str, name: str, period: str, amount: float) -> None:
         async with self.database.for_tenant(tenant_id) as db:
             await db.execute(
                 "INSERT INTO quota_counters (tenant_id, name, period, value) VALUES ($1, $2, $3, $4) "
@@ -112,6 +138,9 @@ class SqlQuotaStore:
         await self._bump(tenant_id, "tokens", month_of(now), float(tokens))
 
     async def monthly_spend(self, tenant_id: str, now: datetime) -> MonthlySpend:
+        return await _patiently(lambda: self._monthly_spend(tenant_id, now))
+
+    async def _monthly_spend(self, tenant_id: str, now: datetime) -> MonthlySpend:
         async with self.database.for_tenant(tenant_id) as db:
             rows = await db.fetch(
                 "SELECT name, value FROM quota_counters WHERE tenant_id = $1 AND period = $2 "
@@ -122,6 +151,9 @@ class SqlQuotaStore:
         return MonthlySpend(values.get("cost_usd", 0.0), int(values.get("tokens", 0)))
 
     async def take_task(self, tenant_id: str, limit: int, now: datetime) -> bool:
+        return await _patiently(lambda: self._take_task(tenant_id, limit, now))
+
+    async def _take_task(self, tenant_id: str, limit: int, now: datetime) -> bool:
         async with self.database.for_tenant(tenant_id) as db:
             rows = await db.fetch(
                 "INSERT INTO quota_counters (tenant_id, name, period, value) VALUES ($1, 'tasks', $2, 1) "
@@ -132,6 +164,11 @@ class SqlQuotaStore:
         return bool(rows)
 
     async def acquire_slot(
+        self, tenant_id: str, workflow_id: str, limit: int, lease_s: float, now: datetime
+    ) -> bool:
+        return await _patiently(lambda: self._acquire_slot(tenant_id, workflow_id, limit, lease_s, now))
+
+    async def _acquire_slot(
         self, tenant_id: str, workflow_id: str, limit: int, lease_s: float, now: datetime
     ) -> bool:
         oldest = now - timedelta(seconds=lease_s)
@@ -150,6 +187,9 @@ class SqlQuotaStore:
         return changed > 0
 
     async def release_slot(self, tenant_id: str, workflow_id: str) -> None:
+        await _patiently(lambda: self._release_slot(tenant_id, workflow_id))
+
+    async def _release_slot(self, tenant_id: str, workflow_id: str) -> None:
         async with self.database.for_tenant(tenant_id) as db:
             await db.execute(
                 "DELETE FROM quota_slots WHERE tenant_id = $1 AND workflow_id = $2", tenant_id, workflow_id

@@ -153,11 +153,24 @@ async def test_a_task_over_the_days_quota_is_resource_exhausted_with_quota_failu
         assert retry is not None and 0 < retry <= 24 * 3600
 
 
-async def test_twenty_concurrent_tasks_overshoot_the_monthly_dollar_quota_by_at_most_one_call_each() -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_twenty_concurrent_tasks_overshoot_the_monthly_dollar_quota_by_at_most_one_call_each(
+    backend: str,
+) -> None:
     # The offline model priced like a real one, so every model call costs money.
     settings = test_settings(
-        tenant_limits_cache_s=0, llm_prices={OFFLINE_MODEL_NAME: Price(input=200.0, output=600.0)}
+        tenant_limits_cache_s=0,
+        llm_prices={OFFLINE_MODEL_NAME: Price(input=200.0, output=600.0)},
+        redis_url=REDIS_URL if backend == "redis" else None,
     )
+    if backend == "redis":  # the default tenant's month in the shared Redis starts empty
+        import redis.asyncio as redis
+
+        client = redis.from_url(REDIS_URL)
+        keys = [key async for key in client.scan_iter("marketing:quota:default:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
     async with in_process_stack(settings) as channel:
         stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
         probe = (await stub.RunTask(supervisor_pb2.RunTaskRequest(task=CAMPAIGN), timeout=60)).workflow
