@@ -48,6 +48,7 @@ from supervisor_service.budgets import (
     LIMITS_KEY,
     Admitted,
     RunLimits,
+    TeamBudgetStop,
     count_stop,
     finished_drive,
     mark_stopped,
@@ -268,6 +269,11 @@ class WorkflowRunner:
         except BudgetExceededError as exc:  # the graph stopped before a model call; its checkpoint is kept
             stopped = exc
             count_stop(exc)
+            if isinstance(exc, TeamBudgetStop):  # its finished steps, once (a resume finds them recorded)
+                upstream = [a["id"] for a in run.state.get("artifacts", [])]
+                await self.store.record_executions(
+                    run.tenant_id, executions_of(workflow_id, exc.run, upstream, run.task)
+                )
         except (asyncio.CancelledError, GeneratorExit):
             await self._abandon(run, producer)
             raise
