@@ -124,6 +124,12 @@ class ResourceExhausted(ServiceError):
         return [packed]
 
 
+class DependencyUnavailable(ServiceError):
+    """A store this call depends on (the quota counters) did not answer; nothing was done: try again."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
 class QuotaExceeded(ResourceExhausted):
     """A tenant quota or rate limit is reached; carries a google.rpc.QuotaFailure naming it, and a RetryInfo
     when waiting helps (``retry_after_s`` None: it does not, until an administrator raises the quota)."""

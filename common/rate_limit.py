@@ -164,6 +164,8 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):
             log.info("rate_limited", quota=exc.quota, retry_after_s=round(exc.retry_after_s, 3))
             status = rpc_status.to_status(exc.to_status())
             await context.abort(status.code, status.details, status.trailing_metadata)
+        except Exception as exc:  # Redis down: let the call through (quotas and budgets still bound spend)
+            log.warning("rate_limit_unavailable", error=f"{type(exc).__name__}: {exc}")
 
     def _wrap_unary(self, behaviour: Behaviour) -> Behaviour:
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

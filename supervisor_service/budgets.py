@@ -31,8 +31,9 @@ from common.agents.convert import artifact_to_proto
 from common.agents.state import ArtifactData
 from common.budget import Budget, BudgetGuard, MonthlyQuota, Spent, resolve_budget
 from common.config import Settings
-from common.errors import BudgetExceededError, QuotaExceeded
+from common.errors import BudgetExceededError, DependencyUnavailable, QuotaExceeded
 from common.llm.usage import UsageLedger
+from common.logging import get_logger
 from common.metrics import BUDGET_STOPS, QUOTA_REJECTIONS, QUOTA_USAGE_RATIO, TASK_SECONDS, TENANT_COST_USD
 from common.quotas import QuotaGate, Quotas, QuotaStore, open_quota_store
 from common.rate_limit import RateLimiter, RateLimitInterceptor, redis_or_local
@@ -40,6 +41,8 @@ from common.storage.database import Database
 from supervisor_service.limits import LimitsLoader, TenantLimitsSource, rates_source
 from supervisor_service.state import TeamRunData, WorkflowState
 from supervisor_service.views import external_calls_of, team_run_to_proto
+
+log = get_logger(__name__)
 
 LIMITS_KEY = "limits"
 
@@ -217,6 +220,9 @@ class Admission:
             except QuotaExceeded as exc:
                 QUOTA_REJECTIONS.labels(quota=exc.quota).inc()
                 raise
+            except Exception as exc:  # the shared counters did not answer: refuse rather than count nothing
+                log.warning("quota_store_unavailable", error=f"{type(exc).__name__}: {exc}")
+                raise DependencyUnavailable("the quota store is unavailable; try again later") from exc
             slot = slot if taken else None
             await self._record_ratios(tenant_id, quotas)
         return Admitted(tenant_id, budget, quota, slot)

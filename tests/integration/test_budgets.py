@@ -51,7 +51,9 @@ async def test_budget_runs_out_in_the_content_team_and_a_larger_budget_resumes_i
         assert partial_steps, "the content team's finished steps come back with the stop"
         answer = await stub.GetWorkflow(supervisor_pb2.GetWorkflowRequest(workflow_id=stopped.id), timeout=10)
         recorded = {(e.team, e.step_index) for e in answer.agent_executions}
-        assert {("content", index) for index, _, _ in partial_steps} <= recorded, "the stopped team's steps too"
+        assert {("content", index) for index, _, _ in partial_steps} <= recorded, (
+            "the stopped team's steps too"
+        )
 
         resumed = (
             await stub.ResumeWorkflow(

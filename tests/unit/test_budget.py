@@ -78,3 +78,42 @@ async def test_local_buckets_allow_the_burst_then_say_how_long_to_wait() -> None
     wait = await buckets.take("k", rate)
     assert 0.4 < wait <= 0.5
     assert await buckets.take("other", rate) == 0.0
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.aborted: tuple[Any, ...] | None = None
+
+    async def abort(self, *args: Any) -> None:
+        self.aborted = args
+        raise RuntimeError("aborted")
+
+
+class _Broken:
+    async def take(self, key: str, rate: Rate) -> float:
+        raise ConnectionError("redis is down")
+
+
+async def _rates(principal: Any) -> tuple[Rate, Rate]:
+    return Rate(1.0, 1), Rate(1.0, 1)
+
+
+async def test_the_rate_limit_interceptor_refuses_with_quota_failure_and_lets_calls_through_when_redis_is_down() -> (
+    None
+):
+    import grpc
+
+    from common.auth.principal import AuthMethod, Principal, acting_as
+    from common.rate_limit import RateLimiter, RateLimitInterceptor
+
+    caller = Principal("acme", "key1", frozenset(), AuthMethod.API_KEY)
+    limited = RateLimitInterceptor(RateLimiter(LocalBuckets(), _rates))
+    with acting_as(caller):
+        await limited._admit(_Context())  # type: ignore[arg-type]
+        refused = _Context()
+        with pytest.raises(RuntimeError):
+            await limited._admit(refused)  # type: ignore[arg-type]
+    assert refused.aborted is not None and refused.aborted[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    down = RateLimitInterceptor(RateLimiter(_Broken(), _rates))
+    with acting_as(caller):
+        await down._admit(_Context())  # type: ignore[arg-type]  # no abort: the call goes through
