@@ -27,12 +27,12 @@ from langgraph.config import get_config
 from marketing.supervisor.v1 import supervisor_pb2
 from marketing.team.v1 import team_pb2
 
-from common.agents.convert import artifact_to_proto
+from common.agents.convert import artifact_to_proto, usage_from_proto, usage_to_proto
 from common.agents.state import ArtifactData
 from common.budget import Budget, BudgetGuard, MonthlyQuota, Spent, resolve_budget
 from common.config import Settings
 from common.errors import BudgetExceededError, DependencyUnavailable, QuotaExceeded
-from common.llm.usage import UsageLedger
+from common.llm.usage import UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import BUDGET_STOPS, QUOTA_REJECTIONS, QUOTA_USAGE_RATIO, TASK_SECONDS, TENANT_COST_USD
 from common.quotas import QuotaGate, Quotas, QuotaStore, open_quota_store
@@ -153,11 +153,9 @@ def mark_stopped(
         workflow.team_runs.append(team_run_to_proto(stop.run))
         workflow.artifacts.extend(artifact_to_proto(a) for a in stop.artifacts)
         workflow.external_calls.extend(external_calls_of([stop.run]))
-        usage = workflow.usage
-        usage.model_calls += stop.run["usage"].get("model_calls", 0)
-        usage.input_tokens += stop.run["usage"].get("input_tokens", 0)
-        usage.output_tokens += stop.run["usage"].get("output_tokens", 0)
-        usage.cost_usd += stop.run["usage"].get("cost_usd", 0.0)
+        workflow.usage.CopyFrom(
+            usage_to_proto(merge_usage(usage_from_proto(workflow.usage), stop.run["usage"]))
+        )
     warning = (
         f"budget exceeded ({stop.limit}) before a model call of {workflow.budget_exceeded.agent}: {stop.detail}; "
         "ResumeWorkflow with a larger budget continues from here"

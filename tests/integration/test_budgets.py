@@ -46,6 +46,7 @@ async def test_budget_runs_out_in_the_content_team_and_a_larger_budget_resumes_i
         assert "research" in teams and "social" not in teams
         assert [r.team for r in stopped.team_runs] == ["research", "content"]
         assert stopped.usage.model_calls == allowed  # not one call over the budget
+        assert sum(m.calls for m in stopped.usage.models) == allowed  # per model too (GetUsage by model)
         assert any("budget exceeded (max_model_calls)" in w for w in stopped.warnings)
         partial_steps = [(s.index, s.agent, s.duration.ToMilliseconds()) for s in stopped.team_runs[1].steps]
         assert partial_steps, "the content team's finished steps come back with the stop"
