@@ -207,6 +207,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
                 (only for briefs that carry a monthly quota).
         """
         self.quota_store = quota_store
+        self._services: dict[str, str] | None = None  # tool name -> external service, for usage billing
         self.definition = team
         self.team = team.name
         self.graph = graph
@@ -314,7 +315,11 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
 
     def _external_calls(self, steps: list[StepData]) -> list[team_pb2.ExternalCalls]:
         """The calls the steps' tools made to external services, per service (tools without one are local)."""
-        services = {t.name: t.service for t in self.tools.describe()} if self.tools is not None else {}
+        if self._services is None:  # built once: describe() renders every tool's schema
+            self._services = (
+                {t.name: t.service for t in self.tools.describe()} if self.tools is not None else {}
+            )
+        services = self._services
         calls: Counter[str] = Counter()
         for step in steps:
             for tool, count in step.get("tool_calls", {}).items():

@@ -150,3 +150,36 @@ async def test_external_calls_are_counted_per_team_and_priced() -> None:
         ).total.tasks == 0
     finally:
         await store.close()
+
+
+async def test_a_teams_calls_to_a_search_api_reach_the_workflow_and_the_bill() -> None:
+    from tests.fakes.search_apis import FakeTavily
+
+    hits = [("Vector DB market 2026", "https://example.com/market", "The market grew 40%.")]
+    with FakeTavily(hits) as tavily:
+        settings = test_settings(
+            auth_disabled=False,
+            tavily_api_key="tvly-test",
+            tavily_base_url=tavily.url,
+            tool_prices={"tavily": 0.01},
+        )
+        async with authenticated_stack(settings, ["acme"]) as (channel, keys):
+            tasks = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+            request = supervisor_pb2.RunTaskRequest(
+                task="Research the vector database market and its competitors"
+            )
+            workflow = (await tasks.RunTask(request, metadata=keys["acme"], timeout=60)).workflow
+            searches = {(c.team, c.service): c.calls for c in workflow.external_calls}
+            assert searches.get(("research", "tavily"), 0) >= 1, list(workflow.external_calls)
+            admin = admin_pb2_grpc.AdminServiceStub(channel)
+            report = await admin.GetUsage(
+                admin_pb2.GetUsageRequest(tenant_id="acme", group_by=admin_pb2.USAGE_GROUPING_TEAM),
+                metadata=keys["acme"],
+                timeout=10,
+            )
+    research = next(r for r in report.rows if r.key == "research")
+    billed = {c.service: (c.calls, c.cost_usd) for c in research.tool_calls}
+    assert billed["tavily"] == (
+        searches[("research", "tavily")],
+        pytest.approx(0.01 * searches[("research", "tavily")]),
+    )
