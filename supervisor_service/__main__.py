@@ -116,6 +116,7 @@ async def build(
     authenticator = Authenticator.from_settings(settings, admin.store)
     resources.push_async_callback(authenticator.aclose)
     guards = await build_guards(settings, store.db, admin.store.limits_of, resources)
+    runner.admission = guards.admission  # claimed orphans keep their tenant's monthly quota
     parts = _parts(
         settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources, guards
     )

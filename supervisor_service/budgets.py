@@ -225,6 +225,14 @@ class Admission:
             await self._record_ratios(tenant_id, quotas)
         return Admitted(tenant_id, budget, quota, slot)
 
+    async def monthly_quota(self, tenant_id: str) -> MonthlyQuota | None:
+        """The tenant's monthly spend quota (None: none, or no quota store), for a workflow resumed without a
+        caller (a claimed orphan)."""
+        quotas = (await self.limits.limits_of(tenant_id)).quotas
+        if self.store is None or not (quotas.monthly_cost_usd or quotas.monthly_tokens):
+            return None
+        return MonthlyQuota(tenant_id, quotas.monthly_cost_usd, quotas.monthly_tokens, self.store)
+
     async def _record_ratios(self, tenant_id: str, quotas: Quotas) -> None:
         if self.store is None or not (quotas.monthly_cost_usd or quotas.monthly_tokens):
             return

@@ -34,7 +34,7 @@ from marketing.tenant.v1 import tenant_pb2
 from common.agents.convert import usage_from_proto
 from common.agents.state import StepKind
 from common.auth.principal import acting_as, system_principal
-from common.budget import Budget
+from common.budget import Budget, MonthlyQuota
 from common.config import Settings
 from common.errors import BudgetExceededError, Cancelled, FailedPrecondition, NotFound
 from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
@@ -46,6 +46,7 @@ from common.telemetry import ModelCallSpans
 from common.text import clip
 from supervisor_service.budgets import (
     LIMITS_KEY,
+    Admission,
     Admitted,
     RunLimits,
     TeamBudgetStop,
@@ -142,6 +143,7 @@ class WorkflowRunner:
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
         self._maintenance: asyncio.Task[None] | None = None
+        self.admission: Admission | None = None  # set by the service: quotas of claimed orphans
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -482,10 +484,15 @@ class WorkflowRunner:
             usage_from_proto(prior.routing_usage),
         )
         budget = admitted.budget if admitted is not None and new_budget else Budget.of(prior.budget)
-        run.limits = RunLimits.for_drive(budget, admitted.quota if admitted else None, ledger, prior)
+        quota = admitted.quota if admitted else await self._orphan_quota(tenant_id)
+        run.limits = RunLimits.for_drive(budget, quota, ledger, prior)
         run.prior_cost_usd = prior.usage.cost_usd
         async for event in self._drive(run, graph_input, False, deadline, profile):
             yield event
+
+    async def _orphan_quota(self, tenant_id: str) -> MonthlyQuota | None:
+        """The tenant's monthly quota for a claimed orphan (its caller's admission is gone)."""
+        return await self.admission.monthly_quota(tenant_id) if self.admission is not None else None
 
     async def cancel(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
         """Cancel a running workflow of the tenant (its task and team calls are cancelled); a finished one is
