@@ -204,3 +204,24 @@ async def test_twenty_concurrent_tasks_overshoot_the_monthly_dollar_quota_by_at_
     assert charged == pytest.approx(sum(w.usage.cost_usd for w in workflows), rel=1e-6)
     assert charged >= quota, "the tasks used the quota up"
     assert charged <= quota + len(workflows) * biggest_call + 1e-9
+
+
+async def test_a_second_concurrent_workflow_over_the_quota_is_refused_until_the_first_ends() -> None:
+    settings = test_settings(tenant_limits_cache_s=0, offline_llm_latency_ms=150)
+    await _set_limits(
+        settings, "default", admin_pb2.Tenant(quotas=admin_pb2.TenantQuotas(concurrent_workflows=1))
+    )
+    async with in_process_stack(settings) as channel:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        request = supervisor_pb2.RunTaskRequest(task="Research the vector database market")
+        first = asyncio.ensure_future(stub.RunTask(request, timeout=60))
+        await asyncio.sleep(0.5)  # admitted and running (each model call takes 150 ms)
+        assert not first.done()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.RunTask(request, timeout=60)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        quotas, retry = _quota_failure(caught.value)
+        assert quotas == ["concurrent_workflows"] and retry is not None and retry > 0
+        assert (await first).workflow.status == supervisor_pb2.WORKFLOW_STATUS_COMPLETED
+        again = (await stub.RunTask(request, timeout=60)).workflow  # the slot was given back
+        assert again.status == supervisor_pb2.WORKFLOW_STATUS_COMPLETED
