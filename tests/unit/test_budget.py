@@ -117,3 +117,21 @@ async def test_the_rate_limit_interceptor_refuses_with_quota_failure_and_lets_ca
     down = RateLimitInterceptor(RateLimiter(_Broken(), _rates))
     with acting_as(caller):
         await down._admit(_Context())  # type: ignore[arg-type]  # no abort: the call goes through
+
+
+def test_every_supported_providers_models_are_priced() -> None:
+    prices = PriceTable()
+    for model in (
+        "gpt-5-mini-2025-08-07",
+        "gpt-4o-mini",
+        "o4-mini",
+        "o3",
+        "claude-haiku-4-5",
+        "claude-opus-4-1",
+    ):
+        assert prices.price_of(model) is not None, model
+    assert len({prices.price_of(m) for m in ("gpt-5", "gpt-5-mini", "gpt-5-pro-2025-10-06")}) == 3
+    # OpenRouter names the vendor first (and writes versions with dots).
+    assert prices.price_of("openai/gpt-4o-mini") == prices.price_of("gpt-4o-mini")
+    assert prices.price_of("anthropic/claude-sonnet-4.5") == prices.price_of("claude-sonnet-4-5")
+    assert prices.price_of("meta-llama/llama-3.1-8b-instruct") is None  # unpriced until LLM_PRICES names it
