@@ -125,7 +125,7 @@ def test_every_supported_providers_models_are_priced() -> None:
         "gpt-5-mini-2025-08-07",
         "gpt-4o-mini",
         "o4-mini",
-        "o3",
+        "o3-mini",
         "claude-haiku-4-5",
         "claude-opus-4-1",
     ):
