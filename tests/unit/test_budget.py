@@ -130,7 +130,7 @@ def test_every_supported_providers_models_are_priced() -> None:
         "claude-opus-4-1",
     ):
         assert prices.price_of(model) is not None, model
-    assert len({prices.price_of(m) for m in ("gpt-5", "gpt-5-mini", "gpt-5-pro-2025-10-06")}) == 3
+    assert len({repr(prices.price_of(m)) for m in ("gpt-5", "gpt-5-mini", "gpt-5-pro-2025-10-06")}) == 3
     # OpenRouter names the vendor first (and writes versions with dots).
     assert prices.price_of("openai/gpt-4o-mini") == prices.price_of("gpt-4o-mini")
     assert prices.price_of("anthropic/claude-sonnet-4.5") == prices.price_of("claude-sonnet-4-5")
