@@ -101,6 +101,16 @@ class ModelChoice:
     timeout_s: float
 
 
+DEFAULT_TOOL_PRICES: dict[str, float] = {
+    # List prices per call (2025): Tavily basic search 1 credit ($0.008), Serper $0.001 per query (smallest
+    # pack), OpenAI gpt-image-1 medium 1024x1024 ~$0.042; GitHub, web pages, X and LinkedIn posting cost nothing
+    # per call. Override with TOOL_PRICES='{"tavily": 0.005}' (merged over these).
+    "tavily": 0.008,
+    "serper": 0.001,
+    "openai-images": 0.042,
+}
+
+
 class Settings(BaseSettings):
     """Configuration of the four services. Each field is read from the upper-case variable of the same name."""
 
@@ -254,6 +264,16 @@ class Settings(BaseSettings):
     max_concurrent_briefs: int = Field(32, ge=1, le=100_000)
     overload_retry_after_s: float = Field(1.0, gt=0, le=300)
 
+    # Budgets, quotas and rate limits (issue 16; see common/budget.py, common/quotas.py, common/rate_limit.py).
+    rate_limit_tenant_rps: float = Field(0.0, ge=0, le=1_000_000)  # 0: no limit unless the tenant sets one
+    rate_limit_tenant_burst: int = Field(20, ge=1, le=1_000_000)
+    rate_limit_key_rps: float = Field(0.0, ge=0, le=1_000_000)
+    rate_limit_key_burst: int = Field(10, ge=1, le=1_000_000)
+    # US dollars per call of a tool's external service, for GetUsage (service names as ListTools shows them).
+    tool_prices: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TOOL_PRICES))
+    metrics_tenant_label: bool = True  # false: tenant metrics are labelled "all" (many tenants)
+    tenant_limits_cache_s: float = Field(10.0, ge=0, le=3600)  # how long a replica reuses a tenant's limits
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
@@ -334,6 +354,13 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a file")
         return value
+
+    @field_validator("tool_prices")
+    @classmethod
+    def _tool_prices_ok(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(price < 0 or price != price for price in value.values()):
+            raise ValueError("tool prices must be non-negative US dollars per call")
+        return {**DEFAULT_TOOL_PRICES, **value}
 
     @field_validator("redis_url")
     @classmethod

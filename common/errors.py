@@ -124,6 +124,44 @@ class ResourceExhausted(ServiceError):
         return [packed]
 
 
+class DependencyUnavailable(ServiceError):
+    """A store this call depends on (the quota counters) did not answer; nothing was done: try again."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class QuotaExceeded(ResourceExhausted):
+    """A tenant quota or rate limit is reached; carries a google.rpc.QuotaFailure naming it, and a RetryInfo
+    when waiting helps (``retry_after_s`` None: it does not, until an administrator raises the quota)."""
+
+    def __init__(self, message: str, subject: str, quota: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message, retry_after_s or 0.0)
+        self.subject = subject
+        self.quota = quota
+        self.waiting_helps = retry_after_s is not None
+
+    def details(self) -> list[any_pb2.Any]:
+        failure = error_details_pb2.QuotaFailure(
+            violations=[
+                error_details_pb2.QuotaFailure.Violation(subject=self.subject, description=self.quota)
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(failure)
+        return [packed, *(super().details() if self.waiting_helps else [])]
+
+
+class BudgetExceededError(Exception):
+    """A model call was not made: the task's budget or the tenant's monthly quota is reached (``common.budget``).
+    Never retried, never sent to a backup provider, never turned into a keyword fallback."""
+
+    def __init__(self, limit: str, detail: str, agent: str = "") -> None:
+        super().__init__(f"budget exceeded ({limit}): {detail}")
+        self.limit = limit
+        self.detail = detail
+        self.agent = agent
+
+
 class TeamCallError(Exception):
     """A call to a team service failed; ``code`` is the gRPC status code name."""
 

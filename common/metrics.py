@@ -106,6 +106,27 @@ COST_USD = Counter(
     "marketing_cost_usd_total", "Model cost in US dollars, by team (supervisor for routing).", ["team"]
 )
 
+# Budgets, quotas and rate limits (issue 16). The tenant label appears only on the operator's /metrics (never in an
+# API a tenant can call); METRICS_TENANT_LABEL=false replaces it by "all" on deployments with many tenants.
+TASK_SECONDS = Histogram(
+    "marketing_task_seconds", "Duration of a workflow drive, start to finish.", buckets=LATENCY_BUCKETS
+)
+TENANT_COST_USD = Counter(
+    "marketing_tenant_cost_usd_total", "Model cost of finished workflow drives, by tenant.", ["tenant"]
+)
+QUOTA_USAGE_RATIO = Gauge(
+    "marketing_tenant_quota_usage_ratio",
+    "Share of a tenant quota in use at its last admission check (1 = reached), by tenant and quota.",
+    ["tenant", "quota"],
+)
+QUOTA_REJECTIONS = Counter(
+    "marketing_quota_rejections_total", "Requests refused by a quota or a rate limit, by quota.", ["quota"]
+)
+BUDGET_STOPS = Counter(
+    "marketing_budget_stops_total", "Runs stopped before a model call by a budget limit, by team and limit.",
+    ["team", "limit"],
+)  # fmt: skip
+
 _BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
-from common.errors import ModelOutputError
+from common.errors import BudgetExceededError, ModelOutputError
 from common.llm.offline import OfflineReply
 from common.logging import get_logger
 from common.telemetry import tracer
@@ -37,6 +38,7 @@ class DecisionSource(StrEnum):
     MODEL = "model"
     KEYWORD_FALLBACK = "keyword_fallback"
     STEP_LIMIT = "step_limit"
+    LOOP_GUARD = "loop_guard"
 
 
 @dataclass(frozen=True)
@@ -273,14 +275,26 @@ class Router:
                 [SystemMessage(self.system_prompt), HumanMessage(context.render())]
             )
             if answer is None or getattr(answer, "next", None) not in allowed:
-                raise ModelOutputError(f"answer {answer!r} is not one of {allowed}")
+                error = ModelOutputError(f"answer {answer!r} is not one of {allowed}")
+                error.option = str(getattr(answer, "next", "") or "")  # type: ignore[attr-defined]
+                raise error
             if answer.next == FINISH and not context.completed and context.options:
                 raise ModelOutputError("the model finished before any step ran")
             reasoning = (
                 clip(str(answer.reasoning or "").strip(), MAX_REASONING_CHARS) or "(no reasoning given)"
             )
             return RouteDecision(answer.next, reasoning, DecisionSource.MODEL)
+        except BudgetExceededError:
+            raise  # the budget stops the run; keyword routing must not carry on past it
         except Exception as exc:
+            if (repeated := repeated_option(exc, context)) is not None:
+                log.warning("router_loop_stopped", option=repeated)
+                return RouteDecision(
+                    FINISH,
+                    f"loop guard: the model chose {repeated!r} again, which already ran, with no new artifacts "
+                    "since; stopped early instead of routing in a loop",
+                    DecisionSource.LOOP_GUARD,
+                )
             fallback = self.keyword_router.route(
                 context.task, {s.name for s in context.completed}, {o.name for o in context.options}
             )
@@ -292,6 +306,37 @@ class Router:
                 f"{fallback.reasoning} (keyword fallback: model answer unusable, {type(exc).__name__})",
                 DecisionSource.KEYWORD_FALLBACK,
             )
+
+
+def answered_option(exc: BaseException) -> str | None:
+    """The ``next`` a rejected routing answer named, when it can be read from the error (the raw JSON of an
+    output-parser error, the input of a pydantic validation error, or our own ``ModelOutputError``)."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if error is None:
+            continue
+        raw = getattr(error, "llm_output", None)
+        if isinstance(raw, str):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = None
+            if isinstance(value, dict) and isinstance(value.get("next"), str):
+                return str(value["next"])
+        if isinstance(error, ValidationError):
+            for problem in error.errors():
+                if tuple(problem.get("loc", ()))[:1] == ("next",) and isinstance(problem.get("input"), str):
+                    return str(problem["input"])
+        if isinstance(error, ModelOutputError) and (name := getattr(error, "option", None)):
+            return str(name)
+    return None
+
+
+def repeated_option(exc: BaseException, context: RoutingContext) -> str | None:
+    """The already-finished option a rejected answer chose again (a routing loop: it ran, nothing new came of it
+    since, and it cannot run again), else None."""
+    name = answered_option(exc)
+    done = {s.name for s in context.completed}
+    return name if name is not None and name in done else None
 
 
 class KeywordRoutingBehaviour:

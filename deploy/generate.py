@@ -70,6 +70,8 @@ _PROMETHEUS = """\
 # DNS service discovery finds every replica of a service (`docker compose up --scale research=3`).
 global:
   scrape_interval: 15s
+rule_files:
+  - alerts.yml  # deploy/alerts.yml: spend, quotas, errors, breakers, latency (README, "Budgets, quotas and limits")
 scrape_configs:
 """
 

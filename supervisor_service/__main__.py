@@ -18,6 +18,7 @@ from common.storage import open_checkpointer, open_store
 from common.team_client import TeamClient, report_breakers_in_health
 from common.teams import TEAMS, TeamRegistry
 from supervisor_service.admin import build_admin
+from supervisor_service.budgets import Guards, build_guards
 from supervisor_service.cancellation import cancel_team_effects, teams_used
 from supervisor_service.graph import build_supervisor_graph
 from supervisor_service.retention import Eraser, RetentionPurge
@@ -119,7 +120,11 @@ async def build(
     purge = RetentionPurge(eraser[0], admin.store.retention_policies, settings.retention_purge_interval_s)
     authenticator = Authenticator.from_settings(settings, admin.store)
     resources.push_async_callback(authenticator.aclose)
-    parts = _parts(settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources)
+    guards = await build_guards(settings, store.db, admin.store.limits_of, resources)
+    runner.admission = guards.admission  # claimed orphans keep their tenant's monthly quota
+    parts = _parts(
+        settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources, guards
+    )
     parts.registrations.append(reviews.registration)
     parts.before_stop.insert(0, reviews.desk.stop)
     reviews.desk.start()
@@ -138,9 +143,10 @@ def _parts(
     admin_registration: ServiceRegistration,
     authenticator: Authenticator,
     resources: AsyncExitStack,
+    guards: Guards,
 ) -> ServiceParts:
-    """Start the background loops and assemble the servicers, their interceptor and the shutdown hooks."""
-    servicer = SupervisorServicer(runner, settings, clients, eraser)
+    """Start the background loops and assemble the servicers, their interceptors and the shutdown hooks."""
+    servicer = SupervisorServicer(runner, settings, clients, eraser, guards.admission)
     registration = ServiceRegistration(
         SERVICE_NAME,
         lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
@@ -152,7 +158,7 @@ def _parts(
         on_stop=[resources.aclose],
         before_stop=[purge.stop, runner.prepare_stop],
         after_start=[lambda running: report_breakers_in_health(running.health, clients)],
-        interceptors=[AuthInterceptor(authenticator, required_scopes())],
+        interceptors=[AuthInterceptor(authenticator, required_scopes()), guards.rate_limit],
     )
 
 

@@ -23,6 +23,7 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor
 from marketing.admin.v1 import admin_pb2, admin_pb2_grpc
 from marketing.social.v1 import social_pb2
+from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
 
 from common.agents.profile import (
@@ -42,7 +43,7 @@ from common.auth.principal import (
     system_principal,
     valid_tenant_id,
 )
-from common.config import Settings
+from common.config import DEFAULT_TOOL_PRICES, Settings
 from common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -55,9 +56,11 @@ from common.errors import (
 from common.logging import get_logger
 from common.secrets import DecryptionError, Keyring, SecretsUnavailable
 from common.server import ServiceRegistration
+from common.storage import Store
 from common.storage.database import Database
 from common.storage.pages import BadPageToken
 from common.validation import check_range, check_text, raise_if_invalid
+from supervisor_service.limits import LIMIT_FIELDS, PLATFORM_ONLY, check_limits, limit_roots, limits_blob
 from supervisor_service.tenants import (
     SECRET_NAMES,
     AlreadyExists,
@@ -68,6 +71,7 @@ from supervisor_service.tenants import (
     TenantStore,
     api_key_id,
 )
+from supervisor_service.usage import usage_range, usage_report
 
 log = get_logger(__name__)
 
@@ -98,7 +102,7 @@ DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 HASHTAG = re.compile(r"^#?\w{1,100}$")
 TOKEN = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 LINKEDIN_URN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]{1,100}$")
-UPDATABLE = ("display_name", "profile", "retention_days", "social_credentials")
+UPDATABLE = ("display_name", "profile", "retention_days", "social_credentials", *LIMIT_FIELDS)
 """The fields UpdateTenant changes; ``*`` means all but ``social_credentials`` (input only, so a read-modify-write
 never sees them and must not wipe them)."""
 _SUBMESSAGES = cast(
@@ -106,6 +110,10 @@ _SUBMESSAGES = cast(
     {
         "profile": tenant_pb2.TenantProfile.DESCRIPTOR,
         "social_credentials": admin_pb2.SocialCredentials.DESCRIPTOR,
+        "default_budget": team_pb2.Budget.DESCRIPTOR,
+        "budget_ceiling": team_pb2.Budget.DESCRIPTOR,
+        "quotas": admin_pb2.TenantQuotas.DESCRIPTOR,
+        "rate_limits": admin_pb2.RateLimits.DESCRIPTOR,
     },
 )
 PLATFORMS = frozenset(v for v in social_pb2.Platform.values() if v != social_pb2.PLATFORM_UNSPECIFIED)
@@ -119,6 +127,7 @@ class TenantChanges:
     display_name: str | None
     profile: bytes | None
     retention_days: int | None
+    limits: bytes | None = None
 
 
 REFUSALS = frozenset({"INVALID_ARGUMENT", "FAILED_PRECONDITION", "PERMISSION_DENIED"})
@@ -366,6 +375,7 @@ def mask_paths(request: admin_pb2.UpdateTenantRequest) -> list[str]:
             "profile": tenant.HasField("profile"),
             "retention_days": bool(tenant.retention_days),
             "social_credentials": tenant.HasField("social_credentials"),
+            **{name: tenant.HasField(name) for name in LIMIT_FIELDS},
         }
         paths = [name for name, present in populated.items() if present]
     if "*" in paths:
@@ -388,7 +398,7 @@ def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 def tenant_to_proto(record: TenantRecord) -> admin_pb2.Tenant:
     """A tenant row as the API shows it: which credentials are set, never the credentials."""
-    return admin_pb2.Tenant(
+    tenant = admin_pb2.Tenant(
         id=record.id,
         display_name=record.display_name,
         profile=tenant_pb2.TenantProfile.FromString(record.profile),
@@ -400,6 +410,8 @@ def tenant_to_proto(record: TenantRecord) -> admin_pb2.Tenant:
         create_time=_timestamp(record.created_at),
         update_time=_timestamp(record.updated_at),
     )
+    tenant.MergeFromString(record.limits)
+    return tenant
 
 
 def api_key_to_proto(record: ApiKeyRecord) -> admin_pb2.ApiKey:
@@ -456,6 +468,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self.erase_tenant_data = erase_tenant_data or _erase_nothing
         self.push_tenant_secrets = push_tenant_secrets or _push_nowhere
         self.known_tools = known_tools
+        self.tool_prices: Mapping[str, float] = dict(
+            DEFAULT_TOOL_PRICES
+        )  # GetUsage's unit prices (TOOL_PRICES)
 
     # --- who may do what ----------------------------------------------------------------------------------
 
@@ -543,6 +558,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         problems += check_range("tenant.retention_days", tenant.retention_days, 0, MAX_RETENTION_DAYS)
         secrets = credentials_of(tenant.social_credentials)
         problems += check_credentials("tenant.social_credentials", secrets)
+        problems += check_limits("tenant", tenant)
         raise_if_invalid(problems)
         self._need_keyring(secrets)
         if any(secrets.values()):
@@ -556,6 +572,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             profile=tenant.profile.SerializeToString(),
             retention_days=tenant.retention_days,
             secrets=secrets,
+            limits=limits_blob(tenant),
         )
         log.info("tenant_created", tenant=tenant.id, actor=principal.actor)
         return admin_pb2.CreateTenantResponse(tenant=tenant_to_proto(record))
@@ -581,6 +598,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             )
         raise_if_invalid(problems)
         self._authorize(principal, tenant_id)
+        if limit_roots(paths) & PLATFORM_ONLY and not self._is_platform(principal):
+            raise PermissionDenied(
+                "only platform administrators change a tenant's budget ceiling, quotas and rate limits",
+                "platform_admin_required",
+            )
         current = await self._existing(tenant_id)
         changes = await self._merge(request.tenant, current, paths)
         secrets = _changed_secrets(request.tenant.social_credentials, paths)
@@ -595,6 +617,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             profile=changes.profile,
             retention_days=changes.retention_days,
             secrets=secrets,
+            limits=changes.limits,
         )
         if record is None:  # deleted meanwhile
             raise NotFound(f"tenant {tenant_id} not found")
@@ -610,6 +633,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             profile=tenant_pb2.TenantProfile.FromString(current.profile),
             retention_days=current.retention_days,
         )
+        merged.MergeFromString(current.limits)
         plain = [p for p in paths if not p.startswith("social_credentials")]
         if plain:
             field_mask_pb2.FieldMask(paths=plain).MergeMessage(
@@ -625,11 +649,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             )
         if "retention_days" in roots:
             problems += check_range("tenant.retention_days", merged.retention_days, 0, MAX_RETENTION_DAYS)
+        if limit_roots(plain):
+            problems += check_limits("tenant", merged)
         raise_if_invalid(problems)
         return TenantChanges(
             display_name=merged.display_name.strip() if "display_name" in roots else None,
             profile=merged.profile.SerializeToString() if "profile" in roots else None,
             retention_days=merged.retention_days if "retention_days" in roots else None,
+            limits=limits_blob(merged) if limit_roots(plain) else None,
         )
 
     async def _stored_secrets(self, tenant_id: str, changed: Mapping[str, str]) -> dict[str, str]:
@@ -769,6 +796,26 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             audit_events=[event_to_proto(e) for e in events], next_page_token=token
         )
 
+    async def GetUsage(
+        self, request: admin_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetUsageResponse:
+        """A tenant's usage for billing (``supervisor_service.usage``); another tenant's is NOT_FOUND."""
+        principal = self._admin()
+        problems = _check_tenant_id("tenant_id", request.tenant_id)
+        start, end, more = usage_range(
+            request.start_time if request.HasField("start_time") else None,
+            request.end_time if request.HasField("end_time") else None,
+            datetime.now(UTC),
+        )
+        if request.group_by not in admin_pb2.UsageGrouping.values():
+            more.append(FieldViolation("group_by", f"unknown UsageGrouping value {request.group_by}"))
+        raise_if_invalid(problems + more)
+        self._authorize(principal, request.tenant_id)
+        await self._existing(request.tenant_id)
+        return await usage_report(
+            Store(self.store.db), request.tenant_id, start, end, request.group_by, self.tool_prices
+        )
+
 
 def check_scopes(field: str, scopes: Iterable[str]) -> list[FieldViolation]:
     """Violations of an API key's scopes: at least one, each known."""
@@ -830,6 +877,7 @@ async def build_admin(
         push_tenant_secrets=push_tenant_secrets,
         known_tools=known_tools,
     )
+    servicer.tool_prices = settings.tool_prices
     registration = ServiceRegistration(
         SERVICE_NAME, lambda server: admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
     )

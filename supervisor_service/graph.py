@@ -23,7 +23,7 @@ from common.agents.convert import artifact_from_proto, artifact_to_proto, step_f
 from common.agents.review_gate import stricter_policy
 from common.agents.router_graph import MemberNode, Routed, RouterFunction, build_router_graph
 from common.agents.state import ArtifactData, StepData
-from common.agents.worker import ChatModels
+from common.agents.worker import STALL_MARK, ChatModels
 from common.config import Settings
 from common.errors import CircuitOpenError, TeamCallError
 from common.llm.factory import ModelRole, build_chat_model
@@ -45,6 +45,7 @@ from common.team_client import CallStats
 from common.teams import TEAMS, TeamRegistry
 from common.telemetry import mark_error, tracer
 from common.text import clip
+from supervisor_service.budgets import TeamBudgetStop, run_limits
 from supervisor_service.state import ANSWERED, RoutingStepData, TeamRunData, TeamRunStatus, WorkflowState
 
 log = get_logger(__name__)
@@ -112,6 +113,12 @@ def team_degradations(team: str, steps: list[StepData]) -> list[str]:
     fallbacks = sum(s["decision_source"] == DecisionSource.KEYWORD_FALLBACK for s in steps)
     if fallbacks:
         problems.append(f"{team} team lead fell back to keyword routing {fallbacks} time(s)")
+    problems += [
+        f"{team} team lead was stopped by the loop guard: {s['reasoning']}"
+        for s in steps
+        if s["decision_source"] == DecisionSource.LOOP_GUARD
+    ]
+    problems += [f"{team}/{s['agent']}: {s['summary']}" for s in steps if STALL_MARK in s["summary"]]
     return problems
 
 
@@ -167,6 +174,8 @@ def _supervisor_router(
             )
             _, profile = _run_tenancy()
             tenant_model = profile.models.router_model if profile is not None else ""
+            if (limits := run_limits()) is not None:
+                limits.before_routing(state)  # the router's budget check counts the team runs too
             decision = await router.decide(context, "supervisor", model_name=tenant_model)
         step = RoutingStepData(
             index=len(steps) + 1,
@@ -265,6 +274,9 @@ def team_brief(team: str, state: WorkflowState) -> tuple[team_pb2.Brief, str]:
             state.get("approval_policy", ""),
         ),
     )
+    if (limits := run_limits()) is not None:  # what is left of the budget, the tenant's monthly quota
+        for name, value in limits.brief_fields(state).items():
+            getattr(brief, name).CopyFrom(value)
     return brief, f"{state['workflow_id']}/{team}/{last['index'] if last else 0}"
 
 
@@ -345,8 +357,12 @@ async def call_team(
                 "usage": usage_from_proto(result.usage),
                 "warnings": warnings,
                 "steps": steps,
+                "external_calls": {c.service: c.calls for c in result.external_calls},
             }
         )
+        if result.HasField("budget_exceeded"):  # stop here: the checkpoint stays before this team call
+            run["duration_ms"] = int((time.monotonic() - started) * 1000)
+            raise TeamBudgetStop(result.budget_exceeded, run, artifacts)
     except CircuitOpenError as exc:
         run.update(
             {

@@ -23,7 +23,9 @@ from common.errors import FieldViolation, InvalidArgument, Unauthenticated
 from common.storage import AgentExecution, BadPageToken
 from common.team_client import TeamClient
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
+from supervisor_service.budgets import Admission
 from supervisor_service.cancellation import CANCEL_EFFECTS_TIMEOUT_S, cancel_team_effects, teams_used
+from supervisor_service.limits import check_budget, unlimited_source
 from supervisor_service.retention import Eraser
 from supervisor_service.workflows import WorkflowRunner, status_name
 
@@ -34,9 +36,12 @@ RESPONSE_RESERVE_S = 0.5
 LIST_TOOLS_TIMEOUT_S = 5.0
 
 
-def validate_task(task: str) -> None:
-    """Reject a blank, oversized or control-character task with ``INVALID_ARGUMENT``."""
-    raise_if_invalid(check_text("task", task, max_chars=MAX_TASK_CHARS))
+def validate_task(task: str, budget: team_pb2.Budget | None = None) -> None:
+    """Reject a blank, oversized or control-character task, or a negative budget, with ``INVALID_ARGUMENT``."""
+    problems = check_text("task", task, max_chars=MAX_TASK_CHARS)
+    if budget is not None:
+        problems += check_budget("budget", budget)
+    raise_if_invalid(problems)
 
 
 class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
@@ -48,6 +53,7 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         settings: Settings,
         clients: Mapping[str, TeamClient] | None = None,
         eraser: Eraser | None = None,
+        admission: Admission | None = None,
     ) -> None:
         """
         Args:
@@ -55,7 +61,10 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             settings: Process settings.
             clients: A client per team of the registry.
             eraser: Erases workflows everywhere (DeleteWorkflow); by default one without an audit log.
+            admission: Budgets and quotas of new and resumed tasks; by default no tenant limits (a request's own
+                budget still applies).
         """
+        self.admission = admission or Admission(unlimited_source(), None, settings)
         self.runner = runner
         self.settings = settings
         self.clients = dict(clients or {})
@@ -85,35 +94,45 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     async def RunTask(
         self, request: supervisor_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.RunTaskResponse:
-        validate_task(request.task)
+        validate_task(request.task, request.budget)
         workflow = None
         with acting_as(self._caller()) as caller:
-            async for event in self.runner.run(
-                caller.tenant_id,
-                request.task,
-                self._deadline(context),
-                False,
-                caller.actor,
-                approval_policy=policy_name(request.approval_policy),
-            ):
-                if event.HasField("done"):
-                    workflow = event.done
+            admitted = await self.admission.admit(caller.tenant_id, request.budget)
+            try:
+                async for event in self.runner.run(
+                    caller.tenant_id,
+                    request.task,
+                    self._deadline(context),
+                    False,
+                    caller.actor,
+                    admitted,
+                    approval_policy=policy_name(request.approval_policy),
+                ):
+                    if event.HasField("done"):
+                        workflow = event.done
+            finally:
+                await self.admission.release(admitted)
         return supervisor_pb2.RunTaskResponse(workflow=workflow)
 
     async def StreamTask(
         self, request: supervisor_pb2.StreamTaskRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
-        validate_task(request.task)
+        validate_task(request.task, request.budget)
         with acting_as(self._caller()) as caller:
-            async for event in self.runner.run(
-                caller.tenant_id,
-                request.task,
-                self._deadline(context),
-                True,
-                caller.actor,
-                approval_policy=policy_name(request.approval_policy),
-            ):
-                yield event
+            admitted = await self.admission.admit(caller.tenant_id, request.budget)
+            try:
+                async for event in self.runner.run(
+                    caller.tenant_id,
+                    request.task,
+                    self._deadline(context),
+                    True,
+                    caller.actor,
+                    admitted,
+                    approval_policy=policy_name(request.approval_policy),
+                ):
+                    yield event
+            finally:
+                await self.admission.release(admitted)
 
     async def GetWorkflow(
         self, request: supervisor_pb2.GetWorkflowRequest, context: grpc.aio.ServicerContext
@@ -149,8 +168,16 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         self, request: supervisor_pb2.ResumeWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.ResumeWorkflowResponse:
         workflow_id = validate_workflow_id(request.workflow_id)
+        raise_if_invalid(check_budget("budget", request.budget))
+        new_budget = request.HasField("budget")
         with acting_as(self._caller()) as caller:
-            workflow = await self.runner.resume(caller.tenant_id, workflow_id)
+            admitted = await self.admission.admit(
+                caller.tenant_id, request.budget if new_budget else None, new_task=False
+            )
+            try:
+                workflow = await self.runner.resume(caller.tenant_id, workflow_id, admitted, new_budget)
+            finally:
+                await self.admission.release(admitted)
         return supervisor_pb2.ResumeWorkflowResponse(workflow=workflow)
 
     async def CancelWorkflow(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from enum import StrEnum
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from common.agents.state import ArtifactData, StepData
 
@@ -46,6 +46,7 @@ class TeamRunData(TypedDict):
     warnings: list[str]
     steps: list[StepData]
     duration_ms: int
+    external_calls: NotRequired[dict[str, int]]  # calls the team's tools made per external service
 
 
 class WorkflowState(TypedDict, total=False):

@@ -59,6 +59,7 @@ class TenantRecord:
     secret_names: frozenset[str]  # which secrets are set, never their values
     created_at: datetime
     updated_at: datetime
+    limits: bytes = b""  # serialized admin.v1.Tenant with only its budgets, quotas and rate limits (issue 16)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def _tenant(row: Mapping[str, Any]) -> TenantRecord:
         secret_names=_names(row["secret_names"]),
         created_at=_at(row["created_at"]),
         updated_at=_at(row["updated_at"]),
+        limits=bytes(row.get("limits") or b""),
     )
 
 
@@ -296,6 +298,7 @@ class TenantStore:
         profile: bytes = b"",
         retention_days: int = 0,
         secrets: Mapping[str, str] | None = None,
+        limits: bytes = b"",
     ) -> TenantRecord:
         """Create a tenant and record ``tenant.create``.
 
@@ -308,8 +311,8 @@ class TenantStore:
         async with self._tx(tenant_id) as tx:
             created = await tx.execute(
                 "INSERT INTO tenants (id, display_name, profile, retention_days, secrets, secret_names, created_at, "
-                "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING",
-                tenant_id, display_name, profile, retention_days, sealed, names, now,
+                "updated_at, limits) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (id) DO NOTHING",
+                tenant_id, display_name, profile, retention_days, sealed, names, now, limits,
             )  # fmt: skip
             if created != 1:
                 raise AlreadyExists(f"tenant {tenant_id} already exists")
@@ -331,6 +334,13 @@ class TenantStore:
         async with self._tx(tenant_id) as tx:
             rows = await tx.fetch("SELECT * FROM tenants WHERE id = $1", tenant_id)
         return _tenant(rows[0]) if rows else None
+
+    async def limits_of(self, tenant_id: str) -> bytes | None:
+        """A tenant's budgets, quotas and rate limits (the ``limits`` column: a serialized ``admin.v1.Tenant``
+        with only those fields); None for a tenant without a row."""
+        async with self._tx(tenant_id) as tx:
+            rows = await tx.fetch("SELECT limits FROM tenants WHERE id = $1", tenant_id)
+        return bytes(rows[0]["limits"] or b"") if rows else None
 
     async def profile_of(self, tenant_id: str) -> tenant_pb2.TenantProfile:
         """A tenant's profile, sent with every brief (the ``ProfileSource`` of the workflow runner); empty for a
@@ -365,6 +375,7 @@ class TenantStore:
         profile: bytes | None = None,
         retention_days: int | None = None,
         secrets: Mapping[str, str] | None = None,
+        limits: bytes | None = None,
     ) -> TenantRecord | None:
         """Change the given fields (``secrets``: the complete new set) and record ``tenant.update`` with
         ``audit.details``; None when the tenant does not exist.
@@ -377,6 +388,7 @@ class TenantStore:
             ("display_name", display_name),
             ("profile", profile),
             ("retention_days", retention_days),
+            ("limits", limits),
         ):
             if value is not None:
                 changes[column] = value

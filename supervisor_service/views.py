@@ -7,6 +7,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 from marketing.supervisor.v1 import supervisor_pb2
+from marketing.team.v1 import team_pb2
 
 from common.agents.convert import (
     artifact_to_proto,
@@ -73,6 +74,11 @@ def workflow_warnings(state: WorkflowState) -> list[str]:
     ]
     if fallbacks:
         warnings.append(f"the supervisor fell back to keyword routing for {len(fallbacks)} decision(s)")
+    warnings.extend(
+        f"the supervisor's router was stopped by the loop guard: {s['reasoning']}"
+        for s in state.get("routing_steps", [])
+        if s["decision_source"] == DecisionSource.LOOP_GUARD
+    )
     return warnings
 
 
@@ -133,4 +139,14 @@ def build_workflow(
         routing_usage=usage_to_proto(routing_usage),
         usage=usage_to_proto(merge_usage(routing_usage, *(r["usage"] for r in runs))),
         warnings=workflow_warnings(state),
+        external_calls=external_calls_of(runs),
     )
+
+
+def external_calls_of(runs: list[TeamRunData]) -> list[team_pb2.ExternalCalls]:
+    """The calls the teams' tools made to external services, per team and service."""
+    return [
+        team_pb2.ExternalCalls(team=run["team"], service=service, calls=calls)
+        for run in runs
+        for service, calls in sorted(run.get("external_calls", {}).items())
+    ]

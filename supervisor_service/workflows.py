@@ -35,15 +35,26 @@ from marketing.tenant.v1 import tenant_pb2
 from common.agents.convert import usage_from_proto
 from common.agents.state import StepKind
 from common.auth.principal import acting_as, system_principal
+from common.budget import Budget, MonthlyQuota
 from common.config import Settings
-from common.errors import Cancelled, FailedPrecondition, NotFound
+from common.errors import BudgetExceededError, Cancelled, FailedPrecondition, NotFound
 from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
 from common.storage import AgentExecution, Store, WorkflowRecord
-from common.storage.store import RUNNING, TERMINAL
+from common.storage.store import BUDGET_EXCEEDED, RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
+from supervisor_service.budgets import (
+    LIMITS_KEY,
+    Admission,
+    Admitted,
+    RunLimits,
+    TeamBudgetStop,
+    count_stop,
+    finished_drive,
+    mark_stopped,
+)
 from supervisor_service.review_store import ReviewStore
 from supervisor_service.reviews import OpenedReview, ReviewDesk
 from supervisor_service.state import TeamRunData, WorkflowState, initial_state
@@ -138,6 +149,7 @@ class WorkflowRunner:
         self._maintenance: asyncio.Task[None] | None = None
         # The review desk, once wired (supervisor_service.review_servicer.build_reviews): workflows pause for review.
         self.reviews: ReviewDesk | None = None
+        self.admission: Admission | None = None  # set by the service: quotas of claimed orphans
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -186,7 +198,7 @@ class WorkflowRunner:
         tenant (its team calls carry the tenant)."""
         with acting_as(system_principal(tenant_id)):
             try:
-                async for _ in self._resume_events(tenant_id, workflow_id, command):
+                async for _ in self._resume_events(tenant_id, workflow_id, command=command):
                     pass
             except asyncio.CancelledError:
                 raise
@@ -202,11 +214,13 @@ class WorkflowRunner:
         deadline: float,
         stream_text: bool,
         user_id: str = "",
+        admitted: Admitted | None = None,
         approval_policy: str = "",
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
         """Start a new workflow of a tenant and stream its events, ending with ``done``.
 
         The caller's principal must be bound (``acting_as``): the team calls carry its tenant and subject.
+        ``admitted`` carries the task's budget and the tenant's monthly quota (None: no limits).
         """
         profile = await self.profile_of(tenant_id)
         workflow_id = str(uuid.uuid4())
@@ -214,13 +228,15 @@ class WorkflowRunner:
         state = initial_state(workflow_id, task, deadline)
         state["approval_policy"] = approval_policy  # the task's own, if stricter than the tenant's
         snapshot = build_workflow(state, created, None, EMPTY_USAGE)
+        budget, quota = (admitted.budget, admitted.quota) if admitted is not None else (Budget(), None)
+        snapshot.budget.CopyFrom(budget.to_proto())
         await self.store.create_workflow(
             tenant_id, workflow_id, task, self.owner, snapshot.SerializeToString(), user_id=user_id
         )
         log.info("workflow_started", workflow_id=workflow_id, task_chars=len(task))
-        run = _Drive(
-            tenant_id, workflow_id, task, created, UsageLedger(self.prices, "supervisor"), EMPTY_USAGE
-        )
+        ledger = UsageLedger(self.prices, "supervisor")
+        run = _Drive(tenant_id, workflow_id, task, created, ledger, EMPTY_USAGE)
+        run.limits = RunLimits.for_drive(budget, quota, ledger)
         async for event in self._drive(run, state, stream_text, deadline, profile):
             yield event
 
@@ -238,8 +254,9 @@ class WorkflowRunner:
         workflow_id, created = run.workflow_id, run.created
         run.config = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [run.ledger, ModelCallSpans()],
+            "callbacks": [run.ledger, *(run.limits.guards() if run.limits else []), ModelCallSpans()],
             "configurable": {
+                LIMITS_KEY: run.limits,
                 "thread_id": thread_id_of(run.tenant_id, workflow_id),
                 "tenant_id": run.tenant_id,
                 "profile": profile,
@@ -252,6 +269,7 @@ class WorkflowRunner:
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=EVENT_BUFFER)
         producer = self._start_graph(graph_input, run.config, queue, workflow_id)
         WORKFLOWS_IN_FLIGHT.inc()
+        stopped: BudgetExceededError | None = None
         try:
             while (item := await self._next_item(queue, run)) is not None:
                 mode, chunk = item
@@ -261,6 +279,14 @@ class WorkflowRunner:
                         await self._save_progress(run)
                 elif (fields := event_fields(chunk)) is not None:
                     yield run.event(**fields)
+        except BudgetExceededError as exc:  # the graph stopped before a model call; its checkpoint is kept
+            stopped = exc
+            count_stop(exc)
+            if isinstance(exc, TeamBudgetStop):  # its finished steps, once (a resume finds them recorded)
+                upstream = [a["id"] for a in run.state.get("artifacts", [])]
+                await self.store.record_executions(
+                    run.tenant_id, executions_of(workflow_id, exc.run, upstream, run.task)
+                )
         except (asyncio.CancelledError, GeneratorExit):
             await self._abandon(run, producer)
             raise
@@ -269,14 +295,16 @@ class WorkflowRunner:
                 producer.cancel()
             WORKFLOWS_IN_FLIGHT.dec()
             self.running.pop(workflow_id, None)
-        if (paused := await self._pause_for_review(run)) is not None:
+        if stopped is None and (paused := await self._pause_for_review(run)) is not None:
             workflow, opened = paused
             yield run.event(review_required=supervisor_pb2.ReviewRequired(
                 review_id=opened.review_id, team=opened.team, items=opened.items
             ))  # fmt: skip
             yield run.event(done=workflow)
             return
-        workflow = await self._finish(run.tenant_id, workflow_id, run.state, created, run.routing_usage())
+        workflow = await self._finish(
+            run.tenant_id, workflow_id, run.state, created, run.routing_usage(), run=run, stopped=stopped
+        )
         yield run.event(done=workflow)
 
     async def _pause_for_review(self, run: _Drive) -> tuple[supervisor_pb2.Workflow, OpenedReview] | None:
@@ -291,6 +319,7 @@ class WorkflowRunner:
         opened = await self.reviews.open(run.tenant_id, run.workflow_id, snapshot.interrupts[0].value)
         state = cast(WorkflowState, snapshot.values) if snapshot.values else run.state
         workflow = build_workflow(state, run.created, None, run.routing_usage())
+        finished_drive(workflow, run, self.settings)  # the drive's budget and cost (a decision drives it on)
         workflow.status = supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
         workflow.review_id = opened.review_id
         workflow.summary = (
@@ -393,6 +422,8 @@ class WorkflowRunner:
             )
             run.recorded.add(team_run["team"])
         snapshot = build_workflow(run.state, run.created, None, run.routing_usage())
+        if run.limits is not None:
+            snapshot.budget.CopyFrom(run.limits.budget.to_proto())
         await self.store.save_workflow(
             run.tenant_id, run.workflow_id, RUNNING, snapshot.SerializeToString(), *_totals(snapshot)
         )
@@ -405,8 +436,14 @@ class WorkflowRunner:
         created: datetime,
         routing_usage: dict[str, Any],
         cancelled: bool = False,
+        run: _Drive | None = None,
+        stopped: BudgetExceededError | None = None,
     ) -> supervisor_pb2.Workflow:
         workflow = build_workflow(state, created, datetime.now(UTC), routing_usage)
+        if run is not None:
+            finished_drive(workflow, run, self.settings)
+        if stopped is not None:
+            mark_stopped(workflow, stopped, state)
         if cancelled:
             workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
             workflow.summary = "cancelled: " + workflow.summary.split(": ", 1)[-1]
@@ -447,14 +484,22 @@ class WorkflowRunner:
         records, token = await self.store.list_workflows(tenant_id, page_size, page_token, status)
         return [supervisor_pb2.Workflow.FromString(r.snapshot) for r in records], token
 
-    async def resume(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
-        """Resume an orphaned running workflow of the tenant to completion (a finished one is returned as it is).
+    async def resume(
+        self, tenant_id: str, workflow_id: str, admitted: Admitted | None = None, new_budget: bool = False
+    ) -> supervisor_pb2.Workflow:
+        """Resume an orphaned running workflow of the tenant to completion (a finished one is returned as it is),
+        or one its budget stopped (status ``budget_exceeded``), under ``admitted``'s budget when ``new_budget``,
+        else under the budget it had.
 
         Raises:
             NotFound: No workflow of this tenant has that id.
             FailedPrecondition: The workflow is running here or on a replica that still heart-beats.
         """
         record = await self._record(tenant_id, workflow_id)
+        if record.status == BUDGET_EXCEEDED:
+            if not await self.store.reopen(tenant_id, workflow_id, self.owner):
+                raise FailedPrecondition(f"workflow {workflow_id} is being resumed by another call")
+            return await self._resumed(tenant_id, workflow_id, admitted, new_budget)
         if record.status in TERMINAL:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
         if record.status == AWAITING_REVIEW:
@@ -466,15 +511,25 @@ class WorkflowRunner:
         stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
         if not await self.store.claim(tenant_id, workflow_id, self.owner, stale_s):
             raise FailedPrecondition(f"workflow {workflow_id} is running on another replica (it heart-beats)")
+        return await self._resumed(tenant_id, workflow_id, admitted, new_budget)
+
+    async def _resumed(
+        self, tenant_id: str, workflow_id: str, admitted: Admitted | None, new_budget: bool
+    ) -> supervisor_pb2.Workflow:
         workflow = None
-        async for event in self._resume_events(tenant_id, workflow_id):
+        async for event in self._resume_events(tenant_id, workflow_id, admitted, new_budget):
             if event.HasField("done"):
                 workflow = event.done
         assert workflow is not None
         return workflow
 
     async def _resume_events(
-        self, tenant_id: str, workflow_id: str, command: Command[Any] | None = None
+        self,
+        tenant_id: str,
+        workflow_id: str,
+        admitted: Admitted | None = None,
+        new_budget: bool = False,
+        command: Command[Any] | None = None,
     ) -> AsyncIterator[supervisor_pb2.StreamTaskResponse]:
         record = await self._record(tenant_id, workflow_id)
         profile = await self.profile_of(tenant_id)
@@ -498,8 +553,16 @@ class WorkflowRunner:
             ledger,
             usage_from_proto(prior.routing_usage),
         )
+        budget = admitted.budget if admitted is not None and new_budget else Budget.of(prior.budget)
+        quota = admitted.quota if admitted else await self._orphan_quota(tenant_id)
+        run.limits = RunLimits.for_drive(budget, quota, ledger, prior)
+        run.prior_cost_usd = prior.usage.cost_usd
         async for event in self._drive(run, graph_input, False, deadline, profile):
             yield event
+
+    async def _orphan_quota(self, tenant_id: str) -> MonthlyQuota | None:
+        """The tenant's monthly quota for a claimed orphan (its caller's admission is gone)."""
+        return await self.admission.monthly_quota(tenant_id) if self.admission is not None else None
 
     async def cancel(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
         """Cancel a running workflow of the tenant (its task and team calls are cancelled); a finished one is
@@ -570,6 +633,11 @@ class _Drive:
     state: WorkflowState = field(default_factory=lambda: WorkflowState())
     recorded: set[str] = field(default_factory=set)
     sequence: int = 0
+    limits: RunLimits | None = None
+    started: float = field(default_factory=time.monotonic)
+    prior_cost_usd: float = (
+        0.0  # what earlier drives of the workflow cost (the tenant cost metric counts the rest)
+    )
 
     def event(self, **fields: Any) -> supervisor_pb2.StreamTaskResponse:
         """The next event of the workflow's stream."""

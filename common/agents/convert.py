@@ -21,6 +21,7 @@ _SOURCES: dict[str, team_pb2.DecisionSource] = {
     DecisionSource.MODEL: team_pb2.DECISION_SOURCE_MODEL,
     DecisionSource.KEYWORD_FALLBACK: team_pb2.DECISION_SOURCE_KEYWORD_FALLBACK,
     DecisionSource.STEP_LIMIT: team_pb2.DECISION_SOURCE_STEP_LIMIT,
+    DecisionSource.LOOP_GUARD: team_pb2.DECISION_SOURCE_LOOP_GUARD,
 }
 
 

@@ -43,6 +43,9 @@ class StepData(TypedDict):
     error: str
     duration_ms: int
     usage: NotRequired[dict[str, Any]]
+    tool_calls: NotRequired[
+        dict[str, int]
+    ]  # work steps: calls per tool name (usage billing of external APIs)
 
 
 class BriefData(TypedDict):

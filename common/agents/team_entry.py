@@ -10,6 +10,7 @@ from common.agents.team_graph import TeamDefinition, build_team_graph
 from common.agents.team_identity import team_interceptors
 from common.agents.team_service import TeamServicer
 from common.config import Settings
+from common.quotas import open_quota_store
 from common.server import ServiceParts, ServiceRegistration
 from common.storage import Store, open_checkpointer, open_store
 
@@ -32,12 +33,15 @@ async def build_team_service(
         store = await open_store(settings, team.name)
         resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, team.name))
+    quota_store = await open_quota_store(settings, store.db)
+    resources.push_async_callback(quota_store.close)
     servicer = TeamServicer(
         team,
         build_team_graph(team, settings),
         settings,
         store=store,
         durable_graph=build_team_graph(team, settings, checkpointer),
+        quota_store=quota_store,
     )
     uniform = ServiceRegistration(
         TEAM_SERVICE_NAME, lambda server: team_pb2_grpc.add_TeamServiceServicer_to_server(servicer, server)

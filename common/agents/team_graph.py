@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
@@ -30,7 +31,9 @@ from common.agents.scope import WorkScope
 from common.agents.state import ArtifactData, BriefData, StepData, StepKind, new_step
 from common.agents.worker import BoundWorkerModel, ChatModels, Worker, WorkerOutput, run_worker
 from common.config import Settings
+from common.errors import BudgetExceededError
 from common.llm.factory import ModelRole, build_chat_model
+from common.llm.usage import UsageLedger
 from common.logging import get_logger
 from common.routing import (
     FINISH,
@@ -198,6 +201,7 @@ def _team_lead(team: TeamDefinition, router: Router, settings: Settings) -> Rout
                 decision_source=decision.source,
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
+            with_usage(step, config)
             get_stream_writer()({"step": step})
             return Routed(decision.next, {"next": decision.next, "steps": [step], "routing_count": count + 1})
 
@@ -215,7 +219,7 @@ def _review_pending(team: TeamDefinition, state: TeamState) -> bool:
 def _worker_node(team: str, worker: Worker, model: BoundWorkerModel, settings: Settings) -> MemberNode:
     """A worker's node: runs it in its own span and turns what it produced (or its failure) into state."""
 
-    async def run(state: TeamState) -> dict[str, Any]:
+    async def run(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
         attributes = {
             "marketing.team": team,
             "marketing.agent": worker.name,
@@ -227,6 +231,7 @@ def _worker_node(team: str, worker: Worker, model: BoundWorkerModel, settings: S
             tracer().start_as_current_span(f"agent {worker.name}", attributes=attributes) as span,
         ):
             update = await _work(team, worker, model, settings, state)
+            with_usage(update["steps"][-1], config)
             if update["steps"][-1]["error"]:
                 mark_error(span, update["steps"][-1]["error"])
             return update
@@ -259,6 +264,8 @@ async def _work(
         )
         output = await run_worker(worker, model, prompt, scope, settings.worker_max_tool_rounds)
         artifacts = _number(team, worker, output, len(state.get("artifacts", [])))
+    except BudgetExceededError:
+        raise  # ends the team run at its last checkpoint; a larger budget resumes it here
     except Exception as exc:
         error = clip(f"{type(exc).__name__}: {exc}", 500)
         elapsed = int((time.monotonic() - started) * 1000)
@@ -267,6 +274,8 @@ async def _work(
         writer({"step": step})
         return {"steps": [step], "completed": [{"name": worker.name, "outcome": f"failed: {error}"}]}
     summary = _summary(worker, output, artifacts)
+    if output.stalled:
+        summary = clip(f"{summary} ({output.stalled})", 500)
     step = new_step(
         team,
         worker.name,
@@ -276,6 +285,8 @@ async def _work(
         artifact_ids=[a["id"] for a in artifacts],
         duration_ms=int((time.monotonic() - started) * 1000),
     )
+    if output.tool_results:
+        step["tool_calls"] = dict(Counter(r.name for r in output.tool_results))
     log.info("agent_completed", duration_ms=step["duration_ms"], artifacts=len(artifacts))
     for artifact in artifacts:
         writer({"artifact": artifact})
@@ -310,6 +321,18 @@ def _summary(worker: Worker, output: WorkerOutput, artifacts: Sequence[ArtifactD
     return clip(
         f"{worker.name} produced {len(artifacts)} artifact(s): {titles}" if artifacts else output.text, 300
     )
+
+
+def with_usage(step: StepData, config: RunnableConfig) -> StepData:
+    """Record in the step the model usage of the graph step that made it (from the run's ``UsageLedger``), so the
+    checkpoint keeps it: a run resumed after its budget ran out still accounts for the steps it does not redo."""
+    callbacks: Any = config.get("callbacks")
+    handlers: list[Any] = list(getattr(callbacks, "handlers", callbacks) or [])
+    ledger = next((h for h in handlers if isinstance(h, UsageLedger)), None)
+    graph_step = config.get("metadata", {}).get("langgraph_step")
+    if ledger is not None and graph_step is not None:
+        step["usage"] = ledger.totals(step=int(graph_step)).to_dict()
+    return step
 
 
 def initial_state(brief: BriefData) -> TeamState:

@@ -9,7 +9,9 @@ the caller's tenant only.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -32,14 +34,23 @@ from common.agents.convert import (
 )
 from common.agents.review_gate import SUPERSEDED, review_required
 from common.agents.review_wire import decision_to_data, review_request_from_data
+from common.agents.state import StepData
 from common.agents.team_graph import TeamDefinition, TeamState, initial_state
 from common.auth.principal import current_principal
+from common.budget import Budget, BudgetGuard, MonthlyQuota, exceeded_to_proto
 from common.config import Settings
-from common.errors import FailedPrecondition, FieldViolation, PermissionDenied, Unauthenticated
+from common.errors import (
+    BudgetExceededError,
+    FailedPrecondition,
+    FieldViolation,
+    PermissionDenied,
+    Unauthenticated,
+)
 from common.llm.answers import WITHDRAWN, text_of
-from common.llm.usage import PriceTable, UsageLedger
+from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
-from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT
+from common.metrics import ARTIFACTS, BRIEFS_IN_FLIGHT, BUDGET_STOPS
+from common.quotas import QuotaStore
 from common.storage import Store
 from common.telemetry import ModelCallSpans
 from common.validation import MAX_TASK_CHARS, check_text, raise_if_invalid
@@ -184,6 +195,14 @@ def _profile_problems(brief: team_pb2.Brief) -> list[FieldViolation]:
     ]
 
 
+@dataclass
+class _TeamRun:
+    """What a streamed team run ended with: its last state, and the budget stop that ended it (if one did)."""
+
+    final: TeamState = field(default_factory=lambda: TeamState())
+    exceeded: BudgetExceededError | None = None
+
+
 class TeamServicer(team_pb2_grpc.TeamServiceServicer):
     """Runs briefs through a team's compiled subgraph."""
 
@@ -194,6 +213,7 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         settings: Settings,
         store: Store | None = None,
         durable_graph: CompiledStateGraph[Any] | None = None,
+        quota_store: QuotaStore | None = None,
     ) -> None:
         """
         Args:
@@ -203,7 +223,11 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
             store: Where completed results are kept by (tenant, idempotency key).
             durable_graph: The same subgraph with a checkpointer, for calls with a key (its threads are erased
                 with their workflow or tenant).
+            quota_store: The shared quota store the tenant's monthly spend is checked against and charged to
+                (only for briefs that carry a monthly quota).
         """
+        self.quota_store = quota_store
+        self._services: dict[str, str] | None = None  # tool name -> external service, for usage billing
         self.definition = team
         self.team = team.name
         self.graph = graph
@@ -283,9 +307,14 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         log.info("tenant_secrets_set", team=self.team, names=sorted(secrets), holds=list(names))
         return team_pb2.SetTenantSecretsResponse(team=self.team, names=sorted(names))
 
-    def _result(self, state: TeamState, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
+    def _result(
+        self, state: TeamState, started: float, ledger: UsageLedger, restored: int = 0
+    ) -> team_pb2.BriefResult:
+        """The result of a run; ``restored`` steps came from the checkpoint of an earlier drive (their usage is
+        in their records, not in this drive's ledger)."""
         artifacts = [a for a in state.get("artifacts", []) if not a.get("metadata", {}).get(SUPERSEDED)]
         steps = state.get("steps", [])
+        earlier = [s.get("usage") or EMPTY_USAGE for s in steps[:restored]]
         failed = [s for s in steps if s["error"]]
         summary = f"{self.team} team produced {len(artifacts)} artifact(s)"
         if artifacts:
@@ -295,11 +324,28 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         return team_pb2.BriefResult(
             team=self.team,
             artifacts=[artifact_to_proto(a) for a in artifacts],
-            steps=[step_to_proto(s, ledger.totals(step=s["index"]).to_dict()) for s in steps],
+            steps=[
+                step_to_proto(s, s.get("usage") or ledger.totals(step=s["index"]).to_dict()) for s in steps
+            ],
             summary=summary,
             duration=duration_ms(int((time.monotonic() - started) * 1000)),
-            usage=usage_to_proto(ledger.totals().to_dict()),
+            usage=usage_to_proto(merge_usage(ledger.totals().to_dict(), *earlier)),
+            external_calls=self._external_calls(steps),
         )
+
+    def _external_calls(self, steps: list[StepData]) -> list[team_pb2.ExternalCalls]:
+        """The calls the steps' tools made to external services, per service (tools without one are local)."""
+        if self._services is None:  # built once: describe() renders every tool's schema
+            self._services = (
+                {t.name: t.service for t in self.tools.describe()} if self.tools is not None else {}
+            )
+        services = self._services
+        calls: Counter[str] = Counter()
+        for step in steps:
+            for tool, count in step.get("tool_calls", {}).items():
+                if services.get(tool):
+                    calls[services[tool]] += count
+        return [team_pb2.ExternalCalls(team=self.team, service=s, calls=n) for s, n in sorted(calls.items())]
 
     async def _events(
         self, brief: team_pb2.Brief, tenant: str, stream_text: bool, idempotency_key: str = ""
@@ -320,26 +366,68 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         ledger = UsageLedger(self.prices, self.team)
         config: RunnableConfig = {
             "recursion_limit": self.recursion_limit,
-            "callbacks": [ledger, ModelCallSpans()],
+            "callbacks": [ledger, *self._budget_guard(brief, tenant, ledger), ModelCallSpans()],
         }
         data = brief_from_proto(brief)
         data["tenant_id"] = tenant
         data["review_required"] = self._review_required(brief, store is not None)
         graph_input: Any = initial_state(data)
+        restored = 0
         if store is not None:
             config["configurable"] = {"thread_id": f"{tenant}/{idempotency_key}"}
-            graph_input, paused = await self._start_from(graph, config, brief, graph_input)
+            graph_input, paused, restored = await self._start_from(graph, config, brief, graph_input)
             if paused is not None:
-                yield team_pb2.StreamBriefResponse(result=self._paused(paused, started, ledger))
+                yield team_pb2.StreamBriefResponse(result=self._paused(paused, started, ledger, restored))
                 return
+        run = _TeamRun()
+        async for event in self._stream(graph, graph_input, config, stream_text, ledger, run):
+            yield event
+        if (
+            run.exceeded is None
+            and store is not None
+            and (checkpoint := await graph.aget_state(config)).interrupts
+        ):
+            yield team_pb2.StreamBriefResponse(result=self._paused(checkpoint, started, ledger, restored))
+            return
+        result = self._result(run.final, started, ledger, restored)
+        if run.exceeded is not None:  # not stored: the same key resumes from the checkpoint
+            result.budget_exceeded.CopyFrom(exceeded_to_proto(run.exceeded))
+            result.summary += f". Stopped: {run.exceeded}"
+        elif store is not None:
+            await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
+        yield team_pb2.StreamBriefResponse(result=result)
+
+    def _budget_guard(self, brief: team_pb2.Brief, tenant: str, ledger: UsageLedger) -> list[BudgetGuard]:
+        """The run's budget check: what the brief says is left of the task's budget, and the tenant's monthly
+        quota in the shared quota store (when the brief names one and this service has the store); none when
+        the brief sets no limit (nothing is checked per model call then)."""
+        quota = None
+        if brief.HasField("monthly_quota") and self.quota_store is not None:
+            quota = MonthlyQuota(
+                tenant, brief.monthly_quota.max_cost_usd, brief.monthly_quota.max_tokens, self.quota_store
+            )
+        budget = Budget.of(brief.remaining_budget if brief.HasField("remaining_budget") else None)
+        if budget.unlimited and (quota is None or not quota.active):
+            return []
+        return [BudgetGuard(budget, ledger, quota)]
+
+    async def _stream(
+        self,
+        graph: CompiledStateGraph[Any],
+        graph_input: Any,
+        config: RunnableConfig,
+        stream_text: bool,
+        ledger: UsageLedger,
+        run: _TeamRun,
+    ) -> AsyncIterator[team_pb2.StreamBriefResponse]:
+        """Stream the subgraph's events; the last state and a budget stop end up in ``run``."""
         modes: list[StreamMode] = ["custom", "values", "messages"] if stream_text else ["custom", "values"]
-        final: TeamState = {}
         BRIEFS_IN_FLIGHT.labels(team=self.team).inc()
         try:
             chunk: Any
             async for mode, chunk in graph.astream(graph_input, config, stream_mode=modes):
                 if mode == "values":
-                    final = chunk
+                    run.final = chunk
                 elif mode == "messages":
                     if (delta := self._text_delta(*chunk)) is not None:
                         yield team_pb2.StreamBriefResponse(text_delta=delta)
@@ -352,30 +440,29 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
                 elif "artifact" in chunk:
                     ARTIFACTS.labels(team=self.team, kind=chunk["artifact"]["kind"]).inc()
                     yield team_pb2.StreamBriefResponse(artifact=artifact_to_proto(chunk["artifact"]))
+        except BudgetExceededError as exc:
+            run.exceeded = exc
+            BUDGET_STOPS.labels(team=self.team, limit=exc.limit).inc()
+            log.warning("team_run_budget_exceeded", limit=exc.limit, detail=exc.detail, agent=exc.agent)
         finally:
             BRIEFS_IN_FLIGHT.labels(team=self.team).dec()
-        if store is not None and (checkpoint := await graph.aget_state(config)).interrupts:
-            yield team_pb2.StreamBriefResponse(result=self._paused(checkpoint, started, ledger))
-            return
-        result = self._result(final, started, ledger)
-        if store is not None:
-            await store.put_team_result(tenant, idempotency_key, self.team, result.SerializeToString())
-        yield team_pb2.StreamBriefResponse(result=result)
 
     async def _start_from(
         self, graph: CompiledStateGraph[Any], config: RunnableConfig, brief: team_pb2.Brief, fresh: Any
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, Any, int]:
         """Where a keyed run starts: fresh, from its last checkpoint (an interrupted run), or, paused for review,
         with the brief's decision on its round; the checkpoint comes second when the run stays paused (no decision
-        for its round: the caller is asked again)."""
+        for its round: the caller is asked again). Third: how many steps the checkpoint already holds (their usage
+        is in their records, not in this drive's ledger)."""
         checkpoint = await graph.aget_state(config)
+        restored = len(checkpoint.values.get("steps", [])) if checkpoint.values else 0
         if checkpoint.interrupts:
             resume = self._resume_input(brief, checkpoint.interrupts[0].value)
-            return (resume, None) if resume is not None else (None, checkpoint)
+            return (resume, None, restored) if resume is not None else (None, checkpoint, restored)
         if checkpoint.next:
             log.info("team_run_resumed")
-            return None, None
-        return fresh, None
+            return None, None, restored
+        return fresh, None, 0
 
     def _review_required(self, brief: team_pb2.Brief, durable: bool) -> bool:
         """Whether the brief's work waits for a person's approval (a pause needs a checkpoint: an idempotency
@@ -399,9 +486,11 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         log.info("team_run_review_decided", round=pending["round"])
         return Command(resume=decision_to_data(brief.review_decision))
 
-    def _paused(self, checkpoint: Any, started: float, ledger: UsageLedger) -> team_pb2.BriefResult:
+    def _paused(
+        self, checkpoint: Any, started: float, ledger: UsageLedger, restored: int
+    ) -> team_pb2.BriefResult:
         """The "input required" answer of a run paused for review: what it did so far and what to approve."""
-        result = self._result(checkpoint.values, started, ledger)
+        result = self._result(checkpoint.values, started, ledger, restored)
         result.review_request.CopyFrom(review_request_from_data(checkpoint.interrupts[0].value))
         result.summary = f"{self.team} team waits for a review of {len(result.review_request.items)} item(s)"
         log.info("team_run_paused_for_review", round=result.review_request.round)

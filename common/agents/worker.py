@@ -47,6 +47,7 @@ class WorkerOutput:
     text: str
     tool_results: tuple[ToolResult, ...]
     model_name: str
+    stalled: str = ""  # the stall guard's warning when the model repeated a tool call (else "")
 
     def results_of(self, tool_name: str) -> list[Any]:
         """Successful results of one tool, in call order."""
@@ -253,10 +254,17 @@ async def _run(worker: Worker, model: ScopedModel, brief_text: str, max_tool_rou
     results: list[ToolResult] = []
     with_tools = model.with_tools
     answer: AIMessage | None = None
+    seen: set[str] = set()
+    stalled = ""
     for _ in range(max_tool_rounds):
         answer = await with_tools.ainvoke(messages)
         messages.append(answer)
         if not answer.tool_calls:
+            break
+        if stalled := _repeated_call(answer.tool_calls, seen):
+            log.warning("worker_stalled", worker=worker.name, repeated=stalled)
+            messages.pop()  # the repeated call is not made; the model is asked for its answer instead
+            answer = await model.final.ainvoke(messages)
             break
         for call in answer.tool_calls:
             result = await _call_tool(by_name.get(call["name"]), call["name"], call["args"])
@@ -266,11 +274,29 @@ async def _run(worker: Worker, model: ScopedModel, brief_text: str, max_tool_rou
     else:
         answer = await model.final.ainvoke(messages)
     assert answer is not None
+    stall_warning = (
+        f"{STALL_MARK}: the model repeated the tool call {stalled}; stopped its tool use" if stalled else ""
+    )
     text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
     model_name = str(
         answer.response_metadata.get("model_name") or answer.response_metadata.get("model") or ""
     )
-    return WorkerOutput(text=text.strip(), tool_results=tuple(results), model_name=model_name)
+    return WorkerOutput(
+        text=text.strip(), tool_results=tuple(results), model_name=model_name, stalled=stall_warning
+    )
+
+
+STALL_MARK = "stall guard"
+
+
+def _repeated_call(calls: Sequence[Any], seen: set[str]) -> str:
+    """The first of these tool calls made before with the same arguments ("" when none), remembering the others."""
+    for call in calls:
+        signature = f"{call['name']}({json.dumps(call['args'], sort_keys=True, default=str)})"
+        if signature in seen:
+            return clip(signature, 200)
+        seen.add(signature)
+    return ""
 
 
 async def _call_tool(tool: BaseTool | None, name: str, args: dict[str, Any]) -> ToolResult:

@@ -26,6 +26,11 @@ from common.metrics import record_model_call
 #
 # OpenAI: input, cached input and output as published by OpenAI in 2025.
 _OPENAI_PRICES: dict[str, Price] = {
+    "gpt-5": Price(input=1.25, output=10.00, cache_read=0.125),
+    "gpt-5-mini": Price(input=0.25, output=2.00, cache_read=0.025),
+    "gpt-5-nano": Price(input=0.05, output=0.40, cache_read=0.005),
+    "gpt-5-pro": Price(input=15.00, output=120.00),  # no cached-input discount
+    "o3-mini": Price(input=1.10, output=4.40, cache_read=0.55),
     "gpt-4o-mini": Price(input=0.15, output=0.60, cache_read=0.075),
     "gpt-4o": Price(input=2.50, output=10.00, cache_read=1.25),
     "gpt-4.1": Price(input=2.00, output=8.00, cache_read=0.50),
@@ -102,11 +107,17 @@ class PriceTable:
         self.prices = {**DEFAULT_PRICES, **(overrides or {})}
 
     def price_of(self, model: str) -> Price | None:
-        """The price of a model: exact name first, then the longest matching prefix."""
+        """The price of a model: exact name first, then the longest matching prefix; a router's vendor-prefixed
+        name (OpenRouter's ``openai/gpt-4o-mini``, ``anthropic/claude-sonnet-4.5``) is priced as the vendor's own
+        model when the full name is not in the table."""
         if model in self.prices:
             return self.prices[model]
         prefixes = [name for name in self.prices if model.startswith(name)]
-        return self.prices[max(prefixes, key=len)] if prefixes else None
+        if prefixes:
+            return self.prices[max(prefixes, key=len)]
+        if "/" in model:
+            return self.price_of(model.rsplit("/", 1)[1].replace(".", "-"))
+        return None
 
     def cost(self, model: str, input_tokens: int, output_tokens: int) -> tuple[float, bool]:
         """(cost in dollars, whether the model has a price) of uncached input and output tokens."""

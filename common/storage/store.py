@@ -15,7 +15,8 @@ from common.storage.database import ALL_TENANTS, Database
 from common.storage.pages import newest_first
 
 RUNNING = "running"
-TERMINAL = frozenset({"completed", "degraded", "partial", "failed", "cancelled"})
+BUDGET_EXCEEDED = "budget_exceeded"  # stopped by its budget; ResumeWorkflow with a larger budget reopens it
+TERMINAL = frozenset({"completed", "degraded", "partial", "failed", "cancelled", BUDGET_EXCEEDED})
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,16 @@ class Store:
             )  # fmt: skip
         return [str(row["id"]) for row in rows]
 
+    async def workflows_between(self, tenant_id: str, start: datetime, end: datetime) -> list[WorkflowRecord]:
+        """The tenant's workflows created in ``[start, end)``, oldest first (usage reports)."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "SELECT * FROM workflows WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 "
+                "ORDER BY created_at, id",
+                tenant_id, start, end,
+            )  # fmt: skip
+        return [self._record(row) for row in rows]
+
     async def workflow_ids(self, tenant_id: str) -> list[str]:
         """Ids of every workflow of the tenant, oldest first."""
         async with self.db.for_tenant(tenant_id) as db:
@@ -192,11 +203,11 @@ class Store:
         return erased
 
     async def erase_tenant_records(self, tenant_id: str) -> int:
-        """Erase every workflow, agent execution and team result of a tenant in this database; returns the
-        number of rows deleted."""
+        """Erase every workflow, agent execution and team result of a tenant in this database, and its quota
+        counters when they live here (PostgreSQL); returns the number of rows deleted."""
         erased = 0
         async with self.db.for_tenant(tenant_id) as db:
-            for table in ("agent_executions", "team_results", "workflows"):
+            for table in ("agent_executions", "team_results", "workflows", "quota_counters", "quota_slots"):
                 erased += await db.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
         return erased
 
@@ -230,6 +241,18 @@ class Store:
                 "UPDATE workflows SET owner = $3, heartbeat_at = $4 WHERE tenant_id = $1 AND id = $2 "
                 "AND status = $5 AND (owner = $3 OR heartbeat_at < $6)",
                 tenant_id, workflow_id, owner, now, RUNNING, now - timedelta(seconds=stale_after_s),
+            )  # fmt: skip
+        return changed == 1
+
+    async def reopen(self, tenant_id: str, workflow_id: str, owner: str) -> bool:
+        """Set a workflow its budget stopped running again, owned by ``owner`` (one atomic statement: of two
+        concurrent resumes, one wins); False when it is not stopped by its budget (any more)."""
+        now = _now()
+        async with self.db.for_tenant(tenant_id) as db:
+            changed = await db.execute(
+                "UPDATE workflows SET status = $3, owner = $4, heartbeat_at = $5, completed_at = NULL "
+                "WHERE tenant_id = $1 AND id = $2 AND status = $6",
+                tenant_id, workflow_id, RUNNING, owner, now, BUDGET_EXCEEDED,
             )  # fmt: skip
         return changed == 1
 

@@ -310,11 +310,13 @@ async def test_decide_falls_back_on_option_outside_enum() -> None:
     assert "keyword fallback" in decision.reasoning
 
 
-async def test_decide_falls_back_on_option_already_attempted() -> None:
-    # "research" is a team, but not an open option any more.
+async def test_decide_stops_a_loop_on_an_option_already_attempted() -> None:
+    # "research" is a team, but it already ran (no new artifacts can come of it): the loop guard stops routing
+    # (issue 16) instead of carrying on as if the answer were merely malformed.
     context = RoutingContext(CAMPAIGN_TASK, (CompletedStep("research", "succeeded: x"),), TEAM_OPTIONS[1:])
     decision = await _router(Scripted({"next": "research", "reasoning": "again"})).decide(context)
-    assert (decision.next, decision.source) == ("content", DecisionSource.KEYWORD_FALLBACK)
+    assert (decision.next, decision.source) == (FINISH, DecisionSource.LOOP_GUARD)
+    assert "loop guard" in decision.reasoning and "'research'" in decision.reasoning
 
 
 async def test_decide_falls_back_when_model_raises() -> None:

@@ -2,8 +2,10 @@ import datetime
 
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from marketing.team.v1 import team_pb2 as _team_pb2
 from marketing.tenant.v1 import tenant_pb2 as _tenant_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -11,8 +13,19 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class UsageGrouping(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USAGE_GROUPING_UNSPECIFIED: _ClassVar[UsageGrouping]
+    USAGE_GROUPING_DAY: _ClassVar[UsageGrouping]
+    USAGE_GROUPING_TEAM: _ClassVar[UsageGrouping]
+    USAGE_GROUPING_MODEL: _ClassVar[UsageGrouping]
+USAGE_GROUPING_UNSPECIFIED: UsageGrouping
+USAGE_GROUPING_DAY: UsageGrouping
+USAGE_GROUPING_TEAM: UsageGrouping
+USAGE_GROUPING_MODEL: UsageGrouping
+
 class Tenant(_message.Message):
-    __slots__ = ("id", "display_name", "profile", "retention_days", "social_credentials", "social_credentials_status", "create_time", "update_time")
+    __slots__ = ("id", "display_name", "profile", "retention_days", "social_credentials", "social_credentials_status", "create_time", "update_time", "default_budget", "budget_ceiling", "quotas", "rate_limits")
     ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +34,10 @@ class Tenant(_message.Message):
     SOCIAL_CREDENTIALS_STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_CEILING_FIELD_NUMBER: _ClassVar[int]
+    QUOTAS_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMITS_FIELD_NUMBER: _ClassVar[int]
     id: str
     display_name: str
     profile: _tenant_pb2.TenantProfile
@@ -29,7 +46,35 @@ class Tenant(_message.Message):
     social_credentials_status: SocialCredentialsStatus
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., retention_days: _Optional[int] = ..., social_credentials: _Optional[_Union[SocialCredentials, _Mapping]] = ..., social_credentials_status: _Optional[_Union[SocialCredentialsStatus, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    default_budget: _team_pb2.Budget
+    budget_ceiling: _team_pb2.Budget
+    quotas: TenantQuotas
+    rate_limits: RateLimits
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., retention_days: _Optional[int] = ..., social_credentials: _Optional[_Union[SocialCredentials, _Mapping]] = ..., social_credentials_status: _Optional[_Union[SocialCredentialsStatus, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., default_budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., budget_ceiling: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., quotas: _Optional[_Union[TenantQuotas, _Mapping]] = ..., rate_limits: _Optional[_Union[RateLimits, _Mapping]] = ...) -> None: ...
+
+class TenantQuotas(_message.Message):
+    __slots__ = ("tasks_per_day", "monthly_cost_usd", "monthly_tokens", "concurrent_workflows")
+    TASKS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENT_WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    tasks_per_day: int
+    monthly_cost_usd: float
+    monthly_tokens: int
+    concurrent_workflows: int
+    def __init__(self, tasks_per_day: _Optional[int] = ..., monthly_cost_usd: _Optional[float] = ..., monthly_tokens: _Optional[int] = ..., concurrent_workflows: _Optional[int] = ...) -> None: ...
+
+class RateLimits(_message.Message):
+    __slots__ = ("tenant_rps", "tenant_burst", "api_key_rps", "api_key_burst")
+    TENANT_RPS_FIELD_NUMBER: _ClassVar[int]
+    TENANT_BURST_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_RPS_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_BURST_FIELD_NUMBER: _ClassVar[int]
+    tenant_rps: float
+    tenant_burst: int
+    api_key_rps: float
+    api_key_burst: int
+    def __init__(self, tenant_rps: _Optional[float] = ..., tenant_burst: _Optional[int] = ..., api_key_rps: _Optional[float] = ..., api_key_burst: _Optional[int] = ...) -> None: ...
 
 class SocialCredentials(_message.Message):
     __slots__ = ("x_bearer_token", "linkedin_access_token", "linkedin_author_urn")
@@ -229,3 +274,51 @@ class ListAuditEventsResponse(_message.Message):
     audit_events: _containers.RepeatedCompositeFieldContainer[AuditEvent]
     next_page_token: str
     def __init__(self, audit_events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("tenant_id", "start_time", "end_time", "group_by")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    group_by: UsageGrouping
+    def __init__(self, tenant_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Union[UsageGrouping, str]] = ...) -> None: ...
+
+class ToolCallUsage(_message.Message):
+    __slots__ = ("service", "calls", "cost_usd")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    calls: int
+    cost_usd: float
+    def __init__(self, service: _Optional[str] = ..., calls: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+
+class UsageRow(_message.Message):
+    __slots__ = ("key", "tasks", "model_calls", "input_tokens", "output_tokens", "cost_usd", "tool_calls")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    tasks: int
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCallUsage]
+    def __init__(self, key: _Optional[str] = ..., tasks: _Optional[int] = ..., model_calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallUsage, _Mapping]]] = ...) -> None: ...
+
+class GetUsageResponse(_message.Message):
+    __slots__ = ("rows", "total")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
+    total: UsageRow
+    def __init__(self, rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ..., total: _Optional[_Union[UsageRow, _Mapping]] = ...) -> None: ...

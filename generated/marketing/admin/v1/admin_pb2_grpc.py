@@ -83,6 +83,11 @@ class AdminServiceStub:
                 request_serializer=marketing_dot_admin_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=marketing_dot_admin_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/marketing.admin.v1.AdminService/GetUsage',
+                request_serializer=marketing_dot_admin_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=marketing_dot_admin_dot_v1_dot_admin__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -155,6 +160,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """GetUsage reports a tenant's usage for billing over a time range, grouped by day, team or model: tasks,
+        model calls, tokens, US dollars and the external API calls its tools made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +215,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=marketing_dot_admin_dot_v1_dot_admin__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=marketing_dot_admin_dot_v1_dot_admin__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=marketing_dot_admin_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
+                    response_serializer=marketing_dot_admin_dot_v1_dot_admin__pb2.GetUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -451,6 +469,33 @@ class AdminService:
             '/marketing.admin.v1.AdminService/ListAuditEvents',
             marketing_dot_admin_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
             marketing_dot_admin_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.admin.v1.AdminService/GetUsage',
+            marketing_dot_admin_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
+            marketing_dot_admin_dot_v1_dot_admin__pb2.GetUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

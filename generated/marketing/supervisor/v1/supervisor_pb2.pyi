@@ -22,6 +22,7 @@ class WorkflowStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_STATUS_FAILED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_DEGRADED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_CANCELLED: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_BUDGET_EXCEEDED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_AWAITING_REVIEW: _ClassVar[WorkflowStatus]
 
 class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -38,6 +39,7 @@ WORKFLOW_STATUS_PARTIAL: WorkflowStatus
 WORKFLOW_STATUS_FAILED: WorkflowStatus
 WORKFLOW_STATUS_DEGRADED: WorkflowStatus
 WORKFLOW_STATUS_CANCELLED: WorkflowStatus
+WORKFLOW_STATUS_BUDGET_EXCEEDED: WorkflowStatus
 WORKFLOW_STATUS_AWAITING_REVIEW: WorkflowStatus
 TEAM_RUN_STATUS_UNSPECIFIED: TeamRunStatus
 TEAM_RUN_STATUS_SUCCEEDED: TeamRunStatus
@@ -82,7 +84,7 @@ class TeamRun(_message.Message):
     def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "review_id")
+    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "budget", "budget_exceeded", "external_calls", "review_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +98,9 @@ class Workflow(_message.Message):
     ROUTING_USAGE_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
@@ -110,16 +115,21 @@ class Workflow(_message.Message):
     routing_usage: _team_pb2.Usage
     usage: _team_pb2.Usage
     warnings: _containers.RepeatedScalarFieldContainer[str]
+    budget: _team_pb2.Budget
+    budget_exceeded: _team_pb2.BudgetExceeded
+    external_calls: _containers.RepeatedCompositeFieldContainer[_team_pb2.ExternalCalls]
     review_id: str
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., review_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., budget_exceeded: _Optional[_Union[_team_pb2.BudgetExceeded, _Mapping]] = ..., external_calls: _Optional[_Iterable[_Union[_team_pb2.ExternalCalls, _Mapping]]] = ..., review_id: _Optional[str] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
-    __slots__ = ("task", "approval_policy")
+    __slots__ = ("task", "budget", "approval_policy")
     TASK_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
     task: str
+    budget: _team_pb2.Budget
     approval_policy: _tenant_pb2.ApprovalPolicy
-    def __init__(self, task: _Optional[str] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
+    def __init__(self, task: _Optional[str] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
 
 class RunTaskResponse(_message.Message):
     __slots__ = ("workflow",)
@@ -128,12 +138,14 @@ class RunTaskResponse(_message.Message):
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
 
 class StreamTaskRequest(_message.Message):
-    __slots__ = ("task", "approval_policy")
+    __slots__ = ("task", "budget", "approval_policy")
     TASK_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
     task: str
+    budget: _team_pb2.Budget
     approval_policy: _tenant_pb2.ApprovalPolicy
-    def __init__(self, task: _Optional[str] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
+    def __init__(self, task: _Optional[str] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
 
 class TeamStarted(_message.Message):
     __slots__ = ("team",)
@@ -234,10 +246,12 @@ class ListWorkflowsResponse(_message.Message):
     def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ResumeWorkflowRequest(_message.Message):
-    __slots__ = ("workflow_id",)
+    __slots__ = ("workflow_id", "budget")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
-    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+    budget: _team_pb2.Budget
+    def __init__(self, workflow_id: _Optional[str] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ...) -> None: ...
 
 class ResumeWorkflowResponse(_message.Message):
     __slots__ = ("workflow",)

@@ -39,6 +39,7 @@ class DecisionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DECISION_SOURCE_MODEL: _ClassVar[DecisionSource]
     DECISION_SOURCE_KEYWORD_FALLBACK: _ClassVar[DecisionSource]
     DECISION_SOURCE_STEP_LIMIT: _ClassVar[DecisionSource]
+    DECISION_SOURCE_LOOP_GUARD: _ClassVar[DecisionSource]
 
 class ReviewVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -65,6 +66,7 @@ DECISION_SOURCE_UNSPECIFIED: DecisionSource
 DECISION_SOURCE_MODEL: DecisionSource
 DECISION_SOURCE_KEYWORD_FALLBACK: DecisionSource
 DECISION_SOURCE_STEP_LIMIT: DecisionSource
+DECISION_SOURCE_LOOP_GUARD: DecisionSource
 REVIEW_VERDICT_UNSPECIFIED: ReviewVerdict
 REVIEW_VERDICT_APPROVED: ReviewVerdict
 REVIEW_VERDICT_CHANGES_REQUESTED: ReviewVerdict
@@ -186,13 +188,15 @@ class TextWithdrawn(_message.Message):
     def __init__(self, team: _Optional[str] = ..., agent: _Optional[str] = ..., reason: _Optional[str] = ..., chars: _Optional[int] = ...) -> None: ...
 
 class Brief(_message.Message):
-    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile", "approval_policy", "review_decision")
+    __slots__ = ("workflow_id", "task", "upstream_artifacts", "instructions", "tenant_id", "profile", "remaining_budget", "monthly_quota", "approval_policy", "review_decision")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_QUOTA_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
     REVIEW_DECISION_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
@@ -201,9 +205,11 @@ class Brief(_message.Message):
     instructions: str
     tenant_id: str
     profile: _tenant_pb2.TenantProfile
+    remaining_budget: Budget
+    monthly_quota: Budget
     approval_policy: _tenant_pb2.ApprovalPolicy
     review_decision: ReviewDecision
-    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ..., review_decision: _Optional[_Union[ReviewDecision, _Mapping]] = ...) -> None: ...
+    def __init__(self, workflow_id: _Optional[str] = ..., task: _Optional[str] = ..., upstream_artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., instructions: _Optional[str] = ..., tenant_id: _Optional[str] = ..., profile: _Optional[_Union[_tenant_pb2.TenantProfile, _Mapping]] = ..., remaining_budget: _Optional[_Union[Budget, _Mapping]] = ..., monthly_quota: _Optional[_Union[Budget, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ..., review_decision: _Optional[_Union[ReviewDecision, _Mapping]] = ...) -> None: ...
 
 class ReviewItem(_message.Message):
     __slots__ = ("artifact_id", "kind", "title", "text", "platform", "scheduled_time", "agent", "model", "max_length")
@@ -277,8 +283,28 @@ class ReviewDecision(_message.Message):
     review_id: str
     def __init__(self, round: _Optional[int] = ..., verdict: _Optional[_Union[ReviewVerdict, str]] = ..., approved_texts: _Optional[_Mapping[str, str]] = ..., approved_digests: _Optional[_Mapping[str, str]] = ..., comments: _Optional[str] = ..., item_comments: _Optional[_Iterable[_Union[ItemComment, _Mapping]]] = ..., reviewer: _Optional[str] = ..., review_id: _Optional[str] = ...) -> None: ...
 
+class Budget(_message.Message):
+    __slots__ = ("max_cost_usd", "max_tokens", "max_model_calls")
+    MAX_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MODEL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    max_cost_usd: float
+    max_tokens: int
+    max_model_calls: int
+    def __init__(self, max_cost_usd: _Optional[float] = ..., max_tokens: _Optional[int] = ..., max_model_calls: _Optional[int] = ...) -> None: ...
+
+class BudgetExceeded(_message.Message):
+    __slots__ = ("limit", "detail", "agent")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    limit: str
+    detail: str
+    agent: str
+    def __init__(self, limit: _Optional[str] = ..., detail: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
+
 class BriefResult(_message.Message):
-    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed", "review_request")
+    __slots__ = ("team", "artifacts", "steps", "summary", "duration", "usage", "replayed", "budget_exceeded", "external_calls", "review_request")
     TEAM_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +312,8 @@ class BriefResult(_message.Message):
     DURATION_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REVIEW_REQUEST_FIELD_NUMBER: _ClassVar[int]
     team: str
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
@@ -294,8 +322,20 @@ class BriefResult(_message.Message):
     duration: _duration_pb2.Duration
     usage: Usage
     replayed: bool
+    budget_exceeded: BudgetExceeded
+    external_calls: _containers.RepeatedCompositeFieldContainer[ExternalCalls]
     review_request: ReviewRequest
-    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ..., review_request: _Optional[_Union[ReviewRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, team: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[AgentStep, _Mapping]]] = ..., summary: _Optional[str] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., replayed: _Optional[bool] = ..., budget_exceeded: _Optional[_Union[BudgetExceeded, _Mapping]] = ..., external_calls: _Optional[_Iterable[_Union[ExternalCalls, _Mapping]]] = ..., review_request: _Optional[_Union[ReviewRequest, _Mapping]] = ...) -> None: ...
+
+class ExternalCalls(_message.Message):
+    __slots__ = ("team", "service", "calls")
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    team: str
+    service: str
+    calls: int
+    def __init__(self, team: _Optional[str] = ..., service: _Optional[str] = ..., calls: _Optional[int] = ...) -> None: ...
 
 class RunBriefRequest(_message.Message):
     __slots__ = ("brief", "idempotency_key")
