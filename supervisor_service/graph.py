@@ -346,23 +346,7 @@ async def call_team(
         result = await _result_of(team, caller, state, timeout, stats, writer, stream_text, decision)
         if result.HasField("review_request"):
             return run, [], result.review_request
-        artifacts = [artifact_from_proto(a) for a in result.artifacts]
-        steps = [step_from_proto(s) for s in result.steps]
-        warnings = team_degradations(team, steps)
-        run.update(
-            {
-                "status": TeamRunStatus.DEGRADED if warnings else TeamRunStatus.SUCCEEDED,
-                "attempts": max(1, stats.attempts),
-                "summary": clip(result.summary, 1000),
-                "usage": usage_from_proto(result.usage),
-                "warnings": warnings,
-                "steps": steps,
-                "external_calls": {c.service: c.calls for c in result.external_calls},
-            }
-        )
-        if result.HasField("budget_exceeded"):  # stop here: the checkpoint stays before this team call
-            run["duration_ms"] = int((time.monotonic() - started) * 1000)
-            raise TeamBudgetStop(result.budget_exceeded, run, artifacts)
+        artifacts = _record_result(team, run, result, stats, started)
     except CircuitOpenError as exc:
         run.update(
             {
@@ -383,6 +367,34 @@ async def call_team(
         )
     run["duration_ms"] = int((time.monotonic() - started) * 1000)
     return run, artifacts, None
+
+
+def _record_result(
+    team: str, run: TeamRunData, result: team_pb2.BriefResult, stats: CallStats, started: float
+) -> list[ArtifactData]:
+    """Fill the team-run record from the team's answer and return its artifacts.
+
+    Raises:
+        TeamBudgetStop: The team stopped because the budget ran out (the checkpoint stays before this call).
+    """
+    artifacts = [artifact_from_proto(a) for a in result.artifacts]
+    steps = [step_from_proto(s) for s in result.steps]
+    warnings = team_degradations(team, steps)
+    run.update(
+        {
+            "status": TeamRunStatus.DEGRADED if warnings else TeamRunStatus.SUCCEEDED,
+            "attempts": max(1, stats.attempts),
+            "summary": clip(result.summary, 1000),
+            "usage": usage_from_proto(result.usage),
+            "warnings": warnings,
+            "steps": steps,
+            "external_calls": {c.service: c.calls for c in result.external_calls},
+        }
+    )
+    if result.HasField("budget_exceeded"):
+        run["duration_ms"] = int((time.monotonic() - started) * 1000)
+        raise TeamBudgetStop(result.budget_exceeded, run, artifacts)
+    return artifacts
 
 
 async def _result_of(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from marketing.supervisor.v1 import review_pb2
+from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
 
@@ -76,6 +76,10 @@ class OpenedReview:
     team: str
     items: int
     resume: dict[str, Any] | None
+
+    def event(self) -> supervisor_pb2.ReviewRequired:
+        """The ``review_required`` event streaming callers get."""
+        return supervisor_pb2.ReviewRequired(review_id=self.review_id, team=self.team, items=self.items)
 
 
 def resume_value(decision: team_pb2.ReviewDecision) -> dict[str, Any]:

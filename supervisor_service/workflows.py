@@ -281,12 +281,7 @@ class WorkflowRunner:
                     yield run.event(**fields)
         except BudgetExceededError as exc:  # the graph stopped before a model call; its checkpoint is kept
             stopped = exc
-            count_stop(exc)
-            if isinstance(exc, TeamBudgetStop):  # its finished steps, once (a resume finds them recorded)
-                upstream = [a["id"] for a in run.state.get("artifacts", [])]
-                await self.store.record_executions(
-                    run.tenant_id, executions_of(workflow_id, exc.run, upstream, run.task)
-                )
+            await self._record_stop(run, exc)
         except (asyncio.CancelledError, GeneratorExit):
             await self._abandon(run, producer)
             raise
@@ -297,15 +292,22 @@ class WorkflowRunner:
             self.running.pop(workflow_id, None)
         if stopped is None and (paused := await self._pause_for_review(run)) is not None:
             workflow, opened = paused
-            yield run.event(review_required=supervisor_pb2.ReviewRequired(
-                review_id=opened.review_id, team=opened.team, items=opened.items
-            ))  # fmt: skip
+            yield run.event(review_required=opened.event())
             yield run.event(done=workflow)
             return
         workflow = await self._finish(
             run.tenant_id, workflow_id, run.state, created, run.routing_usage(), run=run, stopped=stopped
         )
         yield run.event(done=workflow)
+
+    async def _record_stop(self, run: _Drive, stop: BudgetExceededError) -> None:
+        """Count a budget stop; a team's stop records its finished steps, once (a resume finds them recorded)."""
+        count_stop(stop)
+        if isinstance(stop, TeamBudgetStop):
+            upstream = [a["id"] for a in run.state.get("artifacts", [])]
+            await self.store.record_executions(
+                run.tenant_id, executions_of(run.workflow_id, stop.run, upstream, run.task)
+            )
 
     async def _pause_for_review(self, run: _Drive) -> tuple[supervisor_pb2.Workflow, OpenedReview] | None:
         """When the graph stopped at a team's review: open the review and record the workflow AWAITING_REVIEW
