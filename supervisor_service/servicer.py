@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
 
 import grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
@@ -23,7 +24,11 @@ from common.storage import AgentExecution, BadPageToken
 from common.team_client import TeamClient
 from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_invalid
 from supervisor_service.cancellation import CANCEL_EFFECTS_TIMEOUT_S, cancel_team_effects, teams_used
+from supervisor_service.queue.rpcs import QueueRpcs
 from supervisor_service.retention import Eraser
+
+if TYPE_CHECKING:
+    from supervisor_service.queue import TaskIntake
 from supervisor_service.workflows import WorkflowRunner, status_name
 
 DEFAULT_PAGE_SIZE = 20
@@ -47,6 +52,7 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         settings: Settings,
         clients: Mapping[str, TeamClient] | None = None,
         eraser: Eraser | None = None,
+        intake: TaskIntake | None = None,
     ) -> None:
         """
         Args:
@@ -54,11 +60,15 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             settings: Process settings.
             clients: A client per team of the registry.
             eraser: Erases workflows everywhere (DeleteWorkflow); by default one without an audit log.
+            intake: The durable task intake (SubmitTask, WatchWorkflow, dead letters); None: those are
+                UNIMPLEMENTED.
         """
         self.runner = runner
         self.settings = settings
         self.clients = dict(clients or {})
         self.eraser = eraser or Eraser(runner, self.clients)
+        self.intake = intake
+        self.queue = QueueRpcs(self)
 
     def _caller(self) -> Principal:
         """The principal of the call: the one the authentication interceptor bound; ANONYMOUS (the default
@@ -108,7 +118,10 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         self, request: supervisor_pb2.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.GetWorkflowResponse:
         workflow_id = validate_workflow_id(request.workflow_id)
-        workflow, executions = await self.runner.get(self._caller().tenant_id, workflow_id)
+        tenant_id = self._caller().tenant_id
+        workflow, executions = await self.runner.get(tenant_id, workflow_id)
+        if self.intake is not None:
+            workflow = await self.intake.describe(tenant_id, workflow)
         return supervisor_pb2.GetWorkflowResponse(
             workflow=workflow, agent_executions=[execution_to_proto(e) for e in executions]
         )
@@ -147,6 +160,8 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     ) -> supervisor_pb2.CancelWorkflowResponse:
         workflow_id = validate_workflow_id(request.workflow_id)
         with acting_as(self._caller()) as caller:
+            if self.intake is not None:
+                await self.intake.cancel_queued(caller.tenant_id, workflow_id)
             workflow = await self.runner.cancel(caller.tenant_id, workflow_id)
             response = supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
             # A cancelled workflow leaves nothing behind.
@@ -166,6 +181,27 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         return supervisor_pb2.DeleteWorkflowResponse(
             erased_records=erased.records, unreachable_teams=erased.unreachable_teams
         )
+
+    async def SubmitTask(
+        self, request: supervisor_pb2.SubmitTaskRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.SubmitTaskResponse:
+        return await self.queue.submit(request, context)
+
+    async def WatchWorkflow(
+        self, request: supervisor_pb2.WatchWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[supervisor_pb2.WatchWorkflowResponse]:
+        async for response in self.queue.watch(request, context):
+            yield response
+
+    async def ListDeadLetters(
+        self, request: supervisor_pb2.ListDeadLettersRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.ListDeadLettersResponse:
+        return await self.queue.list_dead_letters(request, context)
+
+    async def RequeueDeadLetter(
+        self, request: supervisor_pb2.RequeueDeadLetterRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.RequeueDeadLetterResponse:
+        return await self.queue.requeue_dead_letter(request, context)
 
     async def ListTools(
         self, request: supervisor_pb2.ListToolsRequest, context: grpc.aio.ServicerContext

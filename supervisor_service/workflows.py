@@ -51,6 +51,9 @@ log = get_logger(__name__)
 STALE_AFTER_HEARTBEATS = 3
 EVENT_BUFFER = 256  # events a slow reader may lag behind before the graph waits for it
 
+EventSink = Callable[[str, supervisor_pb2.StreamTaskResponse], Awaitable[Any]]
+"""``on_event(tenant_id, event)``: called with every event of every run, before the caller sees it."""
+
 ProfileSource = Callable[[str], Awaitable[tenant_pb2.TenantProfile]]
 """``profile_of(tenant_id)``: the tenant's profile (brand, platforms, models, tools, knowledge documents)."""
 
@@ -132,6 +135,12 @@ class WorkflowRunner:
         self.stopping = False
         self._background: set[asyncio.Task[Any]] = set()
         self._maintenance: asyncio.Task[None] | None = None
+        self.on_event: EventSink | None = (
+            None  # persists events for WatchWorkflow (supervisor_service/events.py)
+        )
+        # Erase what other modules keep for a workflow (its events, queue entry, webhook deliveries): forget() calls
+        # each with (tenant id, workflow id); each returns the number of records it erased.
+        self.forget_hooks: list[Callable[[str, str], Awaitable[int]]] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -244,7 +253,7 @@ class WorkflowRunner:
                     if len(run.state.get("team_runs", [])) > len(run.recorded):  # a team call finished
                         await self._save_progress(run)
                 elif (fields := event_fields(chunk)) is not None:
-                    yield run.event(**fields)
+                    yield await self._emit(run, run.event(**fields))
         except (asyncio.CancelledError, GeneratorExit):
             await self._abandon(run, producer)
             raise
@@ -254,7 +263,26 @@ class WorkflowRunner:
             WORKFLOWS_IN_FLIGHT.dec()
             self.running.pop(workflow_id, None)
         workflow = await self._finish(run.tenant_id, workflow_id, run.state, created, run.routing_usage())
-        yield run.event(done=workflow)
+        yield await self._emit(run, run.event(done=workflow))
+
+    async def _emit(
+        self, run: _Drive, event: supervisor_pb2.StreamTaskResponse
+    ) -> supervisor_pb2.StreamTaskResponse:
+        """Hand the event to the event sink (stored for watchers) before the caller sees it."""
+        if self.on_event is not None:
+            await self.on_event(run.tenant_id, event)
+        return event
+
+    async def run_to_end(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
+        """Run a workflow this replica holds (a submitted one it just started, or one it took over) from its
+        checkpoint, or from the start when it has none, acting for its tenant; returns it finished."""
+        workflow = None
+        with acting_as(system_principal(tenant_id)):
+            async for event in self._resume_events(tenant_id, workflow_id):
+                if event.HasField("done"):
+                    workflow = event.done
+        assert workflow is not None
+        return workflow
 
     def _start_graph(
         self,
@@ -473,6 +501,8 @@ class WorkflowRunner:
         if isinstance(checkpointer, BaseCheckpointSaver):
             await checkpointer.adelete_thread(thread_id_of(tenant_id, workflow_id))
         erased = await self.store.delete_workflow(tenant_id, workflow_id)
+        for hook in self.forget_hooks:
+            erased += await hook(tenant_id, workflow_id)
         log.info("workflow_forgotten", workflow_id=workflow_id, erased_records=erased)
         return erased
 
