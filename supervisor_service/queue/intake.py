@@ -25,12 +25,12 @@ from common.errors import FieldViolation, InvalidArgument, NotFound
 from common.logging import get_logger
 from common.metrics import QUEUE_DELIVERIES, QUEUE_DEPTH
 from common.storage.database import ALL_TENANTS
-from common.storage.store import RUNNING, TERMINAL
+from common.storage.store import QUEUE_OWNER_PREFIX, RUNNING, TERMINAL
 from common.webhooks import WORKFLOW_COMPLETED, WebhookSender
 from supervisor_service.events import EventLog
 from supervisor_service.queue.backends import Backend, Delivery
 from supervisor_service.queue.store import WORKFLOW_QUEUED, NewTask, QueuedTask, TaskStore, TenantCap
-from supervisor_service.workflows import STALE_AFTER_HEARTBEATS, WorkflowRunner
+from supervisor_service.workflows import WorkflowRunner
 
 log = get_logger(__name__)
 
@@ -64,6 +64,7 @@ class TaskIntake:
         self.webhooks = webhooks
         self._background: set[asyncio.Task[None]] = set()
         self._metrics: asyncio.Task[None] | None = None
+        self._active: set[str] = set()
 
     async def start(self) -> None:
         """Start taking deliveries and exporting the queue depth."""
@@ -160,27 +161,31 @@ class TaskIntake:
         if task.notify_url and self.webhooks is not None:
             self._in_background(self._notify(task, workflow), f"webhook-{task.id}")
 
+    @property
+    def owner(self) -> str:
+        """The owner of the workflows this replica runs for the queue."""
+        return QUEUE_OWNER_PREFIX + self.runner.owner
+
     async def _execute(self, task: QueuedTask) -> supervisor_pb2.Workflow:
-        """The task's workflow finished: run here when it is queued or its owner died, else wait for its owner."""
-        store, owner = self.runner.store, self.runner.owner
-        stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
-        while True:
-            record = await store.get_workflow(task.tenant_id, task.id)
-            if record is None:
-                raise NotFound(f"workflow {task.id} was erased")
-            if record.status in TERMINAL:
-                return supervisor_pb2.Workflow.FromString(record.snapshot)
-            if record.status == WORKFLOW_QUEUED and await self.tasks.start_workflow(
-                task.tenant_id, task.id, owner
-            ):
-                break
-            if record.status == RUNNING and await self.tasks.take_over(
-                task.tenant_id, task.id, owner, stale_s
-            ):
-                log.info("task_taken_over", workflow_id=task.id, previous_owner=record.owner)
-                break
-            await asyncio.sleep(min(self.settings.workflow_heartbeat_s / 2, 1.0))
-        return await self.runner.run_to_end(task.tenant_id, task.id)
+        """Run the delivered task's workflow to its end (from its checkpoint after an earlier delivery); a finished
+        one is returned as it is. The delivery is the lock: the broker (or the lease) gives a task to one replica at
+        a time, so no heartbeat needs to go stale before a dead replica's task runs again."""
+        while task.id in self._active:  # an earlier delivery of it here is still unwinding  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        record = await self.runner.store.get_workflow(task.tenant_id, task.id)
+        if record is None:
+            raise NotFound(f"workflow {task.id} was erased")
+        if record.status in TERMINAL or not await self.tasks.hold_workflow(task.tenant_id, task.id, self.owner):
+            record = await self.runner.store.get_workflow(task.tenant_id, task.id)
+            assert record is not None
+            return supervisor_pb2.Workflow.FromString(record.snapshot)
+        if record.status == RUNNING:
+            log.info("task_taken_over", workflow_id=task.id, previous_owner=record.owner)
+        self._active.add(task.id)
+        try:
+            return await self.runner.run_to_end(task.tenant_id, task.id)
+        finally:
+            self._active.discard(task.id)
 
     async def _notify(self, task: QueuedTask, workflow: supervisor_pb2.Workflow) -> None:
         assert self.webhooks is not None
@@ -217,6 +222,7 @@ class TaskIntake:
         while True:
             try:
                 await self.tasks.renew(self.runner.owner, self.settings.queue_lease_s)
+                await self.tasks.heartbeat_workflows(self.owner)
                 QUEUE_DEPTH.clear()
                 for tenant_id, priority, count in await self.tasks.depth():
                     QUEUE_DEPTH.labels(priority=supervisor_pb2.Priority.Name(priority), tenant=tenant_id).set(
@@ -287,7 +293,7 @@ class TaskIntake:
                 task=task.task,
                 priority=task.priority,  # type: ignore[arg-type]
                 reason=task.last_error,
-                deliveries=task.deliveries,
+                deliveries=max(task.deliveries - 1, 0),  # the last delivery only dead-lettered it
             )
             if task.dead_at is not None:
                 letter.dead_time.FromDatetime(task.dead_at)

@@ -342,17 +342,6 @@ class TaskStore:
                 )  # fmt: skip
         return changed == 1
 
-    async def start_workflow(self, tenant_id: str, workflow_id: str, owner: str) -> bool:
-        """The queued workflow starts on ``owner`` (status ``running``, heart-beaten by its runner)."""
-        now = _now()
-        async with self.db.for_tenant(tenant_id) as db:
-            changed = await db.execute(
-                "UPDATE workflows SET status = 'running', owner = $3, updated_at = $4, heartbeat_at = $4 "
-                f"WHERE tenant_id = $1 AND id = $2 AND status = '{WORKFLOW_QUEUED}'",
-                tenant_id, workflow_id, owner, now,
-            )  # fmt: skip
-        return changed == 1
-
     async def queued_of(self, tenant_id: str, priority: int) -> int:
         """How many of the tenant's tasks of this priority wait."""
         async with self.db.for_tenant(tenant_id) as db:
@@ -368,17 +357,24 @@ class TaskStore:
             rows = await db.fetch("SELECT tenant_id FROM queued_tasks WHERE id = $1", task_id)
         return str(rows[0]["tenant_id"]) if rows else None
 
-    async def take_over(self, tenant_id: str, workflow_id: str, owner: str, stale_after_s: float) -> bool:
-        """Take a running workflow over only when its owner stopped heart-beating (never from a live owner, this
-        replica included: the orphan resumer may run it here already)."""
+    async def hold_workflow(self, tenant_id: str, workflow_id: str, owner: str) -> bool:
+        """This delivery runs the workflow: it becomes ``running`` under ``owner`` (a ``queue:`` owner, which the
+        orphan claims leave to the queue). False when it finished meanwhile."""
         now = _now()
         async with self.db.for_tenant(tenant_id) as db:
             changed = await db.execute(
-                "UPDATE workflows SET owner = $3, heartbeat_at = $4 WHERE tenant_id = $1 AND id = $2 "
-                "AND status = 'running' AND heartbeat_at < $5",
-                tenant_id, workflow_id, owner, now, now - timedelta(seconds=stale_after_s),
+                "UPDATE workflows SET status = 'running', owner = $3, updated_at = $4, heartbeat_at = $4 "
+                f"WHERE tenant_id = $1 AND id = $2 AND status IN ('{WORKFLOW_QUEUED}', 'running')",
+                tenant_id, workflow_id, owner, now,
             )  # fmt: skip
         return changed == 1
+
+    async def heartbeat_workflows(self, owner: str) -> None:
+        """The workflows ``owner`` runs for the queue are alive (ResumeWorkflow leaves them alone)."""
+        async with self.db.for_tenant(ALL_TENANTS) as db:
+            await db.execute(
+                "UPDATE workflows SET heartbeat_at = $2 WHERE owner = $1 AND status = 'running'", owner, _now()
+            )
 
     async def forget(self, tenant_id: str, task_id: str) -> int:
         """Erase the task and its webhook deliveries (DeleteWorkflow, retention, DeleteTenant)."""
