@@ -4,6 +4,7 @@ dead letters, webhooks and the events WatchWorkflow follows."""
 from __future__ import annotations
 
 from common.config import Settings
+from common.errors import ConfigError
 from common.storage.database import Database
 from common.webhooks import WebhookSender
 from supervisor_service.events import EventLog
@@ -32,7 +33,10 @@ async def build_intake(
     backend: Backend
     if settings.broker_url:
         rabbit = RabbitBackend(tasks, settings, runner.owner)
-        await rabbit.connect()
+        try:
+            await rabbit.connect()
+        except Exception as exc:  # no silent fall-back: a broker was asked for
+            raise ConfigError(f"BROKER_URL: cannot reach RabbitMQ ({type(exc).__name__}: {exc})") from exc
         backend = rabbit
     else:
         backend = EmbeddedBackend(tasks, settings, runner.owner, cap)

@@ -139,6 +139,7 @@ class TaskIntake:
         if task.deliveries > self.settings.queue_max_deliveries:
             reason = f"delivered {task.deliveries - 1} times without finishing; last error: {task.last_error or '-'}"
             await delivery.dead_letter(reason)
+            await self._shelve(task, reason)
             QUEUE_DELIVERIES.labels(outcome="dead_lettered").inc()
             log.warning("task_dead_lettered", workflow_id=task.id, reason=reason)
             return
@@ -148,34 +149,54 @@ class TaskIntake:
             QUEUE_DELIVERIES.labels(outcome="parked").inc()
             return
         try:
-            workflow = await self._execute(task)
+            workflow: supervisor_pb2.Workflow | None = await self._execute(task)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("task_delivery_failed", workflow_id=task.id, delivery=task.deliveries)
-            await delivery.retry(f"{type(exc).__name__}: {exc}"[:1000])
-            QUEUE_DELIVERIES.labels(outcome="retried").inc()
-            return
+            if (workflow := await self._finished(task)) is None:  # not cancelled or finished meanwhile
+                log.exception("task_delivery_failed", workflow_id=task.id, delivery=task.deliveries)
+                await delivery.retry(f"{type(exc).__name__}: {exc}"[:1000])
+                QUEUE_DELIVERIES.labels(outcome="retried").inc()
+                return
         await delivery.ack()
         QUEUE_DELIVERIES.labels(outcome="finished").inc()
-        if task.notify_url and self.webhooks is not None:
+        if task.notify_url and self.webhooks is not None and workflow is not None:
             self._in_background(self._notify(task, workflow), f"webhook-{task.id}")
+
+    async def _shelve(self, task: QueuedTask, reason: str) -> None:
+        """Show the dead letter's workflow as queued again (waiting for RequeueDeadLetter), with the reason."""
+        record = await self.runner.store.get_workflow(task.tenant_id, task.id)
+        if record is None or record.status in TERMINAL:
+            return
+        workflow = supervisor_pb2.Workflow.FromString(record.snapshot)
+        workflow.status = supervisor_pb2.WORKFLOW_STATUS_QUEUED
+        workflow.summary = f"dead-lettered: {reason}"
+        await self.tasks.shelve_workflow(task.tenant_id, task.id, workflow.SerializeToString())
+
+    async def _finished(self, task: QueuedTask) -> supervisor_pb2.Workflow | None:
+        """The task's workflow when it is finished (CancelWorkflow or DeleteWorkflow stopped its run), else None."""
+        record = await self.runner.store.get_workflow(task.tenant_id, task.id)
+        if record is None or record.status not in TERMINAL:
+            return None
+        return supervisor_pb2.Workflow.FromString(record.snapshot)
 
     @property
     def owner(self) -> str:
         """The owner of the workflows this replica runs for the queue."""
         return QUEUE_OWNER_PREFIX + self.runner.owner
 
-    async def _execute(self, task: QueuedTask) -> supervisor_pb2.Workflow:
+    async def _execute(self, task: QueuedTask) -> supervisor_pb2.Workflow | None:
         """Run the delivered task's workflow to its end (from its checkpoint after an earlier delivery); a finished
-        one is returned as it is. The delivery is the lock: the broker (or the lease) gives a task to one replica at
+        one is returned as it is, an erased one is None. The delivery is the lock: the broker (or the lease) gives a task to one replica at
         a time, so no heartbeat needs to go stale before a dead replica's task runs again."""
         while task.id in self._active:  # an earlier delivery of it here is still unwinding  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         record = await self.runner.store.get_workflow(task.tenant_id, task.id)
         if record is None:
             raise NotFound(f"workflow {task.id} was erased")
-        if record.status in TERMINAL or not await self.tasks.hold_workflow(task.tenant_id, task.id, self.owner):
+        if record.status in TERMINAL or not await self.tasks.hold_workflow(
+            task.tenant_id, task.id, self.owner
+        ):
             record = await self.runner.store.get_workflow(task.tenant_id, task.id)
             assert record is not None
             return supervisor_pb2.Workflow.FromString(record.snapshot)

@@ -102,25 +102,8 @@ class TaskStore:
         earlier with the same ``request_id`` and False."""
         if new.request_id and (earlier := await self.by_request(new.tenant_id, new.request_id)) is not None:
             return earlier, False
-        now = _now()
-        seq = "" if self.db.dialect == "postgres" else ", seq"
-        seq_value = (
-            "" if self.db.dialect == "postgres" else ", (SELECT COALESCE(MAX(seq), 0) + 1 FROM queued_tasks)"
-        )
         try:
-            async with self.db.for_tenant(new.tenant_id) as db:
-                await db.execute(
-                    f"INSERT INTO queued_tasks (id, tenant_id, request_id, task, priority, notify_url, user_id, "
-                    f"state, available_at, created_at, updated_at{seq}) "
-                    f"VALUES ($1, $2, $3, $4, $5, $6, $7, '{QUEUED}', $8, $8, $8{seq_value})",
-                    new.workflow_id, new.tenant_id, new.request_id, new.task, new.priority, new.notify_url,
-                    new.user_id, now,
-                )  # fmt: skip
-                await db.execute(
-                    "INSERT INTO workflows (id, tenant_id, user_id, task, status, owner, created_at, updated_at, "
-                    "heartbeat_at, snapshot) VALUES ($1, $2, $3, $4, $5, '', $6, $6, $6, $7)",
-                    new.workflow_id, new.tenant_id, new.user_id, new.task, WORKFLOW_QUEUED, now, snapshot,
-                )  # fmt: skip
+            await self._insert(new, snapshot)
         except Exception as exc:  # a concurrent submission with the same request_id won the unique index
             if new.request_id and "unique" in str(exc).lower():
                 earlier = await self.by_request(new.tenant_id, new.request_id)
@@ -130,6 +113,33 @@ class TaskStore:
         task = await self.get(new.tenant_id, new.workflow_id)
         assert task is not None
         return task, True
+
+    async def _insert(self, new: NewTask, snapshot: bytes) -> None:
+        """The workflow, then its task: one transaction on PostgreSQL; on SQLite (a statement per commit) the
+        workflow is deleted again when the task cannot be inserted, so no task exists without its workflow."""
+        now = _now()
+        postgres = self.db.dialect == "postgres"
+        seq, seq_value = (
+            ("", "") if postgres else (", seq", ", (SELECT COALESCE(MAX(seq), 0) + 1 FROM queued_tasks)")
+        )
+        async with self.db.for_tenant(new.tenant_id) as db:
+            await db.execute(
+                "INSERT INTO workflows (id, tenant_id, user_id, task, status, owner, created_at, updated_at, "
+                "heartbeat_at, snapshot) VALUES ($1, $2, $3, $4, $5, '', $6, $6, $6, $7)",
+                new.workflow_id, new.tenant_id, new.user_id, new.task, WORKFLOW_QUEUED, now, snapshot,
+            )  # fmt: skip
+            try:
+                await db.execute(
+                    f"INSERT INTO queued_tasks (id, tenant_id, request_id, task, priority, notify_url, user_id, "
+                    f"state, available_at, created_at, updated_at{seq}) "
+                    f"VALUES ($1, $2, $3, $4, $5, $6, $7, '{QUEUED}', $8, $8, $8{seq_value})",
+                    new.workflow_id, new.tenant_id, new.request_id, new.task, new.priority, new.notify_url,
+                    new.user_id, now,
+                )  # fmt: skip
+            except Exception:
+                if not postgres:
+                    await db.execute("DELETE FROM workflows WHERE id = $1", new.workflow_id)
+                raise
 
     async def by_request(self, tenant_id: str, request_id: str) -> QueuedTask | None:
         """The tenant's task submitted with this request id."""
@@ -369,11 +379,22 @@ class TaskStore:
             )  # fmt: skip
         return changed == 1
 
+    async def shelve_workflow(self, tenant_id: str, workflow_id: str, snapshot: bytes) -> None:
+        """A dead-lettered task's workflow waits (``queued``, nobody's) until RequeueDeadLetter, unless it finished."""
+        async with self.db.for_tenant(tenant_id) as db:
+            await db.execute(
+                f"UPDATE workflows SET status = '{WORKFLOW_QUEUED}', owner = '', snapshot = $3, updated_at = $4 "
+                f"WHERE tenant_id = $1 AND id = $2 AND status IN ('{WORKFLOW_QUEUED}', 'running')",
+                tenant_id, workflow_id, snapshot, _now(),
+            )  # fmt: skip
+
     async def heartbeat_workflows(self, owner: str) -> None:
         """The workflows ``owner`` runs for the queue are alive (ResumeWorkflow leaves them alone)."""
         async with self.db.for_tenant(ALL_TENANTS) as db:
             await db.execute(
-                "UPDATE workflows SET heartbeat_at = $2 WHERE owner = $1 AND status = 'running'", owner, _now()
+                "UPDATE workflows SET heartbeat_at = $2 WHERE owner = $1 AND status = 'running'",
+                owner,
+                _now(),
             )
 
     async def forget(self, tenant_id: str, task_id: str) -> int:

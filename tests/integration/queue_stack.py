@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,3 +172,12 @@ async def wait_finished(
         if pending:
             await asyncio.sleep(0.1)
     return finished
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 20.0, every_s: float = 0.05) -> None:
+    """Wait until ``condition()`` holds (AssertionError after ``timeout_s``)."""
+    for _ in range(int(timeout_s / every_s)):
+        if condition():
+            return
+        await asyncio.sleep(every_s)
+    assert condition(), f"still false after {timeout_s} s"

@@ -39,7 +39,7 @@ async def test_a_submitted_task_is_queued_at_once_runs_once_and_its_request_id_i
 @pytest.mark.parametrize("backend", ["embedded"])
 async def test_bad_submissions_are_invalid_argument_with_field_violations(backend: str) -> None:
     async with queue_settings(backend) as settings, queue_stack(settings) as stack:
-        ACME, GLOBEX = await stack.tenant("acme"), await stack.tenant("globex")
+        ACME = await stack.tenant("acme")
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stack.stub.SubmitTask(
                 S.SubmitTaskRequest(
