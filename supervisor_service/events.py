@@ -126,11 +126,15 @@ class _Changes:
         self.log = log_
         self.workflow_id = workflow_id
         self.pubsub = pubsub
+        self.local = asyncio.Event()
+
+    def arm(self) -> None:
+        """Listen for this replica's next append before reading, so that none slips between read and wait."""
+        self.local = self.log._local.setdefault(self.workflow_id, asyncio.Event())
 
     async def wait(self) -> None:
-        """Until the workflow may have new events (or the poll interval passed)."""
-        local = self.log._local.setdefault(self.workflow_id, asyncio.Event())
-        waits = [asyncio.ensure_future(local.wait())]
+        """Until the workflow may have new events since ``arm()`` (or the poll interval passed)."""
+        waits = [asyncio.ensure_future(self.local.wait())]
         if self.pubsub is not None:
             waits.append(
                 asyncio.ensure_future(self.pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0))

@@ -138,8 +138,8 @@ class TaskIntake:
         task = delivery.task
         if task.deliveries > self.settings.queue_max_deliveries:
             reason = f"delivered {task.deliveries - 1} times without finishing; last error: {task.last_error or '-'}"
+            await self._shelve(task, reason)  # first: once listed, the dead letter's workflow shows why
             await delivery.dead_letter(reason)
-            await self._shelve(task, reason)
             QUEUE_DELIVERIES.labels(outcome="dead_lettered").inc()
             log.warning("task_dead_lettered", workflow_id=task.id, reason=reason)
             return
@@ -272,6 +272,7 @@ class TaskIntake:
         grace = 0
         async with self.events.changes(workflow_id) as changes:
             while True:
+                changes.arm()
                 batch = await self.events.after(tenant_id, workflow_id, cursor)
                 for seq, event in batch:
                     cursor = seq

@@ -54,9 +54,18 @@ async def test_bad_submissions_are_invalid_argument_with_field_violations(backen
         assert "WEBHOOK_SECRET" in fields["notify_url"]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_a_watcher_that_reconnects_with_its_cursor_sees_every_event_once(backend: str) -> None:
-    async with queue_settings(backend) as settings, queue_stack(settings, delay_s=0.3) as stack:
+@pytest.mark.parametrize(
+    ("backend", "redis_url"),
+    [("embedded", None), ("embedded", "redis://127.0.0.1:6379/0"), ("rabbitmq", None)],
+    ids=["embedded-polling", "embedded-redis", "rabbitmq-polling"],
+)
+async def test_a_watcher_that_reconnects_with_its_cursor_sees_every_event_once(
+    backend: str, redis_url: str | None
+) -> None:
+    async with (
+        queue_settings(backend, redis_url=redis_url, watch_poll_s=0.1) as settings,
+        queue_stack(settings, delay_s=0.3) as stack,
+    ):
         ACME, GLOBEX = await stack.tenant("acme"), await stack.tenant("globex")
         task = "Launch campaign: research competitors, write a blog article and LinkedIn posts"
         submitted = await stack.stub.SubmitTask(S.SubmitTaskRequest(task=task), metadata=ACME, timeout=10)

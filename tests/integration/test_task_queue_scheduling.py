@@ -187,6 +187,10 @@ async def test_a_poison_task_is_dead_lettered_after_the_limit_and_completes_once
             healthy[0]
         ].status == S.WORKFLOW_STATUS_COMPLETED
 
+        platform = await stack.tenant(settings.auth_platform_tenant)  # the platform's administrators see all
+        seen = (await stack.stub.ListDeadLetters(S.ListDeadLettersRequest(), metadata=platform)).dead_letters
+        assert [d.workflow_id for d in seen] == [poison.workflow.id]
+
         # the other tenant sees none of it
         assert not (
             await stack.stub.ListDeadLetters(S.ListDeadLettersRequest(), metadata=globex)
