@@ -56,7 +56,8 @@ async def rabbit_vhost() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def queue_settings(backend: str, records: str = "sqlite", **overrides: Any) -> AsyncIterator[Settings]:
-    """Test settings on a queue backend (``embedded`` or ``rabbitmq``) and a records backend."""
+    """Test settings on a queue backend (``embedded``, ``rabbitmq`` or ``rabbitmq-quorum``) and a records
+    backend."""
     values: dict[str, Any] = {
         "auth_disabled": False,
         "workflow_heartbeat_s": 0.5,
@@ -64,6 +65,8 @@ async def queue_settings(backend: str, records: str = "sqlite", **overrides: Any
         "queue_retry_delay_s": 0.05,
     }
     values.update(overrides)
+    if backend == "rabbitmq-quorum":  # RabbitMQ 4.x's queue type (3.10 has it without priorities)
+        backend, values["broker_queue_type"] = "rabbitmq", "quorum"
     if backend == "rabbitmq":
         async with rabbit_vhost() as url, backend_settings(records, broker_url=url, **values) as settings:
             yield settings

@@ -12,7 +12,7 @@ from tests.conftest import bad_request_fields
 from tests.integration.queue_stack import BACKENDS, ONE_TEAM_TASK, queue_settings, queue_stack, wait_finished
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "rabbitmq-quorum"])
 async def test_a_submitted_task_is_queued_at_once_runs_once_and_its_request_id_is_idempotent(
     backend: str,
 ) -> None:

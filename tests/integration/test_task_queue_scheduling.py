@@ -12,6 +12,7 @@ from collections import Counter
 import grpc
 import pytest
 from marketing.supervisor.v1 import supervisor_pb2 as S
+from prometheus_client import REGISTRY
 
 from common.storage import open_store
 from common.webhooks import SIGNATURE_HEADER, verify
@@ -115,6 +116,11 @@ async def test_another_tenants_urgent_task_starts_within_one_slot_of_a_thousand_
     ):
         acme, globex = await stack.tenant("acme"), await stack.tenant("globex")
         await submit_many(stack, acme, [S.PRIORITY_NORMAL] * 1000, batch=100)
+        depth = {
+            "priority": "PRIORITY_NORMAL",
+            "tenant": "acme",
+        }  # exported for dashboards (KEDA reads the broker)
+        await until(lambda: (REGISTRY.get_sample_value("marketing_queue_depth", depth) or 0) > 900)
         [urgent] = await submit_many(stack, globex, [S.PRIORITY_URGENT])
         submitted_at = time.monotonic()  # the urgent task is durably queued
         [normal] = await submit_many(stack, globex, [S.PRIORITY_NORMAL])
