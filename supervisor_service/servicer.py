@@ -26,10 +26,10 @@ from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_
 from supervisor_service.cancellation import CANCEL_EFFECTS_TIMEOUT_S, cancel_team_effects, teams_used
 from supervisor_service.queue.rpcs import QueueRpcs
 from supervisor_service.retention import Eraser
+from supervisor_service.workflows import WorkflowRunner, status_name
 
 if TYPE_CHECKING:
     from supervisor_service.queue import TaskIntake
-from supervisor_service.workflows import WorkflowRunner, status_name
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

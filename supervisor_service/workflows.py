@@ -40,7 +40,7 @@ from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
 from common.storage import AgentExecution, Store, WorkflowRecord
-from common.storage.store import RUNNING, TERMINAL
+from common.storage.store import QUEUE_OWNER_PREFIX, RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
 from supervisor_service.state import TeamRunData, WorkflowState, initial_state
@@ -424,6 +424,8 @@ class WorkflowRunner:
             return supervisor_pb2.Workflow.FromString(record.snapshot)
         if workflow_id in self.running:
             raise FailedPrecondition(f"workflow {workflow_id} is running on this replica")
+        if record.owner.startswith(QUEUE_OWNER_PREFIX) or record.status != RUNNING:
+            raise FailedPrecondition(f"workflow {workflow_id} was submitted: the task queue runs it")
         stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
         if not await self.store.claim(tenant_id, workflow_id, self.owner, stale_s):
             raise FailedPrecondition(f"workflow {workflow_id} is running on another replica (it heart-beats)")

@@ -9,7 +9,14 @@ import pytest
 from marketing.supervisor.v1 import supervisor_pb2 as S
 
 from tests.conftest import bad_request_fields
-from tests.integration.queue_stack import BACKENDS, ONE_TEAM_TASK, queue_settings, queue_stack, wait_finished
+from tests.integration.queue_stack import (
+    BACKENDS,
+    ONE_TEAM_TASK,
+    queue_settings,
+    queue_stack,
+    until,
+    wait_finished,
+)
 
 
 @pytest.mark.parametrize("backend", [*BACKENDS, "rabbitmq-quorum"])
@@ -103,3 +110,44 @@ async def test_a_watcher_that_reconnects_with_its_cursor_sees_every_event_once(
             ):
                 pass
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_queued_task_can_be_cancelled_before_it_starts_and_is_not_resumed_by_hand(
+    backend: str,
+) -> None:
+    gate = asyncio.Event()
+    async with (
+        queue_settings(backend, queue_capacity=1) as settings,
+        queue_stack(settings, gate=gate) as stack,
+    ):
+        acme = await stack.tenant("acme")
+
+        async def submit(n: int) -> str:
+            request = S.SubmitTaskRequest(task=f"{ONE_TEAM_TASK} #{n}")
+            return (await stack.stub.SubmitTask(request, metadata=acme, timeout=10)).workflow.id
+
+        blocker = await submit(0)
+        await until(lambda: bool(stack.teams["content"].started))  # it holds the one slot
+        waiting, doomed = await submit(1), await submit(2)
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stack.stub.ResumeWorkflow(S.ResumeWorkflowRequest(workflow_id=waiting), metadata=acme)
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        cancelled = await stack.stub.CancelWorkflow(
+            S.CancelWorkflowRequest(workflow_id=doomed), metadata=acme
+        )
+        assert cancelled.workflow.status == S.WORKFLOW_STATUS_CANCELLED
+
+        gate.set()
+        finished = await wait_finished(stack.stub, acme, [blocker, waiting, doomed])
+        assert finished[waiting].status == S.WORKFLOW_STATUS_COMPLETED
+        assert finished[doomed].status == S.WORKFLOW_STATUS_CANCELLED
+        assert doomed not in stack.teams["content"].order()  # it never started
+        events = [
+            r.event
+            async for r in stack.stub.WatchWorkflow(
+                S.WatchWorkflowRequest(workflow_id=doomed), metadata=acme, timeout=10
+            )
+        ]
+        assert [e.done.status for e in events] == [S.WORKFLOW_STATUS_CANCELLED]
