@@ -11,6 +11,7 @@ other run to finish. Webhooks are sent after the acknowledgement (at least once,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
@@ -294,7 +295,11 @@ class TaskIntake:
                     )
                     yield supervisor_pb2.WatchWorkflowResponse(cursor=str(cursor), event=done)
                     return
-                await (asyncio.sleep(self.settings.watch_poll_s) if grace else changes.wait())
+                if grace:  # finished: its `done` is being stored (a wake-up) or never will be (a poll)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changes.wait(), self.settings.watch_poll_s)
+                else:
+                    await changes.wait()
 
     # --- dead letters -----------------------------------------------------------------------------------------
 
