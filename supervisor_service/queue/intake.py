@@ -31,7 +31,7 @@ from common.webhooks import WORKFLOW_COMPLETED, WebhookSender
 from supervisor_service.events import EventLog
 from supervisor_service.queue.backends import Backend, Delivery
 from supervisor_service.queue.store import WORKFLOW_QUEUED, NewTask, QueuedTask, TaskStore, TenantCap
-from supervisor_service.workflows import WorkflowRunner
+from supervisor_service.workflows import STALE_AFTER_HEARTBEATS, WorkflowRunner
 
 log = get_logger(__name__)
 
@@ -77,6 +77,10 @@ class TaskIntake:
         if self._metrics is not None:
             self._metrics.cancel()
         await self.backend.stop()
+        try:  # the interrupted workflows may run elsewhere at once (else after their beat goes stale)
+            await self.tasks.release_workflows(self.owner)
+        except Exception:
+            log.exception("queue_release_failed")
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -156,6 +160,7 @@ class TaskIntake:
         except Exception as exc:
             if (workflow := await self._finished(task)) is None:  # not cancelled or finished meanwhile
                 log.exception("task_delivery_failed", workflow_id=task.id, delivery=task.deliveries)
+                await self.tasks.release_workflows(self.owner, task.id)
                 await delivery.retry(f"{type(exc).__name__}: {exc}"[:1000])
                 QUEUE_DELIVERIES.labels(outcome="retried").inc()
                 return
@@ -188,19 +193,25 @@ class TaskIntake:
 
     async def _execute(self, task: QueuedTask) -> supervisor_pb2.Workflow | None:
         """Run the delivered task's workflow to its end (from its checkpoint after an earlier delivery); a finished
-        one is returned as it is, an erased one is None. The delivery is the lock: the broker (or the lease) gives a task to one replica at
-        a time, so no heartbeat needs to go stale before a dead replica's task runs again."""
+        one is returned as it is, an erased one is None.
+
+        The broker (or the lease) gives a task to one replica at a time, but a duplicate message (published again
+        because its confirm was lost) or a replica cut off from the broker could still deliver it twice: the
+        workflow is taken only when it is queued, or running here or under an owner that stopped heart-beating.
+        Until then this delivery waits for the other run to finish (a dead replica's beat goes stale within
+        three ``WORKFLOW_HEARTBEAT_S``)."""
         while task.id in self._active:  # an earlier delivery of it here is still unwinding  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-        record = await self.runner.store.get_workflow(task.tenant_id, task.id)
-        if record is None:
-            raise NotFound(f"workflow {task.id} was erased")
-        if record.status in TERMINAL or not await self.tasks.hold_workflow(
-            task.tenant_id, task.id, self.owner
-        ):
+        stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
+        while True:
             record = await self.runner.store.get_workflow(task.tenant_id, task.id)
-            assert record is not None
-            return supervisor_pb2.Workflow.FromString(record.snapshot)
+            if record is None:  # erased (DeleteWorkflow, retention): nothing to run
+                return None
+            if record.status in TERMINAL:
+                return supervisor_pb2.Workflow.FromString(record.snapshot)
+            if await self.tasks.hold_workflow(task.tenant_id, task.id, self.owner, stale_s):
+                break
+            await asyncio.sleep(min(self.settings.workflow_heartbeat_s / 2, 1.0))
         if record.status == RUNNING:
             log.info("task_taken_over", workflow_id=task.id, previous_owner=record.owner)
         self._active.add(task.id)

@@ -20,6 +20,7 @@ from typing import Any
 
 from common.storage.database import ALL_TENANTS, Database
 from common.storage.pages import newest_first
+from common.storage.store import QUEUE_OWNER_PREFIX
 from common.webhooks import DeliveryAttempt
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
@@ -367,17 +368,31 @@ class TaskStore:
             rows = await db.fetch("SELECT tenant_id FROM queued_tasks WHERE id = $1", task_id)
         return str(rows[0]["tenant_id"]) if rows else None
 
-    async def hold_workflow(self, tenant_id: str, workflow_id: str, owner: str) -> bool:
+    async def hold_workflow(self, tenant_id: str, workflow_id: str, owner: str, stale_after_s: float) -> bool:
         """This delivery runs the workflow: it becomes ``running`` under ``owner`` (a ``queue:`` owner, which the
-        orphan claims leave to the queue). False when it finished meanwhile."""
+        orphan claims leave to the queue) when it is queued, or running under ``owner`` already or under an owner
+        that stopped heart-beating. False otherwise (finished, or another replica runs it)."""
         now = _now()
         async with self.db.for_tenant(tenant_id) as db:
             changed = await db.execute(
                 "UPDATE workflows SET status = 'running', owner = $3, updated_at = $4, heartbeat_at = $4 "
-                f"WHERE tenant_id = $1 AND id = $2 AND status IN ('{WORKFLOW_QUEUED}', 'running')",
-                tenant_id, workflow_id, owner, now,
+                f"WHERE tenant_id = $1 AND id = $2 AND (status = '{WORKFLOW_QUEUED}' "
+                "OR (status = 'running' AND (owner = $3 OR heartbeat_at < $5)))",
+                tenant_id, workflow_id, owner, now, now - timedelta(seconds=stale_after_s),
             )  # fmt: skip
         return changed == 1
+
+    async def release_workflows(self, owner: str, workflow_id: str | None = None) -> None:
+        """Let go of the running workflows ``owner`` holds (one, or all of them on shutdown): their next delivery
+        may take them at once, anywhere (the bare ``queue:`` owner keeps the orphan claims away)."""
+        released = datetime(2000, 1, 1, tzinfo=UTC)  # long stale
+        only = "" if workflow_id is None else " AND id = $4"
+        args: list[Any] = [QUEUE_OWNER_PREFIX, released, owner] + ([workflow_id] if workflow_id else [])
+        async with self.db.for_tenant(ALL_TENANTS) as db:
+            await db.execute(
+                f"UPDATE workflows SET owner = $1, heartbeat_at = $2 WHERE owner = $3 AND status = 'running'{only}",
+                *args,
+            )
 
     async def shelve_workflow(self, tenant_id: str, workflow_id: str, snapshot: bytes) -> None:
         """A dead-lettered task's workflow waits (``queued``, nobody's) until RequeueDeadLetter, unless it finished."""
