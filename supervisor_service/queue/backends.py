@@ -273,11 +273,6 @@ class RabbitBackend:
     def wake(self) -> None:
         """The broker pushes deliveries: nothing to do."""
 
-    async def depth(self) -> int:
-        """Messages ready in the task queue (what KEDA scales on)."""
-        declared = await self._channel.declare_queue(self.name, passive=True)
-        return int(declared.declaration_result.message_count)
-
     async def stop(self) -> None:
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(Exception):
