@@ -49,10 +49,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=150.0,
         help="no new task starts after this long at one throughput level (default 150)",
     )
+    parser.add_argument(
+        "--queue-only", action="store_true", help="only the queue section (writes queue_results.json)"
+    )
+    parser.add_argument(
+        "--queue-tasks", type=int, default=200, help="tasks per queue measurement (default 200)"
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.json and RESULTS.md go")
     args = parser.parse_args(argv)
     if args.quick:
         args.reps_0ms, args.reps_50ms, args.warmup, args.levels = 3, 2, 1, "1,16"
+        args.queue_tasks = 40
     return args
 
 
@@ -119,7 +126,21 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     if single is not None and single["errors"]:
         log(f"FAILED: {single['errors']} task(s) failed at concurrency 1: {single['error_kinds']}")
         status = 1
+    from benchmarks.queue import queue_suite
+
+    results["queue"] = await queue_suite(log, args.queue_tasks)
     return finish(), status
+
+
+def run_queue_only(args: argparse.Namespace) -> int:
+    """``--queue-only``: the queue section alone, into queue_results.json, printed as markdown."""
+    from benchmarks.queue import queue_lines, queue_suite
+
+    results = asyncio.run(queue_suite(log, args.queue_tasks))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "queue_results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(queue_lines(results)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.tasks import check_routing_shapes
 
     check_routing_shapes()
+    if args.queue_only:
+        return run_queue_only(args)
     configure_in_process_observability(RUN_DIR / "inprocess.log")
     try:
         results, status = asyncio.run(run(args))

@@ -375,6 +375,10 @@ def markdown(results: dict[str, Any]) -> str:
     eff = results.get("efficiency")
     if eff:
         lines += _efficiency_lines(eff)
+    if results.get("queue"):
+        from benchmarks.queue import queue_lines
+
+        lines += queue_lines(results["queue"])
     for note in results.get("notes", []):
         lines += ["", note]
     return "\n".join(lines) + "\n"

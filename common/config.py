@@ -274,6 +274,26 @@ class Settings(BaseSettings):
     metrics_tenant_label: bool = True  # false: tenant metrics are labelled "all" (many tenants)
     tenant_limits_cache_s: float = Field(10.0, ge=0, le=3600)  # how long a replica reuses a tenant's limits
 
+    # Durable task intake (SubmitTask; supervisor_service/queue/). No BROKER_URL: the records database is the queue.
+    broker_url: str | None = Field(None, repr=False)  # amqp://user:pass@host:5672/vhost selects RabbitMQ
+    broker_queue: str = Field("marketing.tasks", pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
+    broker_queue_type: Literal["classic", "quorum"] = "classic"  # quorum: RabbitMQ 4.x (2 priority levels)
+    queue_capacity: int = Field(8, ge=1, le=10_000)  # tasks one replica runs at once (the broker's prefetch)
+    queue_max_deliveries: int = Field(5, ge=1, le=100)  # deliveries before a task is dead-lettered
+    queue_retry_delay_s: float = Field(1.0, ge=0, le=3600)  # wait before a failed delivery is retried
+    queue_poll_s: float = Field(0.5, gt=0, le=60)  # embedded queue: how often an idle replica looks for work
+    queue_lease_s: float = Field(
+        30.0, gt=0, le=3600
+    )  # embedded queue: a dead replica's task is redelivered after
+    queue_tenant_max_running: int = Field(0, ge=0, le=100_000)  # per-tenant running cap (0: unlimited)
+    queue_fair_burst: int = Field(8, ge=1, le=100_000)  # RabbitMQ: a tenant's queued tasks before it yields
+    watch_poll_s: float = Field(0.25, gt=0, le=60)  # WatchWorkflow without REDIS_URL: how often to look
+    webhook_secret: str | None = Field(None, repr=False)  # HMAC-SHA256 key of the webhook signatures
+    webhook_max_attempts: int = Field(6, ge=1, le=50)
+    webhook_backoff_s: float = Field(1.0, ge=0, le=3600)  # first retry delay; doubles per attempt
+    webhook_timeout_s: float = Field(10.0, gt=0, le=300)
+    webhook_allow_private_networks: bool = False  # notify_url may resolve to private addresses
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
@@ -367,6 +387,13 @@ class Settings(BaseSettings):
     def _known_redis(cls, value: str | None) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
         return value or None
 
     @field_validator("knowledge_dir")

@@ -64,6 +64,16 @@ BREAKER_STATE = Gauge(
     ["team"],
 )
 WORKFLOWS_IN_FLIGHT = Gauge("marketing_workflows_in_flight", "Workflows running on this supervisor.")
+QUEUE_DEPTH = Gauge(
+    "marketing_queue_depth",
+    "Submitted tasks waiting for a replica (SubmitTask), by priority and tenant; KEDA scales on the broker's count.",
+    ["priority", "tenant"],
+)
+QUEUE_DELIVERIES = Counter(
+    "marketing_queue_deliveries_total",
+    "Deliveries of submitted tasks, by outcome (finished, retried, dead_lettered, parked, duplicate).",
+    ["outcome"],
+)
 BRIEFS_IN_FLIGHT = Gauge("marketing_briefs_in_flight", "Briefs running on this team service.", ["team"])
 
 TOOL_CALLS = Counter(

@@ -5,6 +5,7 @@
 
 Whole files, which start with a "Generated ..." line (edit the registry or the template, never the file):
   deploy/prometheus.yml             a scrape job per service
+  deploy/k8s/base/supervisor-scaling.yaml  KEDA's ScaledObject of the supervisor on the task queue's length
   deploy/k8s/base/<team>.yaml       one per team, from deploy/templates/team.yaml.tmpl (${name}, ${package},
                                     ${port}, ${metrics_port}); a generated manifest of a team that is no longer
                                     in the registry is stale, and deleted when writing
@@ -46,6 +47,7 @@ KUSTOMIZATION = K8S_BASE / "kustomization.yaml"
 CONFIG_ENV = K8S_BASE / "config.env"
 DEV_KUSTOMIZATION = Path("deploy/k8s/overlays/dev/kustomization.yaml")
 TEAM_TEMPLATE = Path("deploy/templates/team.yaml.tmpl")
+SUPERVISOR_SCALING = K8S_BASE / "supervisor-scaling.yaml"
 
 WHOLE_FILE_HEADER = (
     "# Generated from common/teams.py by `make deploy-files` (deploy/generate.py): do not edit.\n"
@@ -84,6 +86,42 @@ def render_prometheus(registry: TeamRegistry) -> str:
         for service in (registry.supervisor, *registry)
     )
     return WHOLE_FILE_HEADER + _PROMETHEUS + jobs
+
+
+_SUPERVISOR_SCALING = """\
+# KEDA scales the supervisor on the length of the SubmitTask queue (README, "Queued tasks"): RabbitMQ's ready
+# messages in BROKER_QUEUE, read with the BROKER_URL of the supervisor's own environment (hostFromEnv). Target:
+# two replicas' worth of work (2 x QUEUE_CAPACITY) waiting per replica. Needs KEDA in the cluster (keda.sh); KEDA
+# owns the replica count once it runs (an HPA of its own), so do not add a CPU HPA for the supervisor.
+# Without BROKER_URL the queue is the records database: swap the trigger for KEDA's postgresql scaler with
+#   query: SELECT count(*) FROM queued_tasks WHERE state = 'queued'
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: ${name}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: ${name}
+  minReplicaCount: 2
+  maxReplicaCount: 20
+  pollingInterval: 15
+  cooldownPeriod: 300
+  triggers:
+    - type: rabbitmq
+      metadata:
+        protocol: amqp
+        mode: QueueLength
+        queueName: marketing.tasks
+        value: "16"
+        hostFromEnv: BROKER_URL
+"""
+
+
+def render_supervisor_scaling(registry: TeamRegistry) -> str:
+    """deploy/k8s/base/supervisor-scaling.yaml: KEDA's ScaledObject of the supervisor, on the task queue."""
+    return WHOLE_FILE_HEADER + Template(_SUPERVISOR_SCALING).substitute(name=registry.supervisor.name)
 
 
 def render_team_manifests(registry: TeamRegistry, root: Path) -> dict[Path, str]:
@@ -242,7 +280,11 @@ def render_all(registry: TeamRegistry = TEAMS, root: Path = ROOT) -> dict[Path, 
         raise GenerateError(
             f"a team cannot be named {KUSTOMIZATION.stem!r}: its manifest would be {KUSTOMIZATION}"
         )
-    files = {PROMETHEUS: render_prometheus(registry), **manifests}
+    files = {
+        PROMETHEUS: render_prometheus(registry),
+        SUPERVISOR_SCALING: render_supervisor_scaling(registry),
+        **manifests,
+    }
     for marked in MARKED_FILES:
         files[marked.path] = render_marked(marked, registry, root)
     return files

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -14,6 +12,7 @@ import httpx
 
 from common.config import Settings
 from common.text import clip
+from common.tools.addresses import Address, UnresolvableHost, is_public, pin, resolve
 from common.tools.http import ExternalApi, ExternalServiceError
 from common.tools.untrusted import fence
 
@@ -22,9 +21,6 @@ MAX_REDIRECTS = 5
 MAX_TEXT_CHARS = 8000
 REDIRECTS = (301, 302, 303, 307, 308)
 TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml")
-
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class FetchRefused(ExternalServiceError):
@@ -141,34 +137,14 @@ class PageFetcher:
         await self.api.aclose()
 
 
-def pinned(url: str, address: Address) -> tuple[str, dict[str, str], dict[str, str]]:
-    """The request for ``url`` sent to ``address``: the URL with the address as host, the original ``Host`` header,
-    and (for https) the original name for SNI and certificate verification."""
-    parsed = httpx.URL(url)
-    try:
-        ipaddress.ip_address(parsed.host)
-        return url, {}, {}  # already an address
-    except ValueError:
-        pass
-    target = str(parsed.copy_with(host=str(address)))
-    authority = parsed.host + (f":{parsed.port}" if parsed.port else "")
-    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-    return target, {"host": authority}, extensions
+pinned = pin  # the request for a URL sent to its checked address (common/tools/addresses.py)
 
 
 async def _addresses(host: str, port: int) -> list[Address]:
     try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ExternalServiceError(SERVICE, f"cannot resolve {host}: {exc}", retryable=False) from None
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        return await resolve(host, port)
+    except UnresolvableHost as exc:
+        raise ExternalServiceError(SERVICE, str(exc), retryable=False) from None
 
 
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+_public = is_public  # the check lives in common/tools/addresses.py (the webhook sender uses it too)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
+from typing import Any
 
 from marketing.admin.v1 import admin_pb2
 from marketing.supervisor.v1 import review_pb2, supervisor_pb2, supervisor_pb2_grpc
@@ -21,6 +22,7 @@ from supervisor_service.admin import build_admin
 from supervisor_service.budgets import Guards, build_guards
 from supervisor_service.cancellation import cancel_team_effects, teams_used
 from supervisor_service.graph import build_supervisor_graph
+from supervisor_service.queue import TaskIntake, TenantCap, build_intake, fixed_cap
 from supervisor_service.retention import Eraser, RetentionPurge
 from supervisor_service.review_servicer import REVIEW_SCOPES, build_reviews
 from supervisor_service.servicer import SupervisorServicer
@@ -42,6 +44,10 @@ SUPERVISOR_SCOPES = {
     "GetWorkflow": Scope.TASKS_READ,
     "ListWorkflows": Scope.TASKS_READ,
     "ListTools": Scope.TASKS_READ,
+    "SubmitTask": Scope.TASKS_WRITE,
+    "WatchWorkflow": Scope.TASKS_READ,
+    "ListDeadLetters": Scope.ADMIN,
+    "RequeueDeadLetter": Scope.ADMIN,
 }
 """The scope each SupervisorService RPC needs (AdminService needs marketing.admin throughout)."""
 
@@ -80,7 +86,10 @@ def tool_lister(clients: Mapping[str, TeamClient]) -> Callable[[], Awaitable[set
 
 
 async def build(
-    settings: Settings, clients: dict[str, TeamClient] | None = None, registry: TeamRegistry = TEAMS
+    settings: Settings,
+    clients: dict[str, TeamClient] | None = None,
+    registry: TeamRegistry = TEAMS,
+    tenant_cap: TenantCap | None = None,
 ) -> ServiceParts:
     """The supervisor's servicers: SupervisorService over a breaker-guarded client per team of the registry, and
     AdminService (tenants, API keys, audit log); authentication in front of both; the records store, the
@@ -90,6 +99,8 @@ async def build(
         settings: Process settings (``<TEAM>_ADDR`` says where each team is, ``AUTH_*`` how callers are checked).
         clients: Team clients to use instead (tests wire in-process teams this way).
         registry: The teams to route among.
+        tenant_cap: How many submitted tasks of a tenant may run at once (``QUEUE_TENANT_MAX_RUNNING`` by
+            default; the tenants' quotas plug in here).
     """
     resources = AsyncExitStack()
     if clients is None:
@@ -114,24 +125,40 @@ async def build(
         on_abandoned=lambda workflow: cancel_team_effects(clients, teams_used(workflow), workflow.id),
         profile_of=admin.store.profile_of,
     )
+    guards = await build_guards(settings, store.db, admin.store.limits_of, resources)
+    runner.admission = guards.admission  # claimed orphans keep their tenant's monthly quota
+    cap = tenant_cap or fixed_cap(settings, guards.admission.limits.concurrent_workflow_cap)
+    intake = await build_intake(settings, runner, store.db, cap, guards.admission)
     eraser.append(Eraser(runner, clients, audit=admin.store.record_event))
-    reviews = build_reviews(settings, store.db, runner, admin.store.profile_of, admin.store.record_event)
+    reviews = build_reviews(
+        settings, store.db, runner, admin.store.profile_of, admin.store.record_event, notifier=intake
+    )
     resources.push_async_callback(reviews.close)
     purge = RetentionPurge(eraser[0], admin.store.retention_policies, settings.retention_purge_interval_s)
     authenticator = Authenticator.from_settings(settings, admin.store)
     resources.push_async_callback(authenticator.aclose)
-    guards = await build_guards(settings, store.db, admin.store.limits_of, resources)
-    runner.admission = guards.admission  # claimed orphans keep their tenant's monthly quota
     parts = _parts(
         settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources, guards
     )
     parts.registrations.append(reviews.registration)
     parts.before_stop.insert(0, reviews.desk.stop)
     reviews.desk.start()
+    _add_intake(parts, intake)
     parts.authenticates_callers = not settings.auth_disabled and bool(
         settings.auth_issuer or settings.auth_jwks_url or await admin.store.has_active_api_keys()
     )
     return parts
+
+
+def _add_intake(parts: ServiceParts, intake: TaskIntake) -> None:
+    """Serve the queue RPCs, take deliveries once serving, and stop taking them after the runner stopped (so that
+    the interrupted workflows stay running in the records, for redelivery elsewhere)."""
+    for registration in parts.registrations:
+        servicer = getattr(registration.register, "servicer", None)
+        if isinstance(servicer, SupervisorServicer):
+            servicer.intake = intake
+    parts.before_stop.append(intake.stop)
+    parts.after_start.append(lambda running: intake.start())
 
 
 def _parts(
@@ -147,10 +174,7 @@ def _parts(
 ) -> ServiceParts:
     """Start the background loops and assemble the servicers, their interceptors and the shutdown hooks."""
     servicer = SupervisorServicer(runner, settings, clients, eraser, guards.admission)
-    registration = ServiceRegistration(
-        SERVICE_NAME,
-        lambda server: supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(servicer, server),
-    )
+    registration = ServiceRegistration(SERVICE_NAME, _Registrar(servicer))
     runner.start()
     purge.start()
     return ServiceParts(
@@ -160,6 +184,16 @@ def _parts(
         after_start=[lambda running: report_breakers_in_health(running.health, clients)],
         interceptors=[AuthInterceptor(authenticator, required_scopes()), guards.rate_limit],
     )
+
+
+class _Registrar:
+    """Adds the SupervisorService servicer to a server (and keeps it reachable for wiring)."""
+
+    def __init__(self, servicer: SupervisorServicer) -> None:
+        self.servicer = servicer
+
+    def __call__(self, server: Any) -> None:
+        supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(self.servicer, server)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ it for each brief, and a workflow stopped by it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from contextlib import AsyncExitStack
@@ -196,10 +197,11 @@ class Admission:
         self.gate = QuotaGate(store, settings.task_timeout_s * 2) if store is not None else None
 
     async def admit(
-        self, tenant_id: str, requested: team_pb2.Budget | None, new_task: bool = True
+        self, tenant_id: str, requested: team_pb2.Budget | None, new_task: bool = True, take_slot: bool = True
     ) -> Admitted:
         """Resolve the budget and take the quotas of a new task (``new_task=False``: a resumed one, which takes a
-        slot but is not counted again in the day's tasks).
+        slot but is not counted again in the day's tasks; ``take_slot=False``: a submitted one, counted in the day's
+        tasks and checked against the monthly quota, whose running is capped by the task queue instead).
 
         Raises:
             QuotaExceeded: A quota is reached.
@@ -207,6 +209,8 @@ class Admission:
         limits = await self.limits.limits_of(tenant_id)
         budget = resolve_budget(Budget.of(requested), limits.default_budget, limits.budget_ceiling)
         quotas = limits.quotas if new_task else Quotas(0, *_spend_and_slots(limits.quotas))
+        if not take_slot:
+            quotas = dataclasses.replace(quotas, concurrent_workflows=0)
         quota = None
         if self.store is not None and (quotas.monthly_cost_usd or quotas.monthly_tokens):
             quota = MonthlyQuota(tenant_id, quotas.monthly_cost_usd, quotas.monthly_tokens, self.store)

@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
 
 import grpc
 from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
@@ -26,8 +27,12 @@ from common.validation import MAX_TASK_CHARS, check_range, check_text, raise_if_
 from supervisor_service.budgets import Admission
 from supervisor_service.cancellation import CANCEL_EFFECTS_TIMEOUT_S, cancel_team_effects, teams_used
 from supervisor_service.limits import check_budget, unlimited_source
+from supervisor_service.queue.rpcs import QueueRpcs
 from supervisor_service.retention import Eraser
 from supervisor_service.workflows import WorkflowRunner, status_name
+
+if TYPE_CHECKING:
+    from supervisor_service.queue import TaskIntake
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -54,6 +59,7 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         clients: Mapping[str, TeamClient] | None = None,
         eraser: Eraser | None = None,
         admission: Admission | None = None,
+        intake: TaskIntake | None = None,
     ) -> None:
         """
         Args:
@@ -63,12 +69,16 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
             eraser: Erases workflows everywhere (DeleteWorkflow); by default one without an audit log.
             admission: Budgets and quotas of new and resumed tasks; by default no tenant limits (a request's own
                 budget still applies).
+            intake: The durable task intake (SubmitTask, WatchWorkflow, dead letters); None: those are
+                UNIMPLEMENTED.
         """
         self.admission = admission or Admission(unlimited_source(), None, settings)
         self.runner = runner
         self.settings = settings
         self.clients = dict(clients or {})
         self.eraser = eraser or Eraser(runner, self.clients)
+        self.intake = intake
+        self.queue = QueueRpcs(self)
 
     def _caller(self) -> Principal:
         """The principal of the call: the one the authentication interceptor bound; ANONYMOUS (the default
@@ -138,7 +148,10 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         self, request: supervisor_pb2.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> supervisor_pb2.GetWorkflowResponse:
         workflow_id = validate_workflow_id(request.workflow_id)
-        workflow, executions = await self.runner.get(self._caller().tenant_id, workflow_id)
+        tenant_id = self._caller().tenant_id
+        workflow, executions = await self.runner.get(tenant_id, workflow_id)
+        if self.intake is not None:
+            workflow = await self.intake.describe(tenant_id, workflow)
         return supervisor_pb2.GetWorkflowResponse(
             workflow=workflow, agent_executions=[execution_to_proto(e) for e in executions]
         )
@@ -185,6 +198,8 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
     ) -> supervisor_pb2.CancelWorkflowResponse:
         workflow_id = validate_workflow_id(request.workflow_id)
         with acting_as(self._caller()) as caller:
+            if self.intake is not None:
+                await self.intake.cancel_queued(caller.tenant_id, workflow_id)
             workflow = await self.runner.cancel(caller.tenant_id, workflow_id)
             response = supervisor_pb2.CancelWorkflowResponse(workflow=workflow)
             # A cancelled workflow leaves nothing behind.
@@ -204,6 +219,27 @@ class SupervisorServicer(supervisor_pb2_grpc.SupervisorServiceServicer):
         return supervisor_pb2.DeleteWorkflowResponse(
             erased_records=erased.records, unreachable_teams=erased.unreachable_teams
         )
+
+    async def SubmitTask(
+        self, request: supervisor_pb2.SubmitTaskRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.SubmitTaskResponse:
+        return await self.queue.submit(request, context)
+
+    async def WatchWorkflow(
+        self, request: supervisor_pb2.WatchWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[supervisor_pb2.WatchWorkflowResponse]:
+        async for response in self.queue.watch(request, context):
+            yield response
+
+    async def ListDeadLetters(
+        self, request: supervisor_pb2.ListDeadLettersRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.ListDeadLettersResponse:
+        return await self.queue.list_dead_letters(request, context)
+
+    async def RequeueDeadLetter(
+        self, request: supervisor_pb2.RequeueDeadLetterRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.RequeueDeadLetterResponse:
+        return await self.queue.requeue_dead_letter(request, context)
 
     async def ListTools(
         self, request: supervisor_pb2.ListToolsRequest, context: grpc.aio.ServicerContext

@@ -42,7 +42,7 @@ from common.llm.usage import EMPTY_USAGE, PriceTable, UsageLedger, merge_usage
 from common.logging import get_logger
 from common.metrics import TASKS, WORKFLOWS_IN_FLIGHT
 from common.storage import AgentExecution, Store, WorkflowRecord
-from common.storage.store import BUDGET_EXCEEDED, RUNNING, TERMINAL
+from common.storage.store import BUDGET_EXCEEDED, QUEUE_OWNER_PREFIX, RUNNING, TERMINAL
 from common.telemetry import ModelCallSpans
 from common.text import clip
 from supervisor_service.budgets import (
@@ -65,6 +65,9 @@ log = get_logger(__name__)
 AWAITING_REVIEW = "awaiting_review"
 STALE_AFTER_HEARTBEATS = 3
 EVENT_BUFFER = 256  # events a slow reader may lag behind before the graph waits for it
+
+EventSink = Callable[[str, supervisor_pb2.StreamTaskResponse], Awaitable[Any]]
+"""``on_event(tenant_id, event)``: called with every event of every run, before the caller sees it."""
 
 ProfileSource = Callable[[str], Awaitable[tenant_pb2.TenantProfile]]
 """``profile_of(tenant_id)``: the tenant's profile (brand, platforms, models, tools, knowledge documents)."""
@@ -150,6 +153,12 @@ class WorkflowRunner:
         # The review desk, once wired (supervisor_service.review_servicer.build_reviews): workflows pause for review.
         self.reviews: ReviewDesk | None = None
         self.admission: Admission | None = None  # set by the service: quotas of claimed orphans
+        self.on_event: EventSink | None = (
+            None  # persists events for WatchWorkflow (supervisor_service/events.py)
+        )
+        # Erase what other modules keep for a workflow (its events, queue entry, webhook deliveries): forget() calls
+        # each with (tenant id, workflow id); each returns the number of records it erased.
+        self.forget_hooks: list[Callable[[str, str], Awaitable[int]]] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -278,7 +287,7 @@ class WorkflowRunner:
                     if len(run.state.get("team_runs", [])) > len(run.recorded):  # a team call finished
                         await self._save_progress(run)
                 elif (fields := event_fields(chunk)) is not None:
-                    yield run.event(**fields)
+                    yield await self._emit(run, run.event(**fields))
         except BudgetExceededError as exc:  # the graph stopped before a model call; its checkpoint is kept
             stopped = exc
             await self._record_stop(run, exc)
@@ -292,13 +301,32 @@ class WorkflowRunner:
             self.running.pop(workflow_id, None)
         if stopped is None and (paused := await self._pause_for_review(run)) is not None:
             workflow, opened = paused
-            yield run.event(review_required=opened.event())
-            yield run.event(done=workflow)
+            yield await self._emit(run, run.event(review_required=opened.event()))
+            yield await self._emit(run, run.event(done=workflow))
             return
         workflow = await self._finish(
             run.tenant_id, workflow_id, run.state, created, run.routing_usage(), run=run, stopped=stopped
         )
-        yield run.event(done=workflow)
+        yield await self._emit(run, run.event(done=workflow))
+
+    async def _emit(
+        self, run: _Drive, event: supervisor_pb2.StreamTaskResponse
+    ) -> supervisor_pb2.StreamTaskResponse:
+        """Hand the event to the event sink (stored for watchers) before the caller sees it."""
+        if self.on_event is not None:
+            await self.on_event(run.tenant_id, event)
+        return event
+
+    async def run_to_end(self, tenant_id: str, workflow_id: str) -> supervisor_pb2.Workflow:
+        """Run a workflow this replica holds (a submitted one it just started, or one it took over) from its
+        checkpoint, or from the start when it has none, acting for its tenant; returns it finished."""
+        workflow = None
+        with acting_as(system_principal(tenant_id)):
+            async for event in self._resume_events(tenant_id, workflow_id):
+                if event.HasField("done"):
+                    workflow = event.done
+        assert workflow is not None
+        return workflow
 
     async def _record_stop(self, run: _Drive, stop: BudgetExceededError) -> None:
         """Count a budget stop; a team's stop records its finished steps, once (a resume finds them recorded)."""
@@ -510,6 +538,8 @@ class WorkflowRunner:
             )
         if workflow_id in self.running:
             raise FailedPrecondition(f"workflow {workflow_id} is running on this replica")
+        if record.owner.startswith(QUEUE_OWNER_PREFIX) or record.status != RUNNING:
+            raise FailedPrecondition(f"workflow {workflow_id} was submitted: the task queue runs it")
         stale_s = self.settings.workflow_heartbeat_s * STALE_AFTER_HEARTBEATS
         if not await self.store.claim(tenant_id, workflow_id, self.owner, stale_s):
             raise FailedPrecondition(f"workflow {workflow_id} is running on another replica (it heart-beats)")
@@ -543,6 +573,8 @@ class WorkflowRunner:
         # From its checkpoint when it has one (the new deadline travels in the run's config: updating the state would
         # make LangGraph forget the router's pending jump).
         graph_input = None if checkpoint.values else initial_state(workflow_id, record.task, deadline)
+        if isinstance(graph_input, dict) and prior.approval_policy:  # a submitted task's own policy
+            graph_input["approval_policy"] = tenant_pb2.ApprovalPolicy.Name(prior.approval_policy)
         if command is not None and checkpoint.values:
             graph_input = command  # a reviewer's decision
         log.info("workflow_resumed", workflow_id=workflow_id, from_checkpoint=graph_input is None)
@@ -611,6 +643,8 @@ class WorkflowRunner:
         erased = await self.store.delete_workflow(tenant_id, workflow_id)
         if self.reviews is not None:  # reviews are kept where the review desk is wired
             erased += await self.reviews.store.delete_workflow(tenant_id, workflow_id)
+        for hook in self.forget_hooks:
+            erased += await hook(tenant_id, workflow_id)
         log.info("workflow_forgotten", workflow_id=workflow_id, erased_records=erased)
         return erased
 

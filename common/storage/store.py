@@ -16,6 +16,9 @@ from common.storage.pages import newest_first
 
 RUNNING = "running"
 BUDGET_EXCEEDED = "budget_exceeded"  # stopped by its budget; ResumeWorkflow with a larger budget reopens it
+QUEUE_OWNER_PREFIX = "queue:"
+"""Owners of workflows run for the task queue (SubmitTask): the queue's own redelivery resumes them, never the
+orphan claims."""
 TERMINAL = frozenset({"completed", "degraded", "partial", "failed", "cancelled", BUDGET_EXCEEDED})
 
 
@@ -219,7 +222,7 @@ class Store:
         async with self.db.for_tenant(ALL_TENANTS) as db:
             rows = await db.fetch(
                 "SELECT tenant_id, id, owner FROM workflows WHERE status = $1 AND heartbeat_at < $2 "
-                "ORDER BY created_at",
+                f"AND owner NOT LIKE '{QUEUE_OWNER_PREFIX}%' ORDER BY created_at",
                 RUNNING, cutoff,
             )  # fmt: skip
             for row in rows:

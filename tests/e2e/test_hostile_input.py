@@ -59,7 +59,11 @@ GET_TENANT = "/marketing.admin.v1.AdminService/GetTenant"
 UPDATE_TENANT = "/marketing.admin.v1.AdminService/UpdateTenant"
 CREATE_API_KEY = "/marketing.admin.v1.AdminService/CreateApiKey"
 REVOKE_API_KEY = "/marketing.admin.v1.AdminService/RevokeApiKey"
-STREAMING = {STREAM_TASK, STREAM_BRIEF}
+SUBMIT_TASK = "/marketing.supervisor.v1.SupervisorService/SubmitTask"
+WATCH_WORKFLOW = "/marketing.supervisor.v1.SupervisorService/WatchWorkflow"
+LIST_DEAD_LETTERS = "/marketing.supervisor.v1.SupervisorService/ListDeadLetters"
+REQUEUE_DEAD_LETTER = "/marketing.supervisor.v1.SupervisorService/RequeueDeadLetter"
+STREAMING = {STREAM_TASK, STREAM_BRIEF, WATCH_WORKFLOW}
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,41 @@ def artifact(content: str = "x") -> team_pb2.Artifact:
 
 ROWS: dict[str, Row] = {
     # SupervisorService
+    "submit_task/everything_wrong": Row(
+        "supervisor",
+        SUBMIT_TASK,
+        supervisor_pb2.SubmitTaskRequest(task="", priority=42, request_id="r" * 129, notify_url="ftp://x/y"),
+        INVALID,
+        ("task", "priority", "request_id", "notify_url"),
+    ),
+    "submit_task/garbage": Row("supervisor", SUBMIT_TASK, GARBAGE, INVALID),
+    "watch_workflow/bad_cursor": Row(
+        "supervisor",
+        WATCH_WORKFLOW,
+        supervisor_pb2.WatchWorkflowRequest(workflow_id="3f2b8c1e-0000-4000-8000-000000000000", cursor="-1"),
+        INVALID,
+        ("cursor",),
+    ),
+    "watch_workflow/unknown": Row(
+        "supervisor",
+        WATCH_WORKFLOW,
+        supervisor_pb2.WatchWorkflowRequest(workflow_id="3f2b8c1e-0000-4000-8000-000000000000"),
+        NOT_FOUND,
+    ),
+    "list_dead_letters/bad_page": Row(
+        "supervisor",
+        LIST_DEAD_LETTERS,
+        supervisor_pb2.ListDeadLettersRequest(page_size=1000, page_token="not-a-token"),
+        INVALID,
+        ("page_size",),
+    ),
+    "requeue_dead_letter/not_a_uuid": Row(
+        "supervisor",
+        REQUEUE_DEAD_LETTER,
+        supervisor_pb2.RequeueDeadLetterRequest(workflow_id="x"),
+        INVALID,
+        ("workflow_id",),
+    ),
     "run_task/empty": Row("supervisor", RUN_TASK, supervisor_pb2.RunTaskRequest(task=""), INVALID, ("task",)),
     "run_task/whitespace": Row(
         "supervisor", RUN_TASK, supervisor_pb2.RunTaskRequest(task=" \t\n "), INVALID, ("task",)

@@ -45,6 +45,10 @@ TABLE = {
     "GetWorkflow": Scope.TASKS_READ,
     "ListWorkflows": Scope.TASKS_READ,
     "ListTools": Scope.TASKS_READ,
+    "SubmitTask": Scope.TASKS_WRITE,
+    "WatchWorkflow": Scope.TASKS_READ,
+    "ListDeadLetters": Scope.ADMIN,
+    "RequeueDeadLetter": Scope.ADMIN,
 }
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 

@@ -113,6 +113,10 @@ PLAN_TABLE = {
     "GetWorkflow": Scope.TASKS_READ,
     "ListWorkflows": Scope.TASKS_READ,
     "ListTools": Scope.TASKS_READ,
+    "SubmitTask": Scope.TASKS_WRITE,
+    "WatchWorkflow": Scope.TASKS_READ,
+    "ListDeadLetters": Scope.ADMIN,
+    "RequeueDeadLetter": Scope.ADMIN,
 }
 
 

@@ -385,8 +385,61 @@ def test_kustomize_renders_manifests_that_validate_strictly(target: str) -> None
     docs = rendered(target)
     assert docs
     for doc in docs:
+        if doc["apiVersion"].startswith("keda.sh/"):
+            continue  # no bundled schema for KEDA's CRDs: test_the_supervisor_scales_on_the_task_queue_with_keda
         # Raises on an unknown kind or apiVersion too (the CLI only warns), and on unknown fields (strict).
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+KEDA_SCALED_OBJECT_SPEC = {
+    "scaleTargetRef",
+    "minReplicaCount",
+    "maxReplicaCount",
+    "pollingInterval",
+    "cooldownPeriod",
+    "triggers",
+    "advanced",
+    "fallback",
+    "idleReplicaCount",
+}
+KEDA_RABBITMQ_METADATA = {"protocol", "mode", "queueName", "value", "host", "hostFromEnv", "vhostName"}
+
+
+@pytest.mark.parametrize("target", ["base", "production"])
+def test_the_supervisor_scales_on_the_task_queue_with_keda(target: str) -> None:
+    """KEDA's ScaledObject (keda.sh/v1alpha1) checked by hand: kubernetes-validate has no schema for it."""
+    docs = rendered(target)
+    (scaled,) = of_kind(docs, "ScaledObject").values()
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1" and set(scaled) == {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "spec",
+    }
+    spec = scaled["spec"]
+    assert set(spec) <= KEDA_SCALED_OBJECT_SPEC
+    deployments = of_kind(docs, "Deployment")
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "supervisor"}
+    assert "supervisor" in deployments
+    assert isinstance(spec["minReplicaCount"], int) and 1 <= spec["minReplicaCount"] < spec["maxReplicaCount"]
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "rabbitmq" and set(trigger["metadata"]) <= KEDA_RABBITMQ_METADATA
+    metadata = trigger["metadata"]
+    assert metadata["mode"] == "QueueLength" and metadata["protocol"] == "amqp"
+    assert all(isinstance(value, str) for value in metadata.values()), (
+        "KEDA's trigger metadata is strings only"
+    )
+    assert int(metadata["value"]) >= 1
+    settings = load_settings(llm_provider="offline", data_dir=Path("/tmp"))
+    assert metadata["queueName"] == settings.broker_queue  # the queue the supervisor declares
+    assert metadata["hostFromEnv"] == "BROKER_URL" and "BROKER_URL" in configuration(docs)
+    assert not of_kind(docs, "HorizontalPodAutoscaler").get("supervisor"), (
+        "KEDA owns the supervisor's replicas"
+    )
+
+
+def test_dev_has_no_keda_scaling() -> None:
+    assert not of_kind(rendered("dev"), "ScaledObject")
 
 
 def health_probe(port: int) -> dict[str, Any]:
@@ -627,7 +680,12 @@ def test_deploy_files_are_what_the_team_registry_generates() -> None:
             "deploy/k8s/overlays/dev/kustomization.yaml",
         )
     }
-    assert set(files) == {Path("deploy/prometheus.yml"), *manifests, *marked}
+    assert set(files) == {
+        Path("deploy/prometheus.yml"),
+        Path("deploy/k8s/base/supervisor-scaling.yaml"),
+        *manifests,
+        *marked,
+    }
 
 
 def test_generator_check_names_stale_files_and_writes_nothing(

@@ -24,6 +24,15 @@ class WorkflowStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_STATUS_CANCELLED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_BUDGET_EXCEEDED: _ClassVar[WorkflowStatus]
     WORKFLOW_STATUS_AWAITING_REVIEW: _ClassVar[WorkflowStatus]
+    WORKFLOW_STATUS_QUEUED: _ClassVar[WorkflowStatus]
+
+class Priority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRIORITY_UNSPECIFIED: _ClassVar[Priority]
+    PRIORITY_LOW: _ClassVar[Priority]
+    PRIORITY_NORMAL: _ClassVar[Priority]
+    PRIORITY_HIGH: _ClassVar[Priority]
+    PRIORITY_URGENT: _ClassVar[Priority]
 
 class TeamRunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -41,6 +50,12 @@ WORKFLOW_STATUS_DEGRADED: WorkflowStatus
 WORKFLOW_STATUS_CANCELLED: WorkflowStatus
 WORKFLOW_STATUS_BUDGET_EXCEEDED: WorkflowStatus
 WORKFLOW_STATUS_AWAITING_REVIEW: WorkflowStatus
+WORKFLOW_STATUS_QUEUED: WorkflowStatus
+PRIORITY_UNSPECIFIED: Priority
+PRIORITY_LOW: Priority
+PRIORITY_NORMAL: Priority
+PRIORITY_HIGH: Priority
+PRIORITY_URGENT: Priority
 TEAM_RUN_STATUS_UNSPECIFIED: TeamRunStatus
 TEAM_RUN_STATUS_SUCCEEDED: TeamRunStatus
 TEAM_RUN_STATUS_FAILED: TeamRunStatus
@@ -84,7 +99,7 @@ class TeamRun(_message.Message):
     def __init__(self, team: _Optional[str] = ..., status: _Optional[_Union[TeamRunStatus, str]] = ..., summary: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., attempts: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[_team_pb2.AgentStep, _Mapping]]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "budget", "budget_exceeded", "external_calls", "review_id")
+    __slots__ = ("id", "task", "status", "routing_steps", "team_runs", "artifacts", "failed_teams", "summary", "create_time", "complete_time", "routing_usage", "usage", "warnings", "budget", "budget_exceeded", "external_calls", "review_id", "approval_policy", "priority", "request_id", "deliveries")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -102,6 +117,10 @@ class Workflow(_message.Message):
     BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
     status: WorkflowStatus
@@ -119,7 +138,11 @@ class Workflow(_message.Message):
     budget_exceeded: _team_pb2.BudgetExceeded
     external_calls: _containers.RepeatedCompositeFieldContainer[_team_pb2.ExternalCalls]
     review_id: str
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., budget_exceeded: _Optional[_Union[_team_pb2.BudgetExceeded, _Mapping]] = ..., external_calls: _Optional[_Iterable[_Union[_team_pb2.ExternalCalls, _Mapping]]] = ..., review_id: _Optional[str] = ...) -> None: ...
+    approval_policy: _tenant_pb2.ApprovalPolicy
+    priority: Priority
+    request_id: str
+    deliveries: int
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., status: _Optional[_Union[WorkflowStatus, str]] = ..., routing_steps: _Optional[_Iterable[_Union[RoutingStep, _Mapping]]] = ..., team_runs: _Optional[_Iterable[_Union[TeamRun, _Mapping]]] = ..., artifacts: _Optional[_Iterable[_Union[_team_pb2.Artifact, _Mapping]]] = ..., failed_teams: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routing_usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., usage: _Optional[_Union[_team_pb2.Usage, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., budget_exceeded: _Optional[_Union[_team_pb2.BudgetExceeded, _Mapping]] = ..., external_calls: _Optional[_Iterable[_Union[_team_pb2.ExternalCalls, _Mapping]]] = ..., review_id: _Optional[str] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ..., priority: _Optional[_Union[Priority, str]] = ..., request_id: _Optional[str] = ..., deliveries: _Optional[int] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
     __slots__ = ("task", "budget", "approval_policy")
@@ -312,3 +335,89 @@ class DeleteWorkflowResponse(_message.Message):
     erased_records: int
     unreachable_teams: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, erased_records: _Optional[int] = ..., unreachable_teams: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SubmitTaskRequest(_message.Message):
+    __slots__ = ("task", "priority", "request_id", "notify_url", "budget", "approval_policy")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTIFY_URL_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_POLICY_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    priority: Priority
+    request_id: str
+    notify_url: str
+    budget: _team_pb2.Budget
+    approval_policy: _tenant_pb2.ApprovalPolicy
+    def __init__(self, task: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., request_id: _Optional[str] = ..., notify_url: _Optional[str] = ..., budget: _Optional[_Union[_team_pb2.Budget, _Mapping]] = ..., approval_policy: _Optional[_Union[_tenant_pb2.ApprovalPolicy, str]] = ...) -> None: ...
+
+class SubmitTaskResponse(_message.Message):
+    __slots__ = ("workflow", "created")
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    created: bool
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class WatchWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id", "cursor")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    cursor: str
+    def __init__(self, workflow_id: _Optional[str] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class WatchWorkflowResponse(_message.Message):
+    __slots__ = ("cursor", "event")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    event: StreamTaskResponse
+    def __init__(self, cursor: _Optional[str] = ..., event: _Optional[_Union[StreamTaskResponse, _Mapping]] = ...) -> None: ...
+
+class DeadLetter(_message.Message):
+    __slots__ = ("workflow_id", "tenant_id", "task", "priority", "reason", "deliveries", "dead_time")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    DEAD_TIME_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    tenant_id: str
+    task: str
+    priority: Priority
+    reason: str
+    deliveries: int
+    dead_time: _timestamp_pb2.Timestamp
+    def __init__(self, workflow_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., task: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., reason: _Optional[str] = ..., deliveries: _Optional[int] = ..., dead_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListDeadLettersRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDeadLettersResponse(_message.Message):
+    __slots__ = ("dead_letters", "next_page_token")
+    DEAD_LETTERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dead_letters: _containers.RepeatedCompositeFieldContainer[DeadLetter]
+    next_page_token: str
+    def __init__(self, dead_letters: _Optional[_Iterable[_Union[DeadLetter, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RequeueDeadLetterRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class RequeueDeadLetterResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...

@@ -76,6 +76,26 @@ class SupervisorServiceStub:
                 request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowRequest.SerializeToString,
                 response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowResponse.FromString,
                 _registered_method=True)
+        self.SubmitTask = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/SubmitTask',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.SubmitTaskRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.SubmitTaskResponse.FromString,
+                _registered_method=True)
+        self.WatchWorkflow = channel.unary_stream(
+                '/marketing.supervisor.v1.SupervisorService/WatchWorkflow',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.WatchWorkflowRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.WatchWorkflowResponse.FromString,
+                _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/ListDeadLetters',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.RequeueDeadLetter = channel.unary_unary(
+                '/marketing.supervisor.v1.SupervisorService/RequeueDeadLetter',
+                request_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.RequeueDeadLetterRequest.SerializeToString,
+                response_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.RequeueDeadLetterResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisorServiceServicer:
@@ -144,6 +164,38 @@ class SupervisorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitTask(self, request, context):
+        """SubmitTask queues a task and answers at once with the workflow in WORKFLOW_STATUS_QUEUED; a replica runs
+        it later, in priority order with fair shares between tenants. The same request_id from the same tenant
+        returns the same workflow, never a second one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchWorkflow(self, request, context):
+        """WatchWorkflow replays a workflow's persisted events from the start (or after a cursor) and then follows it
+        live until it finishes, whichever replica runs it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadLetters(self, request, context):
+        """ListDeadLetters lists submitted tasks that failed on every delivery (scope marketing.admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequeueDeadLetter(self, request, context):
+        """RequeueDeadLetter puts a dead-lettered task back in the queue with a fresh delivery count
+        (scope marketing.admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +238,26 @@ def add_SupervisorServiceServicer_to_server(servicer, server):
                     servicer.DeleteWorkflow,
                     request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowRequest.FromString,
                     response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowResponse.SerializeToString,
+            ),
+            'SubmitTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitTask,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.SubmitTaskRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.SubmitTaskResponse.SerializeToString,
+            ),
+            'WatchWorkflow': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchWorkflow,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.WatchWorkflowRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.WatchWorkflowResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'RequeueDeadLetter': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequeueDeadLetter,
+                    request_deserializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.RequeueDeadLetterRequest.FromString,
+                    response_serializer=marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.RequeueDeadLetterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +478,114 @@ class SupervisorService:
             '/marketing.supervisor.v1.SupervisorService/DeleteWorkflow',
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowRequest.SerializeToString,
             marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.DeleteWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/SubmitTask',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.SubmitTaskRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.SubmitTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/WatchWorkflow',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.WatchWorkflowRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.WatchWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/ListDeadLetters',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListDeadLettersRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequeueDeadLetter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.supervisor.v1.SupervisorService/RequeueDeadLetter',
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.RequeueDeadLetterRequest.SerializeToString,
+            marketing_dot_supervisor_dot_v1_dot_supervisor__pb2.RequeueDeadLetterResponse.FromString,
             options,
             channel_credentials,
             insecure,
