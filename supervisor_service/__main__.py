@@ -16,15 +16,17 @@ from common.auth.principal import Scope
 from common.config import Settings
 from common.server import ServiceParts, ServiceRegistration, run_service
 from common.storage import open_checkpointer, open_store
+from common.storage.database import Database
 from common.team_client import TeamClient, report_breakers_in_health
 from common.teams import TEAMS, TeamRegistry
 from supervisor_service.admin import build_admin
 from supervisor_service.budgets import Guards, build_guards
 from supervisor_service.cancellation import cancel_team_effects, teams_used
 from supervisor_service.graph import build_supervisor_graph
+from supervisor_service.limits import LimitsLoader
 from supervisor_service.queue import TaskIntake, TenantCap, build_intake, fixed_cap
 from supervisor_service.retention import Eraser, RetentionPurge
-from supervisor_service.review_servicer import REVIEW_SCOPES, build_reviews
+from supervisor_service.review_servicer import REVIEW_SCOPES, Reviews, build_reviews
 from supervisor_service.servicer import SupervisorServicer
 from supervisor_service.workflows import WorkflowRunner
 
@@ -125,13 +127,12 @@ async def build(
         on_abandoned=lambda workflow: cancel_team_effects(clients, teams_used(workflow), workflow.id),
         profile_of=admin.store.profile_of,
     )
-    guards = await build_guards(settings, store.db, admin.store.limits_of, resources)
-    runner.admission = guards.admission  # claimed orphans keep their tenant's monthly quota
-    cap = tenant_cap or fixed_cap(settings, guards.admission.limits.concurrent_workflow_cap)
-    intake = await build_intake(settings, runner, store.db, cap, guards.admission)
+    guards, intake = await _guards_and_intake(
+        settings, store.db, runner, admin.store.limits_of, resources, tenant_cap
+    )
     eraser.append(Eraser(runner, clients, audit=admin.store.record_event))
     reviews = build_reviews(
-        settings, store.db, runner, admin.store.profile_of, admin.store.record_event, notifier=intake
+        settings, store.db, runner, admin.store.profile_of, admin.store.record_event, intake
     )
     resources.push_async_callback(reviews.close)
     purge = RetentionPurge(eraser[0], admin.store.retention_policies, settings.retention_purge_interval_s)
@@ -140,14 +141,35 @@ async def build(
     parts = _parts(
         settings, runner, clients, eraser[0], purge, admin.registration, authenticator, resources, guards
     )
-    parts.registrations.append(reviews.registration)
-    parts.before_stop.insert(0, reviews.desk.stop)
-    reviews.desk.start()
+    _add_reviews(parts, reviews)
     _add_intake(parts, intake)
     parts.authenticates_callers = not settings.auth_disabled and bool(
         settings.auth_issuer or settings.auth_jwks_url or await admin.store.has_active_api_keys()
     )
     return parts
+
+
+async def _guards_and_intake(
+    settings: Settings,
+    database: Database,
+    runner: WorkflowRunner,
+    limits_of: LimitsLoader,
+    resources: AsyncExitStack,
+    tenant_cap: TenantCap | None,
+) -> tuple[Guards, TaskIntake]:
+    """Budgets, quotas and rate limits, and the task intake whose per-tenant running cap is the tenant's
+    ``concurrent_workflows`` quota (else ``QUEUE_TENANT_MAX_RUNNING``) unless ``tenant_cap`` says otherwise."""
+    guards = await build_guards(settings, database, limits_of, resources)
+    runner.admission = guards.admission  # claimed orphans keep their tenant's monthly quota
+    cap = tenant_cap or fixed_cap(settings, guards.admission.limits.concurrent_workflow_cap)
+    return guards, await build_intake(settings, runner, database, cap, guards.admission)
+
+
+def _add_reviews(parts: ServiceParts, reviews: Reviews) -> None:
+    """Serve ReviewService and run the review desk (expiry sweep) until the service stops."""
+    parts.registrations.append(reviews.registration)
+    parts.before_stop.insert(0, reviews.desk.stop)
+    reviews.desk.start()
 
 
 def _add_intake(parts: ServiceParts, intake: TaskIntake) -> None:
