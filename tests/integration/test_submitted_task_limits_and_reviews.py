@@ -1,0 +1,95 @@
+"""Submitted tasks (SubmitTask, the embedded queue) under the tenant's limits and the review flow: a budget and an
+approval policy travel with the queued task, the day's task quota is counted at submission, and a pending review of
+a submitted task is announced to its notify_url, signed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+import pytest
+from marketing.admin.v1 import admin_pb2
+from marketing.supervisor.v1 import review_pb2, review_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
+from marketing.team.v1 import team_pb2
+from marketing.tenant.v1 import tenant_pb2
+
+from common.webhooks import REVIEW_REQUIRED, verify
+from tests.conftest import bad_request_fields, in_process_stack, test_settings
+from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.integration.test_quotas import _quota_failure, _set_limits
+from tests.integration.test_reviews import CAMPAIGN, wait_for
+
+SECRET = "whsec-test-0123456789"
+
+
+async def _submit(
+    stub: supervisor_pb2_grpc.SupervisorServiceStub, **fields: object
+) -> supervisor_pb2.Workflow:
+    request = supervisor_pb2.SubmitTaskRequest(task=CAMPAIGN, **fields)  # type: ignore[arg-type]
+    return (await stub.SubmitTask(request, timeout=10)).workflow
+
+
+async def test_a_submitted_task_runs_under_its_budget_and_stops_when_it_runs_out() -> None:
+    async with in_process_stack(test_settings(queue_poll_s=0.05)) as channel:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        queued = await _submit(stub, budget=team_pb2.Budget(max_model_calls=3))
+        assert queued.status == supervisor_pb2.WORKFLOW_STATUS_QUEUED
+        assert queued.budget.max_model_calls == 3  # resolved at submission, kept with the queued task
+        done = await wait_for(channel, queued.id, supervisor_pb2.WORKFLOW_STATUS_BUDGET_EXCEEDED)
+        assert done.budget_exceeded.limit == "max_model_calls"
+        assert done.usage.model_calls == 3
+
+
+async def test_a_bad_budget_or_policy_on_submit_is_invalid() -> None:
+    async with in_process_stack(test_settings()) as channel:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _submit(stub, budget=team_pb2.Budget(max_cost_usd=-1), approval_policy=99)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert {"budget.max_cost_usd", "approval_policy"} <= set(bad_request_fields(caught.value))
+
+
+async def test_the_days_task_quota_is_counted_at_submission_and_a_repeated_request_id_is_not() -> None:
+    settings = test_settings(tenant_limits_cache_s=0)
+    await _set_limits(settings, "default", admin_pb2.Tenant(quotas=admin_pb2.TenantQuotas(tasks_per_day=1)))
+    async with in_process_stack(settings) as channel:
+        stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+        first = await _submit(stub, request_id="order-1")
+        again = await _submit(stub, request_id="order-1")  # the same workflow, not counted again
+        assert again.id == first.id
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _submit(stub, request_id="order-2")
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        quotas, retry = _quota_failure(caught.value)
+        assert quotas == ["tasks_per_day"] and retry is not None and retry > 0
+
+
+async def test_a_submitted_task_waits_for_review_announces_it_signed_and_completes_on_approval() -> None:
+    settings = test_settings(queue_poll_s=0.05, webhook_secret=SECRET, webhook_allow_private_networks=True)
+    with WebhookReceiver() as receiver:
+        async with in_process_stack(settings) as channel:
+            stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+            queued = await _submit(
+                stub, approval_policy=tenant_pb2.APPROVAL_POLICY_BEFORE_PUBLISHING, notify_url=receiver.url
+            )
+            paused = await wait_for(channel, queued.id, supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW)
+            assert paused.review_id
+            for _ in range(100):  # the announcement goes out in the background
+                if receiver.received:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(receiver.received) == 1, "one review.required announcement, no completion yet"
+            hook = receiver.received[0]
+            assert hook.headers["webhook-event"] == REVIEW_REQUIRED
+            assert verify(SECRET, hook.headers["webhook-signature"], hook.body)
+            payload = json.loads(hook.body)["data"]
+            assert payload["review_id"] == paused.review_id and payload["workflow_id"] == queued.id
+            reviews = review_pb2_grpc.ReviewServiceStub(channel)
+            await reviews.ApproveReview(review_pb2.ApproveReviewRequest(review_id=paused.review_id))
+            done = await wait_for(channel, queued.id, supervisor_pb2.WORKFLOW_STATUS_COMPLETED)
+            assert [
+                a
+                for a in done.artifacts
+                if a.team == "social" and a.kind == team_pb2.ARTIFACT_KIND_SOCIAL_POST
+            ]
