@@ -84,7 +84,7 @@ class OpenedReview:
 
 def resume_value(decision: team_pb2.ReviewDecision) -> dict[str, Any]:
     """The value ``Command(resume=...)`` carries to the supervisor's team node (plain data for the checkpoint)."""
-    return {"decision": base64.b64encode(decision.SerializeToString()).decode()}
+    return {"decision": base64.b64encode(decision.SerializeToString(deterministic=True)).decode()}
 
 
 def _finding(finding: RuleFinding) -> review_pb2.Finding:
@@ -287,7 +287,7 @@ class ReviewDesk:
             decision.approved_texts[view.item.artifact_id] = text
             decision.approved_digests[view.item.artifact_id] = view.approved_digest
         self._decided(review, review_pb2.REVIEW_STATUS_APPROVED, caller.actor)
-        await self._save(caller.tenant_id, stored, review, decision.SerializeToString())
+        await self._save(caller.tenant_id, stored, review, decision.SerializeToString(deterministic=True))
         await self._audit_approval(caller.tenant_id, caller, review, flagged, override_flags)
         record_decision(review)
         await self._resume(caller.tenant_id, review, decision)
@@ -330,7 +330,7 @@ class ReviewDesk:
             [comments, *(f"{c.artifact_id}: {c.comment}" for c in item_comments)]
         ).strip()
         self._decided(review, status, caller.actor)
-        await self._save(tenant_id, stored, review, decision.SerializeToString())
+        await self._save(tenant_id, stored, review, decision.SerializeToString(deterministic=True))
         action = "review.reject" if final else "review.request_changes"
         await self.audit(
             tenant_id, caller.actor, action, f"reviews/{review.id}", {"comments": review.comments}
@@ -404,7 +404,9 @@ class ReviewDesk:
             reviewer="system", review_id=review.id,
         )  # fmt: skip
         self._decided(review, review_pb2.REVIEW_STATUS_EXPIRED, "system")
-        if not await self.store.save(tenant_id, stored, review, decision.SerializeToString()):
+        if not await self.store.save(
+            tenant_id, stored, review, decision.SerializeToString(deterministic=True)
+        ):
             return (await self._stored(tenant_id, review.id)).review
         await self.audit(tenant_id, "system", "review.expire", f"reviews/{review.id}", {"team": review.team})
         record_decision(review)

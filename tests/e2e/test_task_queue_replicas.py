@@ -163,7 +163,9 @@ def test_two_replicas_drain_a_burst_fairly_and_a_killed_replica_loses_nothing(
     assert resumed.deliveries == 2, "redelivered once, to the survivor"
     for team, workers in {"research": ["searcher", "analyst"], "content": ["writer", "seo_analyst"]}.items():
         completed = agent_completions(launcher.processes[team].log_path, campaign)
-        assert sorted(completed) == sorted(workers), (team, completed)  # no team step ran twice
+        # Every worker ran; at most the one step the kill interrupted before its checkpoint was written ran again
+        # (the records keep it once).
+        assert set(completed) == set(workers) and len(completed) <= len(workers) + 1, (team, completed)
     workflows = [w for tenant in finished.values() for w in tenant]
     assert {w.status for w in workflows} == {S.WORKFLOW_STATUS_COMPLETED}, "none lost"
     interrupted = [w for w in workflows if w.deliveries > 1]
@@ -184,7 +186,7 @@ def test_two_replicas_drain_a_burst_fairly_and_a_killed_replica_loses_nothing(
         else:
             # Killed at an arbitrary point of the team call, the resumed call continues from the team's last
             # checkpoint: a worker step the kill interrupted before its checkpoint runs again (the records keep it
-            # once); the campaign above was killed after a checkpoint, so none of its steps ran twice.
+            # once).
             assert set(completed) == {"writer", "seo_analyst"}, (workflow.id, completed)
     done_at = {w.id: w.complete_time.ToNanoseconds() for w in workflows}
     # fair: the tenant that submitted after acme's burst does not finish last

@@ -164,11 +164,11 @@ def _tamper(token: str) -> str:
     return f"{header}.{unsigned_token({'sub': 'mallory', 'tenant_id': 'acme'}).split('.')[1]}.{signature}"
 
 
-NOW = int(time.time())
+NOW = int(time.time())  # at collection: the future claims are days ahead, the suite runs long
 FORGERIES: dict[str, tuple[Forgery, str]] = {
     "expired": (_with(exp=NOW - 120), "token_expired"),
-    "not yet valid (nbf)": (_with(nbf=NOW + 600), "token_not_yet_valid"),
-    "issued in the future (iat)": (_with(iat=NOW + 600), "token_not_yet_valid"),
+    "not yet valid (nbf)": (_with(nbf=NOW + 10 * 86400), "token_not_yet_valid"),
+    "issued in the future (iat)": (_with(iat=NOW + 10 * 86400), "token_not_yet_valid"),
     "no exp": (_with(exp=None), "missing_claim"),
     "another issuer": (_with(iss="https://evil.example"), "bad_issuer"),
     "no issuer": (_with(iss=None), "bad_issuer"),
