@@ -1,0 +1,53 @@
+"""Edge hardening: security headers, a request size limit and the CORS allow-list."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.cors import CORSMiddleware
+
+from common.config import Settings
+from gateway_service.errors import problem_response
+
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'"
+)
+"""Swagger UI and GraphiQL load their assets from jsDelivr (FastAPI's and strawberry's defaults)."""
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the middlewares: CORS only for ``GATEWAY_CORS_ORIGINS``, body limit, security headers."""
+    if settings.gateway_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.gateway_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "last-event-id", "traceparent"],
+        )
+    limit = settings.gateway_max_body_bytes
+
+    @app.middleware("http")
+    async def harden(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return problem_response(413, f"the request body exceeds {limit} bytes")
+        if request.method in ("POST", "PUT", "PATCH") and length is None:
+            body = await request.body()  # chunked: read it (bounded by the limit check below)
+            if len(body) > limit:
+                return problem_response(413, f"the request body exceeds {limit} bytes")
+        response = await call_next(request)
+        path = request.url.path
+        loose = path.startswith("/docs") or path == "/graphql" and request.method == "GET"
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if loose else CONSOLE_CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if path.startswith("/console"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
