@@ -221,9 +221,9 @@ async def workflow_detail(request: Request, workflow_id: str, reviewer: Reviewer
     except grpc.aio.AioRpcError as exc:
         return error_page(request, exc)
     workflow = response.workflow
-    status = supervisor_pb2.WorkflowStatus.Name(workflow.status).removeprefix("WORKFLOW_STATUS_")
+    shown = supervisor_pb2.WorkflowStatus.Name(workflow.status).removeprefix("WORKFLOW_STATUS_")
     return page(
-        request, "workflow.html", workflow=workflow, status=status, live=status in LIVE_STATUSES, csrf=reviewer.csrf,
+        request, "workflow.html", workflow=workflow, shown_status=shown, live=shown in LIVE_STATUSES, csrf=reviewer.csrf,
         signed_in=True, **view_helpers(),
     )  # fmt: skip
 

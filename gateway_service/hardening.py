@@ -46,7 +46,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         loose = path.startswith("/docs") or path == "/graphql" and request.method == "GET"
         response.headers.setdefault("Content-Security-Policy", DOCS_CSP if loose else CONSOLE_CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"
         response.headers.setdefault("X-Frame-Options", "DENY")
         if path.startswith("/console"):
             response.headers.setdefault("Cache-Control", "no-store")

@@ -131,7 +131,7 @@ async def test_tools_usage_and_hardening(gateway: Any) -> None:
         assert usage.status_code == 200, usage.text
         assert usage.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in usage.headers["content-security-policy"]
-        assert usage.headers["referrer-policy"] == "no-referrer"
+        assert usage.headers["referrer-policy"] == "same-origin"
         huge = await http.post("/v1/tasks", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
                                headers={**headers["acme"], "content-type": "application/json"})  # fmt: skip
         assert huge.status_code == 413
