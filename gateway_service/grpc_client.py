@@ -56,8 +56,16 @@ class Supervisor:
         return call
 
 
+def well_formed(credential: str) -> bool:
+    """Whether a credential can travel as gRPC metadata (visible ASCII, bounded length)."""
+    return 0 < len(credential) <= 8192 and all(0x21 <= ord(c) <= 0x7E for c in credential)
+
+
 def metadata(credential: str | None) -> tuple[tuple[str, str], ...]:
-    """The call metadata carrying the caller's bearer credential (none when the caller sent none)."""
+    """The call metadata carrying the caller's bearer credential (none when the caller sent none or one that
+    cannot be a credential: the supervisor then answers UNAUTHENTICATED)."""
+    if credential is not None and not well_formed(credential):
+        credential = None
     return (("authorization", f"Bearer {credential}"),) if credential else ()
 
 
