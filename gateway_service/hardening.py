@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.config import Settings
+from common.telemetry import tracer
 from gateway_service.errors import problem_response
 
 CONSOLE_CSP = (
@@ -30,6 +34,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "last-event-id", "traceparent"],
         )
+    app.add_middleware(TraceContext)  # outermost but CORS: every request continues its caller's trace
     limit = settings.gateway_max_body_bytes
 
     @app.middleware("http")
@@ -51,3 +56,21 @@ def install(app: FastAPI, settings: Settings) -> None:
         if path.startswith("/console"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class TraceContext:
+    """ASGI middleware: continue the caller's W3C trace (``traceparent``) in a server span, so the gRPC client
+    interceptors carry it on to the supervisor."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        parent = propagate.extract(headers)
+        name = f"{scope['method']} {scope['path']}"
+        with tracer().start_as_current_span(name, context=parent, kind=SpanKind.SERVER):
+            await self.app(scope, receive, send)

@@ -20,8 +20,9 @@ CAMPAIGN = "Prepare LinkedIn and X posts announcing our open-source vector datab
 
 
 @asynccontextmanager
-async def running_gateway(settings: Settings, channel: grpc.aio.Channel) -> AsyncIterator[str]:
-    """Serve the gateway on a free loopback port; yields its base URL."""
+async def running_gateway(settings: Settings, channel: grpc.aio.Channel | None) -> AsyncIterator[str]:
+    """Serve the gateway on a free loopback port (on ``channel``, else its own to GATEWAY_SUPERVISOR_ADDR); yields
+    its base URL."""
     port = free_port()
     config = uvicorn.Config(create_app(settings, channel), host="127.0.0.1", port=port, log_config=None)
     server = uvicorn.Server(config)

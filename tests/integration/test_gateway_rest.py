@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
-from tests.conftest import authenticated_stack, tenant_api_key, test_settings
+from tests.conftest import authenticated_stack, in_process_stack, tenant_api_key, test_settings
 from tests.integration.gateway_stack import CAMPAIGN, bearer, campaign_awaiting_review, running_gateway
 
 
@@ -141,3 +142,28 @@ async def test_tools_usage_and_hardening(gateway: Any) -> None:
         other = await http.options("/v1/tools", headers={"origin": "https://evil.example",
                                                           "access-control-request-method": "GET"})  # fmt: skip
         assert "access-control-allow-origin" not in other.headers
+
+
+class MetadataRecorder(grpc.aio.ServerInterceptor):
+    """Records the invocation metadata of every call the supervisor receives."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, str]] = []
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        self.calls.append({k: str(v) for k, v in details.invocation_metadata or ()})
+        return await continuation(details)
+
+
+async def test_the_credential_and_the_trace_context_reach_the_supervisor() -> None:
+    recorder = MetadataRecorder()
+    settings = test_settings()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with in_process_stack(settings, interceptors=[recorder]) as channel:
+        target = channel._channel.target.decode()  # type: ignore[attr-defined]  # the supervisor's address
+        own = test_settings(gateway_supervisor_addr=target)  # the gateway's own channel, with its interceptors
+        async with running_gateway(own, None) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+            headers = {"authorization": "Bearer mka_x_y", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+            await http.get("/v1/workflows", headers=headers)
+    call = next(c for c in recorder.calls if c.get("authorization") == "Bearer mka_x_y")
+    assert call["traceparent"].split("-")[1] == trace_id
