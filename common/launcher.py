@@ -190,7 +190,9 @@ class ServiceLauncher:
             if process.poll() is not None:
                 raise RuntimeError(f"{GATEWAY} exited with {process.returncode}; log:\n{service.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{GATEWAY} is not answering after {timeout_s}s; log:\n{service.log_tail()}")
+                raise RuntimeError(
+                    f"{GATEWAY} is not answering after {timeout_s}s; log:\n{service.log_tail()}"
+                )
             time.sleep(0.1)
         return service
 
@@ -255,7 +257,9 @@ def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60)
 
     Each process writes ``<run_dir>/<instance>.log`` and ``.pid``; the supervisor's team address lists every replica.
     """
-    launcher = ServiceLauncher(log_dir=run_dir, gateway_port=int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT)))
+    launcher = ServiceLauncher(
+        log_dir=run_dir, gateway_port=int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT))
+    )
     addresses = {}
     for team in TEAMS:
         ports = replica_ports(team.port, replicas.get(team.name, 1))

@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 
 from gateway_service.errors import HTTP_STATUS, grpc_problem
 from gateway_service.grpc_client import Supervisor
 from gateway_service.session import COOKIE, MAX_AGE_S, Session
-from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -92,15 +92,24 @@ async def sign_in_form(request: Request) -> HTMLResponse:
 async def sign_in(request: Request, credential: Annotated[str, Form(max_length=8192)]) -> Response:
     """Check the credential with one call of the reviewer's queue, then open the session."""
     if not same_origin(request):
-        return page(request, "sign_in.html", 403, signed_in=False, error="Sign in from the console's own page.")
+        return page(
+            request, "sign_in.html", 403, signed_in=False, error="Sign in from the console's own page."
+        )
     credential = credential.strip()
     try:
-        await client(request).call("review", "ListReviews", review_pb2.ListReviewsRequest(page_size=1), credential)
+        await client(request).call(
+            "review", "ListReviews", review_pb2.ListReviewsRequest(page_size=1), credential
+        )
     except grpc.aio.AioRpcError as exc:
-        message = "That key or token was not accepted." if exc.code() in (
-            grpc.StatusCode.UNAUTHENTICATED,
-            grpc.StatusCode.PERMISSION_DENIED,
-        ) else "The service is not available; try again."
+        message = (
+            "That key or token was not accepted."
+            if exc.code()
+            in (
+                grpc.StatusCode.UNAUTHENTICATED,
+                grpc.StatusCode.PERMISSION_DENIED,
+            )
+            else "The service is not available; try again."
+        )
         return page(request, "sign_in.html", 401, signed_in=False, error=message)
     value, _ = request.app.state.sealer.seal(credential)
     response = RedirectResponse("/console", status_code=303)
@@ -133,9 +142,16 @@ async def queue(request: Request, reviewer: Reviewer) -> Response:
 
 async def _review_and_workflow(request: Request, review_id: str, credential: str) -> tuple[Any, Any]:
     supervisor = client(request)
-    review = (await supervisor.call("review", "GetReview", review_pb2.GetReviewRequest(review_id=review_id), credential)).review
+    review = (
+        await supervisor.call(
+            "review", "GetReview", review_pb2.GetReviewRequest(review_id=review_id), credential
+        )
+    ).review
     workflow = await supervisor.call(
-        "supervisor", "GetWorkflow", supervisor_pb2.GetWorkflowRequest(workflow_id=review.workflow_id), credential
+        "supervisor",
+        "GetWorkflow",
+        supervisor_pb2.GetWorkflowRequest(workflow_id=review.workflow_id),
+        credential,
     )
     return review, workflow.workflow
 
@@ -166,7 +182,9 @@ async def approve(request: Request, review_id: str, reviewer: Reviewer) -> Respo
     check_post(request, reviewer, str(form.get("csrf", "")))
     try:
         review, workflow = await _review_and_workflow(request, review_id, reviewer.credential)
-        texts = {v.item.artifact_id: str(form.get(f"text-{v.item.artifact_id}", v.item.text)) for v in review.items}
+        texts = {
+            v.item.artifact_id: str(form.get(f"text-{v.item.artifact_id}", v.item.text)) for v in review.items
+        }
         edits = [
             review_pb2.ItemEdit(artifact_id=v.item.artifact_id, text=texts[v.item.artifact_id])
             for v in review.items
@@ -182,7 +200,14 @@ async def approve(request: Request, review_id: str, reviewer: Reviewer) -> Respo
         problem = grpc_problem(exc)
         errors = {v["field"]: v["description"] for v in _violations(problem)}
         return review_page(
-            request, review, workflow, reviewer.csrf, 400, texts=texts, errors=errors, message=exc.details() or ""
+            request,
+            review,
+            workflow,
+            reviewer.csrf,
+            400,
+            texts=texts,
+            errors=errors,
+            message=exc.details() or "",
         )
     return RedirectResponse(f"/console/workflows/{review.workflow_id}", status_code=303)
 

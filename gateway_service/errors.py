@@ -124,7 +124,11 @@ def grpc_problem(error: grpc.aio.AioRpcError) -> JSONResponse:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": _TITLES[status], "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    status: {
+        "model": Problem,
+        "description": _TITLES[status],
+        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     for status in (400, 401, 403, 404, 409, 413, 422, 429, 499, 501, 502, 503, 504)
 }
 """The error responses every operation documents (problem details)."""

@@ -4,13 +4,16 @@ caller's tenant through the forwarded credential, and limited in depth, aliases 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import strawberry
 from fastapi import Request
 from google.protobuf.json_format import MessageToDict
 from graphql import GraphQLError
+from marketing.admin.v1 import admin_pb2
+from marketing.supervisor.v1 import review_pb2, supervisor_pb2
+from marketing.team.v1 import team_pb2
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.scalars import JSON
@@ -20,8 +23,6 @@ from common.config import Settings
 from gateway_service.errors import HTTP_STATUS
 from gateway_service.grpc_client import Supervisor
 from gateway_service.session import COOKIE
-from marketing.admin.v1 import admin_pb2
-from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 
 MAX_PAGE = 100
 MAX_CALLS = 50
@@ -34,7 +35,8 @@ async def _call(info: Info[Any, None], service: str, method: str, request: Any) 
     context["calls"] = context.get("calls", 0) + 1
     if context["calls"] > MAX_CALLS:
         raise GraphQLError(
-            f"the query needs more than {MAX_CALLS} backend calls; select less", extensions={"code": "TOO_COSTLY"}
+            f"the query needs more than {MAX_CALLS} backend calls; select less",
+            extensions={"code": "TOO_COSTLY"},
         )
     try:
         return await context["supervisor"].call(service, method, request, context["credential"])
@@ -118,7 +120,9 @@ class Workflow:
     async def review(self, info: Info[Any, None]) -> Review | None:
         if not self.review_id:
             return None
-        response = await _call(info, "review", "GetReview", review_pb2.GetReviewRequest(review_id=self.review_id))
+        response = await _call(
+            info, "review", "GetReview", review_pb2.GetReviewRequest(review_id=self.review_id)
+        )
         return review_of(response.review)
 
 
@@ -159,14 +163,14 @@ def workflow_of(message: supervisor_pb2.Workflow) -> Workflow:
                 id=a.id,
                 team=a.team,
                 agent=a.agent,
-                kind=a.DESCRIPTOR.fields_by_name["kind"].enum_type.values_by_number[a.kind].name,
+                kind=team_pb2.ArtifactKind.Name(a.kind),
                 title=a.title,
                 content=a.content,
                 mime_type=a.mime_type,
             )
             for a in message.artifacts
         ],
-        usage=MessageToDict(message.usage, preserving_proto_field_name=True),
+        usage=cast(JSON, MessageToDict(message.usage, preserving_proto_field_name=True)),
     )
 
 
@@ -189,7 +193,9 @@ def review_of(message: review_pb2.Review) -> Review:
                 flagged=view.flagged,
                 approved_text=view.approved_text,
                 findings=[
-                    Finding(rule=f.rule, message=f.message, severity=review_pb2.FindingSeverity.Name(f.severity))
+                    Finding(
+                        rule=f.rule, message=f.message, severity=review_pb2.FindingSeverity.Name(f.severity)
+                    )
                     for f in view.findings
                 ],
             )
@@ -210,10 +216,9 @@ class Query:
     async def workflows(
         self, info: Info[Any, None], first: int = 20, after: str = "", status: str | None = None
     ) -> WorkflowPage:
-        try:
-            status_value = supervisor_pb2.WorkflowStatus.Value(status) if status else 0
-        except ValueError:
-            raise GraphQLError(f"unknown status {status}", extensions={"code": "INVALID_ARGUMENT"}) from None
+        if status and status not in supervisor_pb2.WorkflowStatus.keys():
+            raise GraphQLError(f"unknown status {status}", extensions={"code": "INVALID_ARGUMENT"})
+        status_value = status or None
         request = supervisor_pb2.ListWorkflowsRequest(
             page_size=_page_size(first), page_token=after, status=status_value
         )
@@ -231,13 +236,16 @@ class Query:
     async def reviews(
         self, info: Info[Any, None], first: int = 20, after: str = "", status: str | None = None
     ) -> ReviewPage:
-        try:
-            status_value = review_pb2.ReviewStatus.Value(status) if status else 0
-        except ValueError:
-            raise GraphQLError(f"unknown status {status}", extensions={"code": "INVALID_ARGUMENT"}) from None
-        request = review_pb2.ListReviewsRequest(page_size=_page_size(first), page_token=after, status=status_value)
+        if status and status not in review_pb2.ReviewStatus.keys():
+            raise GraphQLError(f"unknown status {status}", extensions={"code": "INVALID_ARGUMENT"})
+        status_value = status or None
+        request = review_pb2.ListReviewsRequest(
+            page_size=_page_size(first), page_token=after, status=status_value
+        )
         response = await _call(info, "review", "ListReviews", request)
-        return ReviewPage(items=[review_of(r) for r in response.reviews], next_page_token=response.next_page_token)
+        return ReviewPage(
+            items=[review_of(r) for r in response.reviews], next_page_token=response.next_page_token
+        )
 
     @strawberry.field
     async def review(self, info: Info[Any, None], id: str) -> Review:
@@ -247,7 +255,7 @@ class Query:
     @strawberry.field(description="Usage this month (AdminService/GetUsage; scope marketing.admin).")
     async def usage(self, info: Info[Any, None], tenant_id: str) -> JSON:
         response = await _call(info, "admin", "GetUsage", admin_pb2.GetUsageRequest(tenant_id=tenant_id))
-        return MessageToDict(response, preserving_proto_field_name=True)
+        return cast(JSON, MessageToDict(response, preserving_proto_field_name=True))
 
 
 def router(settings: Settings) -> GraphQLRouter[Any, None]:

@@ -9,12 +9,12 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
+from marketing.admin.v1 import admin_pb2_grpc
+from marketing.supervisor.v1 import review_pb2_grpc, supervisor_pb2_grpc
 
 from common.config import Settings
 from common.telemetry import client_interceptors
 from common.tls import aio_channel, tls_files
-from marketing.admin.v1 import admin_pb2_grpc
-from marketing.supervisor.v1 import review_pb2_grpc, supervisor_pb2_grpc
 
 SERVICES = ("supervisor", "review", "admin")
 
@@ -41,7 +41,12 @@ class Supervisor:
         }
 
     async def call(
-        self, service: str, method: str, request: Message, credential: str | None, timeout_s: float | None = None
+        self,
+        service: str,
+        method: str,
+        request: Message,
+        credential: str | None,
+        timeout_s: float | None = None,
     ) -> Any:
         """A unary call with the caller's credential; raises ``grpc.aio.AioRpcError`` on a gRPC error."""
         stub_method = getattr(self.stubs[service], method)

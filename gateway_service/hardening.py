@@ -48,7 +48,7 @@ def install(app: FastAPI, settings: Settings) -> None:
                 return problem_response(413, f"the request body exceeds {limit} bytes")
         response = await call_next(request)
         path = request.url.path
-        loose = path.startswith("/docs") or path == "/graphql" and request.method == "GET"
+        loose = path.startswith("/docs") or (path == "/graphql" and request.method == "GET")
         response.headers.setdefault("Content-Security-Policy", DOCS_CSP if loose else CONSOLE_CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"

@@ -9,11 +9,10 @@ from typing import Any
 
 from google.protobuf.json_format import ParseDict
 from google.protobuf.message import Message
-from pydantic import BaseModel, ConfigDict, Field
-
 from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 from marketing.team.v1 import team_pb2
 from marketing.tenant.v1 import tenant_pb2
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def _enum(name: str, descriptor: Any) -> Any:
@@ -88,7 +87,9 @@ class ApproveReviewBody(_Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"edits": [{"artifact_id": "social-2", "text": "Our vector database is open source."}]}]
+            "examples": [
+                {"edits": [{"artifact_id": "social-2", "text": "Our vector database is open source."}]}
+            ]
         },
     )
 
@@ -103,7 +104,7 @@ class RejectReviewBody(_Body):
         extra="forbid", json_schema_extra={"examples": [{"comments": "Mention the Apache 2.0 licence"}]}
     )
 
-    comments: str = Field("", max_length=20_000)
+    comments: str = Field(default="", max_length=20_000)
     final: bool = False
 
 

@@ -14,6 +14,8 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from marketing.admin.v1 import admin_pb2
+from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 
 from gateway_service.errors import PROBLEM_RESPONSES
 from gateway_service.grpc_client import Supervisor
@@ -26,12 +28,10 @@ from gateway_service.models import (
     WorkflowStatus,
 )
 from gateway_service.session import COOKIE
-from marketing.admin.v1 import admin_pb2
-from marketing.supervisor.v1 import review_pb2, supervisor_pb2
 
 bearer = HTTPBearer(auto_error=False, description="A tenant's API key (mka_...) or an OAuth2 access token")
 JsonObject = dict[str, Any]
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)  # type: ignore[arg-type]
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 
 def to_json(message: Message) -> JsonObject:
@@ -68,15 +68,23 @@ async def submit_task(
     body: SubmitTaskBody,
     client: Client,
     token: Credential,
-    wait: Annotated[bool, Query(description="wait until the workflow stops (done or awaiting review)")] = False,
+    wait: Annotated[
+        bool, Query(description="wait until the workflow stops (done or awaiting review)")
+    ] = False,
 ) -> JsonObject:
     """Queue a task; answers at once with the queued workflow, or with ``wait=true`` when it stops."""
-    response = await client.call("supervisor", "SubmitTask", body.to_proto(supervisor_pb2.SubmitTaskRequest), token)
+    response = await client.call(
+        "supervisor", "SubmitTask", body.to_proto(supervisor_pb2.SubmitTaskRequest), token
+    )
     if not wait:
         return to_json(response)
     workflow_id = response.workflow.id
     watch = client.stream(
-        "supervisor", "WatchWorkflow", supervisor_pb2.WatchWorkflowRequest(workflow_id=workflow_id), token, client.wait_timeout_s
+        "supervisor",
+        "WatchWorkflow",
+        supervisor_pb2.WatchWorkflowRequest(workflow_id=workflow_id),
+        token,
+        client.wait_timeout_s,
     )
     try:
         async with asyncio.timeout(client.wait_timeout_s):
@@ -85,7 +93,9 @@ async def submit_task(
                     break
     except TimeoutError:
         pass  # answer with the workflow as it is now
-    current = await client.call("supervisor", "GetWorkflow", supervisor_pb2.GetWorkflowRequest(workflow_id=workflow_id), token)
+    current = await client.call(
+        "supervisor", "GetWorkflow", supervisor_pb2.GetWorkflowRequest(workflow_id=workflow_id), token
+    )
     return {"workflow": to_json(current.workflow), "created": response.created}
 
 
@@ -95,10 +105,12 @@ async def list_workflows(
     token: Credential,
     page_size: PageSize = 0,
     page_token: PageToken = "",
-    status: WorkflowStatus | None = None,  # type: ignore[valid-type]
+    status: WorkflowStatus | None = None,
 ) -> JsonObject:
     """A page of workflows, newest first."""
-    request = supervisor_pb2.ListWorkflowsRequest(page_size=page_size, page_token=page_token, status=status.value if status else 0)
+    request = supervisor_pb2.ListWorkflowsRequest(
+        page_size=page_size, page_token=page_token, status=status.value if status else None
+    )
     return to_json(await client.call("supervisor", "ListWorkflows", request, token))
 
 
@@ -121,13 +133,17 @@ async def resume_workflow(
     workflow_id: str, client: Client, token: Credential, body: ResumeWorkflowBody | None = None
 ) -> JsonObject:
     """Continue a stopped workflow, optionally with a larger budget."""
-    request = (body or ResumeWorkflowBody()).to_proto(supervisor_pb2.ResumeWorkflowRequest, workflow_id=workflow_id)
-    return to_json(await client.call("supervisor", "ResumeWorkflow", request, token, timeout_s=client.wait_timeout_s))
+    request = (body or ResumeWorkflowBody()).to_proto(
+        supervisor_pb2.ResumeWorkflowRequest, workflow_id=workflow_id
+    )
+    return to_json(
+        await client.call("supervisor", "ResumeWorkflow", request, token, timeout_s=client.wait_timeout_s)
+    )
 
 
 def sse_frame(cursor: str, event: Message) -> str:
     """One Server-Sent Event: the cursor as its id, the event kind as its type, the event as JSON data."""
-    kind = event.WhichOneof("event") or "message"  # type: ignore[attr-defined]
+    kind = event.WhichOneof("event") or "message"
     return f"id: {cursor}\nevent: {kind}\ndata: {json.dumps(to_json(event))}\n\n"
 
 
@@ -142,7 +158,9 @@ async def workflow_events(
     client: Client,
     token: Credential,
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
-    after: Annotated[str, Query(max_length=100, description="a cursor, for clients that cannot set headers")] = "",
+    after: Annotated[
+        str, Query(max_length=100, description="a cursor, for clients that cannot set headers")
+    ] = "",
 ) -> StreamingResponse:
     """The stored events after ``Last-Event-ID`` (a cursor), then live ones, ending after ``done`` (a workflow
     that stops for a review and then goes on has two: follow on with the first one's id)."""
@@ -172,22 +190,28 @@ async def workflow_events(
 async def list_reviews(
     client: Client,
     token: Credential,
-    status: ReviewStatus | None = None,  # type: ignore[valid-type]
+    status: ReviewStatus | None = None,
     page_size: PageSize = 0,
     page_token: PageToken = "",
 ) -> JsonObject:
     """A page of reviews (``status=REVIEW_STATUS_PENDING``: the queue)."""
-    request = review_pb2.ListReviewsRequest(status=status.value if status else 0, page_size=page_size, page_token=page_token)
+    request = review_pb2.ListReviewsRequest(
+        status=status.value if status else None, page_size=page_size, page_token=page_token
+    )
     return to_json(await client.call("review", "ListReviews", request, token))
 
 
 @router.get("/reviews/{review_id}", summary="One review with its items and findings (GetReview)")
 async def get_review(review_id: str, client: Client, token: Credential) -> JsonObject:
     """The review: items, texts, limits, findings, approvals."""
-    return to_json(await client.call("review", "GetReview", review_pb2.GetReviewRequest(review_id=review_id), token))
+    return to_json(
+        await client.call("review", "GetReview", review_pb2.GetReviewRequest(review_id=review_id), token)
+    )
 
 
-@router.post("/reviews/{review_id}:approve", summary="Approve a review, optionally with edits (ApproveReview)")
+@router.post(
+    "/reviews/{review_id}:approve", summary="Approve a review, optionally with edits (ApproveReview)"
+)
 async def approve_review(
     review_id: str, client: Client, token: Credential, body: ApproveReviewBody | None = None
 ) -> JsonObject:
@@ -209,10 +233,14 @@ async def reject_review(
 async def get_usage(
     client: Client,
     token: Credential,
-    tenant_id: Annotated[str, Query(max_length=63, description="the tenant (the caller's own, unless platform admin)")],
+    tenant_id: Annotated[
+        str, Query(max_length=63, description="the tenant (the caller's own, unless platform admin)")
+    ],
 ) -> JsonObject:
     """The tenant's usage this month."""
-    return to_json(await client.call("admin", "GetUsage", admin_pb2.GetUsageRequest(tenant_id=tenant_id), token))
+    return to_json(
+        await client.call("admin", "GetUsage", admin_pb2.GetUsageRequest(tenant_id=tenant_id), token)
+    )
 
 
 @router.get("/tools", summary="The tools of every team (ListTools)")
@@ -220,4 +248,6 @@ async def list_tools(
     client: Client, token: Credential, team: Annotated[str, Query(max_length=100)] = ""
 ) -> JsonObject:
     """Each team's tools, and the teams that did not answer."""
-    return to_json(await client.call("supervisor", "ListTools", supervisor_pb2.ListToolsRequest(team=team), token))
+    return to_json(
+        await client.call("supervisor", "ListTools", supervisor_pb2.ListToolsRequest(team=team), token)
+    )

@@ -38,7 +38,9 @@ class SessionSealer:
         session = Session(credential, secrets.token_urlsafe(24))
         nonce = os.urandom(12)
         plain = json.dumps({"c": session.credential, "x": session.csrf}).encode()
-        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, plain, COOKIE.encode())).decode(), session
+        return base64.urlsafe_b64encode(
+            nonce + self._aead.encrypt(nonce, plain, COOKIE.encode())
+        ).decode(), session
 
     def open(self, value: str | None) -> Session | None:
         """The session of a cookie value; None when absent, tampered with or sealed under another key."""

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import grpc
+from marketing.supervisor.v1 import review_pb2, review_pb2_grpc
 
 from common.launcher import ServiceLauncher, console_url
 from common.teams import TEAMS
 from common.tls import sync_channel
-from marketing.supervisor.v1 import review_pb2, review_pb2_grpc
 from supervisor_service import cli, review_cli
 
 SAMPLE_TASK = (
@@ -48,7 +48,9 @@ def main() -> int:
         if code == cli.AWAITING_REVIEW_EXIT:
             with sync_channel(address, None) as channel:
                 if in_browser:
-                    print(f"\nthe workflow waits for a review: decide it at {console_url(launcher)}", flush=True)
+                    print(
+                        f"\nthe workflow waits for a review: decide it at {console_url(launcher)}", flush=True
+                    )
                     return wait_for_decision(channel)
                 print("\nthe workflow waits for a review; approving it as a reviewer", flush=True)
                 code = review_cli.approve_pending(channel)

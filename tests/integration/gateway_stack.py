@@ -9,12 +9,12 @@ from typing import Any
 
 import grpc
 import uvicorn
+from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
+from marketing.tenant.v1 import tenant_pb2
 
 from common.config import Settings
 from common.launcher import free_port
 from gateway_service.app import create_app
-from marketing.supervisor.v1 import supervisor_pb2, supervisor_pb2_grpc
-from marketing.tenant.v1 import tenant_pb2
 
 CAMPAIGN = "Prepare LinkedIn and X posts announcing our open-source vector database release"
 

@@ -16,7 +16,9 @@ from tests.integration.gateway_stack import campaign_awaiting_review, running_ga
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console.png"
 playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run does it)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run does it)"
+)
 
 
 @pytest.fixture(scope="module")

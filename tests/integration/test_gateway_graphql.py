@@ -46,7 +46,9 @@ async def test_a_workflow_with_its_team_runs_artifacts_and_review_items_in_one_r
     found = body["data"]["workflow"]
     assert found["status"] == "WORKFLOW_STATUS_AWAITING_REVIEW"
     assert found["id"] == workflow.id and found["review"]["id"] == workflow.review_id
-    assert isinstance(found["teamRuns"], list) and isinstance(found["artifacts"], list)  # filled when it completes
+    assert isinstance(found["teamRuns"], list) and isinstance(
+        found["artifacts"], list
+    )  # filled when it completes
     items = found["review"]["items"]
     assert any(item["platform"] == "x" and item["maxLength"] == 280 for item in items), items
 
@@ -75,13 +77,17 @@ async def test_another_tenant_sees_nothing(gateway: Any) -> None:
 
 async def test_depth_size_and_cost_limits(gateway: Any) -> None:
     url, headers, workflow = gateway
-    deep = "query($id: String!) { workflow(id: $id) { " + "review { workflow { " * 4 + "id" + " } }" * 4 + " } }"
+    deep = (
+        "query($id: String!) { workflow(id: $id) { " + "review { workflow { " * 4 + "id" + " } }" * 4 + " } }"
+    )
     body = await query(url, headers["acme"], deep, id=workflow.id)
     assert "exceeds maximum operation depth" in body["errors"][0]["message"], body
     aliases = " ".join(f"a{n}: workflows {{ items {{ id }} }}" for n in range(20))
     body = await query(url, headers["acme"], "{ " + aliases + " }")
     assert "aliases" in body["errors"][0]["message"].lower(), body
-    nested = f'workflow(id: "{workflow.id}") {{ review {{ workflow {{ review {{ id }} }} }} }}'  # 4 calls each
+    nested = (
+        f'workflow(id: "{workflow.id}") {{ review {{ workflow {{ review {{ id }} }} }} }}'  # 4 calls each
+    )
     cheap = await query(url, headers["acme"], "{ " + " ".join(f"w{n}: {nested}" for n in range(12)) + " }")
     assert "errors" not in cheap and len(cheap["data"]) == 12, cheap
     costly = await query(url, headers["acme"], "{ " + " ".join(f"w{n}: {nested}" for n in range(13)) + " }")

@@ -57,7 +57,9 @@ async def test_grpc_errors_become_problem_details(gateway: Any) -> None:
         assert anonymous.headers["www-authenticate"].startswith("Bearer")
         assert anonymous.headers["content-type"] == "application/problem+json"
         assert anonymous.json()["grpc_code"] == "UNAUTHENTICATED"
-        missing = await http.get("/v1/workflows/6f0c1b1e-0000-4000-8000-000000000000", headers=headers["acme"])
+        missing = await http.get(
+            "/v1/workflows/6f0c1b1e-0000-4000-8000-000000000000", headers=headers["acme"]
+        )
         assert missing.status_code == 404 and missing.json()["title"] == "Not Found"
         bad = await http.post(
             "/v1/tasks", json={"task": "x", "notify_url": "ftp://example.com"}, headers=headers["acme"]
@@ -74,21 +76,35 @@ async def test_review_approve_with_an_over_long_edit_then_a_fixed_one(gateway: A
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         pending = (await http.get("/v1/reviews?status=REVIEW_STATUS_PENDING", headers=headers["acme"])).json()
         assert awaiting.review_id in [r["id"] for r in pending["reviews"]]
-        review = (await http.get(f"/v1/reviews/{awaiting.review_id}", headers=headers["acme"])).json()["review"]
+        review = (await http.get(f"/v1/reviews/{awaiting.review_id}", headers=headers["acme"])).json()[
+            "review"
+        ]
         x_item = next(i["item"] for i in review["items"] if i["item"].get("platform") == "x")
-        too_long = {"edits": [{"artifact_id": x_item["artifact_id"], "text": "y" * (x_item["max_length"] + 1)}]}
-        refused = await http.post(f"/v1/reviews/{awaiting.review_id}:approve", json=too_long, headers=headers["acme-reviewer"])
+        too_long = {
+            "edits": [{"artifact_id": x_item["artifact_id"], "text": "y" * (x_item["max_length"] + 1)}]
+        }
+        refused = await http.post(
+            f"/v1/reviews/{awaiting.review_id}:approve", json=too_long, headers=headers["acme-reviewer"]
+        )
         assert refused.status_code == 400, refused.text
         assert refused.json()["violations"], refused.text
-        fixed = {"edits": [{"artifact_id": x_item["artifact_id"], "text": "Our vector database is open source."}]}
-        approved = await http.post(f"/v1/reviews/{awaiting.review_id}:approve", json=fixed, headers=headers["acme-reviewer"])
+        fixed = {
+            "edits": [{"artifact_id": x_item["artifact_id"], "text": "Our vector database is open source."}]
+        }
+        approved = await http.post(
+            f"/v1/reviews/{awaiting.review_id}:approve", json=fixed, headers=headers["acme-reviewer"]
+        )
         assert approved.status_code == 200, approved.text
         assert approved.json()["review"]["status"] == "REVIEW_STATUS_APPROVED"
         events = await _events(http, f"/v1/workflows/{awaiting.id}/events", headers["acme"])
         assert events[-1][1] == "done" and "WORKFLOW_STATUS_AWAITING_REVIEW" in events[-1][2]
-        resumed = await _events(http, f"/v1/workflows/{awaiting.id}/events", {**headers["acme"], "last-event-id": events[1][0]})
+        resumed = await _events(
+            http, f"/v1/workflows/{awaiting.id}/events", {**headers["acme"], "last-event-id": events[1][0]}
+        )
         assert [e[0] for e in resumed] == [e[0] for e in events[2:]]
-        after_review = await _events(http, f"/v1/workflows/{awaiting.id}/events?after={events[-1][0]}", headers["acme"])
+        after_review = await _events(
+            http, f"/v1/workflows/{awaiting.id}/events?after={events[-1][0]}", headers["acme"]
+        )
         assert after_review[-1][1] == "done" and "WORKFLOW_STATUS_COMPLETED" in after_review[-1][2]
         assert int(after_review[0][0]) > int(events[-1][0])
 
@@ -117,7 +133,11 @@ async def test_another_tenant_sees_nothing_of_acme(gateway: Any, awaiting: Any) 
         assert awaiting.id not in [w["id"] for w in workflows.get("workflows", [])]
         reviews = (await http.get("/v1/reviews", headers=headers["globex"])).json()
         assert awaiting.review_id not in [r["id"] for r in reviews.get("reviews", [])]
-        for path in (f"/v1/workflows/{awaiting.id}", f"/v1/reviews/{awaiting.review_id}", f"/v1/workflows/{awaiting.id}/events"):
+        for path in (
+            f"/v1/workflows/{awaiting.id}",
+            f"/v1/reviews/{awaiting.review_id}",
+            f"/v1/workflows/{awaiting.id}/events",
+        ):
             assert (await http.get(path, headers=headers["globex"])).status_code == 404, path
         for path in (f"/v1/reviews/{awaiting.review_id}:approve", f"/v1/workflows/{awaiting.id}:cancel"):
             assert (await http.post(path, json={}, headers=headers["globex"])).status_code == 404, path
@@ -161,7 +181,9 @@ async def test_the_credential_and_the_trace_context_reach_the_supervisor() -> No
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     async with in_process_stack(settings, interceptors=[recorder]) as channel:
         target = channel._channel.target.decode()  # type: ignore[attr-defined]  # the supervisor's address
-        own = test_settings(gateway_supervisor_addr=target)  # the gateway's own channel, with its interceptors
+        own = test_settings(
+            gateway_supervisor_addr=target
+        )  # the gateway's own channel, with its interceptors
         async with running_gateway(own, None) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
             headers = {"authorization": "Bearer mka_x_y", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
             await http.get("/v1/workflows", headers=headers)

@@ -62,7 +62,11 @@ async def test_spec_and_docs(gateway: Any) -> None:
     assert submit["security"] == [{"HTTPBearer": []}]
     assert spec["components"]["schemas"]["SubmitTaskBody"]["examples"]
     assert {"400", "401", "403", "404", "429", "503", "504"} <= set(submit["responses"])
-    assert docs.status_code == 200 and "swagger-ui" in docs.text and docs.headers["content-type"].startswith("text/html")
+    assert (
+        docs.status_code == 200
+        and "swagger-ui" in docs.text
+        and docs.headers["content-type"].startswith("text/html")
+    )
 
 
 def test_an_issuer_adds_the_openid_connect_scheme() -> None:

@@ -45,7 +45,9 @@ def test_status_codes(code: grpc.StatusCode, status: int) -> None:
 
 def test_invalid_argument_carries_the_field_violations() -> None:
     bad = error_details_pb2.BadRequest(
-        field_violations=[error_details_pb2.BadRequest.FieldViolation(field="task", description="is required")]
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field="task", description="is required")
+        ]
     )
     body = json.loads(bytes(grpc_problem(error(grpc.StatusCode.INVALID_ARGUMENT, "invalid", bad)).body))
     assert body["status"] == 400 and body["violations"] == [{"field": "task", "description": "is required"}]
@@ -54,7 +56,9 @@ def test_invalid_argument_carries_the_field_violations() -> None:
 def test_resource_exhausted_is_429_with_retry_after_and_the_quota() -> None:
     retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=41))
     quota = error_details_pb2.QuotaFailure(
-        violations=[error_details_pb2.QuotaFailure.Violation(subject="tenant:acme", description="tasks_per_day")]
+        violations=[
+            error_details_pb2.QuotaFailure.Violation(subject="tenant:acme", description="tasks_per_day")
+        ]
     )
     response = grpc_problem(error(grpc.StatusCode.RESOURCE_EXHAUSTED, "quota used up", retry, quota))
     body = json.loads(bytes(response.body))

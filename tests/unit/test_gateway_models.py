@@ -49,7 +49,9 @@ def _check_field(model: type[BaseModel], name: str, field: FieldDescriptor) -> N
 def test_each_body_has_exactly_its_messages_fields_with_compatible_types(model: type[BaseModel]) -> None:
     message, from_path = BODIES[model]
     proto_fields = {f.name: f for f in message.DESCRIPTOR.fields if f.name not in from_path}
-    assert set(model.model_fields) == set(proto_fields), f"{model.__name__} drifted from {message.DESCRIPTOR.full_name}"
+    assert set(model.model_fields) == set(proto_fields), (
+        f"{model.__name__} drifted from {message.DESCRIPTOR.full_name}"
+    )
     for name, field in proto_fields.items():
         _check_field(model, name, field)
 
@@ -59,4 +61,9 @@ def test_a_body_becomes_its_message() -> None:
         {"task": "t", "priority": "PRIORITY_HIGH", "budget": {"max_model_calls": 3}, "request_id": "r"}
     )
     message = body.to_proto(BODIES[SubmitTaskBody][0])
-    assert (message.task, message.priority, message.budget.max_model_calls, message.request_id) == ("t", 3, 3, "r")
+    assert (message.task, message.priority, message.budget.max_model_calls, message.request_id) == (
+        "t",
+        3,
+        3,
+        "r",
+    )
