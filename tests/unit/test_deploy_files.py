@@ -30,8 +30,8 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from common.launcher import GATEWAY
 from common.config import Settings, load_settings
+from common.launcher import GATEWAY
 from common.teams import TEAMS, TeamRegistry, TeamSpec
 from common.tls_certs import (
     CA_FILE,
@@ -453,7 +453,9 @@ def health_probe(port: int) -> dict[str, Any]:
 def test_deployments_run_their_module_with_tls_health_probes_on_their_port(overlay: str) -> None:
     docs = rendered(overlay)
     deployments = of_kind(docs, "Deployment")
-    assert deployments.pop(GATEWAY)  # HTTP, not gRPC: test_the_gateway_deployment_probes_http_and_reaches_the_supervisor
+    assert deployments.pop(
+        GATEWAY
+    )  # HTTP, not gRPC: test_the_gateway_deployment_probes_http_and_reaches_the_supervisor
     assert set(deployments) == set(SERVICES)
     grace = float(configuration(docs)["SHUTDOWN_GRACE_S"])
     for name, deployment in deployments.items():
