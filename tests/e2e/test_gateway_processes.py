@@ -32,6 +32,11 @@ def test_rest_and_graphql_through_the_processes(gateway: tuple[ServiceLauncher, 
         body = {"task": CAMPAIGN, "approval_policy": "APPROVAL_POLICY_BEFORE_PUBLISHING"}
         workflow = http.post("/v1/tasks?wait=true", json=body).json()["workflow"]
         assert workflow["status"] == "WORKFLOW_STATUS_AWAITING_REVIEW", workflow
+        # `make demo`/`make up` (AUTH_DISABLED on loopback): the console accepts any key, acting for `default`
+        signed_in = http.post("/console/sign-in", data={"credential": "demo"}, headers={"origin": url})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/console"
+        assert workflow["review_id"] in http.get("/console").text
+        http.cookies.clear()
         approved = http.post(f"/v1/reviews/{workflow['review_id']}:approve", json={})
         assert approved.status_code == 200, approved.text
         for _ in range(300):
