@@ -182,17 +182,21 @@ async def approve(request: Request, review_id: str, reviewer: Reviewer) -> Respo
     check_post(request, reviewer, str(form.get("csrf", "")))
     try:
         review, workflow = await _review_and_workflow(request, review_id, reviewer.credential)
-        texts = {
-            v.item.artifact_id: str(form.get(f"text-{v.item.artifact_id}", v.item.text)) for v in review.items
-        }
-        edits = [
-            review_pb2.ItemEdit(artifact_id=v.item.artifact_id, text=texts[v.item.artifact_id])
-            for v in review.items
-            if texts[v.item.artifact_id] != (v.approved_text or v.item.text)
-        ]
-        request_message = review_pb2.ApproveReviewRequest(
-            review_id=review_id, edits=edits, override_flags=form.get("override_flags") == "on"
-        )
+    except grpc.aio.AioRpcError as exc:
+        return error_page(request, exc)
+    texts = {  # browsers send a textarea's line breaks as CRLF: compare and approve the text as the team wrote it
+        v.item.artifact_id: str(form.get(f"text-{v.item.artifact_id}", v.item.text)).replace("\r\n", "\n")
+        for v in review.items
+    }
+    edits = [
+        review_pb2.ItemEdit(artifact_id=v.item.artifact_id, text=texts[v.item.artifact_id])
+        for v in review.items
+        if texts[v.item.artifact_id] != (v.approved_text or v.item.text)
+    ]
+    request_message = review_pb2.ApproveReviewRequest(
+        review_id=review_id, edits=edits, override_flags=form.get("override_flags") == "on"
+    )
+    try:
         await client(request).call("review", "ApproveReview", request_message, reviewer.credential)
     except grpc.aio.AioRpcError as exc:
         if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):

@@ -22,7 +22,6 @@ from strawberry.types import Info
 from common.config import Settings
 from gateway_service.errors import HTTP_STATUS
 from gateway_service.grpc_client import Supervisor
-from gateway_service.session import COOKIE
 
 MAX_PAGE = 100
 MAX_CALLS = 50
@@ -273,9 +272,6 @@ def router(settings: Settings) -> GraphQLRouter[Any, None]:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         credential = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-        if credential is None:
-            session = request.app.state.sealer.open(request.cookies.get(COOKIE))
-            credential = session.credential if session is not None else None
         supervisor: Supervisor = request.app.state.supervisor
         return {"supervisor": supervisor, "credential": credential}
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import Settings
 from common.telemetry import tracer
@@ -34,18 +34,11 @@ def install(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "last-event-id", "traceparent"],
         )
-    app.add_middleware(TraceContext)  # outermost but CORS: every request continues its caller's trace
-    limit = settings.gateway_max_body_bytes
+    app.add_middleware(TraceContext)  # every request continues its caller's trace
+    app.add_middleware(BodyLimit, limit=settings.gateway_max_body_bytes)
 
     @app.middleware("http")
     async def harden(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problem_response(413, f"the request body exceeds {limit} bytes")
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = await request.body()  # chunked: read it (bounded by the limit check below)
-            if len(body) > limit:
-                return problem_response(413, f"the request body exceeds {limit} bytes")
         response = await call_next(request)
         path = request.url.path
         loose = path.startswith("/docs") or (path == "/graphql" and request.method == "GET")
@@ -74,3 +67,43 @@ class TraceContext:
         name = f"{scope['method']} {scope['path']}"
         with tracer().start_as_current_span(name, context=parent, kind=SpanKind.SERVER):
             await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413, whether it declares its length or is chunked
+    (read up to the limit, then replayed to the app; never more than the limit in memory)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        length = headers.get("content-length")
+        too_large = problem_response(413, f"the request body exceeds {self.limit} bytes")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await too_large(scope, receive, send)
+            return
+        if length is not None or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)  # the server delivers at most content-length bytes
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await too_large(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)

@@ -42,9 +42,12 @@ def to_json(message: Message) -> JsonObject:
 async def credential(
     request: Request, header: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str | None:
-    """The caller's bearer credential, else the console session's (the console's live updates)."""
+    """The caller's bearer credential, else, for reads only, the console session's (the console's live updates
+    over EventSource, which cannot set headers); a cookie never authorizes a change."""
     if header is not None:
         return header.credentials
+    if request.method != "GET":
+        return None
     session = request.app.state.sealer.open(request.cookies.get(COOKIE))
     return session.credential if session is not None else None
 

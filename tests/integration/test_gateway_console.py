@@ -79,6 +79,11 @@ async def test_a_reviewer_edits_an_over_long_post_fixes_it_approves_and_sees_the
     await playwright_api.expect(status).to_have_text("COMPLETED", timeout=60_000)  # live update, then reload
     await page.screenshot(path=str(tmp_path / "workflow.png"), full_page=True)
     assert await page.locator("details.artifact").count() > 0
+    review = (await (await page.request.get(f"{url}/v1/reviews/{workflow.review_id}")).json())["review"]
+    for view in review["items"]:  # the untouched post is approved exactly as written (no CRLF from the form)
+        assert "\r" not in view["approved_text"]
+        if view["item"]["platform"] != "x":
+            assert view["approved_text"] == view["item"]["text"]
     await page.goto(f"{url}/console")
     assert await page.locator("#empty-queue").is_visible()
 

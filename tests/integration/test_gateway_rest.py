@@ -156,6 +156,15 @@ async def test_tools_usage_and_hardening(gateway: Any) -> None:
         huge = await http.post("/v1/tasks", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
                                headers={**headers["acme"], "content-type": "application/json"})  # fmt: skip
         assert huge.status_code == 413
+
+        async def chunks() -> AsyncIterator[bytes]:  # no content-length: chunked transfer encoding
+            for _ in range(40):
+                yield b" " * 65536
+
+        chunked = await http.post(
+            "/v1/tasks", content=chunks(), headers={**headers["acme"], "content-type": "application/json"}
+        )
+        assert chunked.status_code == 413 and chunked.json()["status"] == 413
         allowed = await http.options("/v1/tools", headers={"origin": "https://app.example.com",
                                                             "access-control-request-method": "GET"})  # fmt: skip
         assert allowed.headers.get("access-control-allow-origin") == "https://app.example.com"
