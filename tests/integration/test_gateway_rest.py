@@ -9,7 +9,9 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from marketing.admin.v1 import admin_pb2
 
+from common.storage import open_store
 from tests.conftest import authenticated_stack, in_process_stack, tenant_api_key, test_settings
 from tests.integration.gateway_stack import CAMPAIGN, bearer, campaign_awaiting_review, running_gateway
 
@@ -198,3 +200,30 @@ async def test_the_credential_and_the_trace_context_reach_the_supervisor() -> No
             await http.get("/v1/workflows", headers=headers)
     call = next(c for c in recorder.calls if c.get("authorization") == "Bearer mka_x_y")
     assert call["traceparent"].split("-")[1] == trace_id
+
+
+async def test_a_tenant_over_its_quota_gets_429_with_retry_after() -> None:
+    from supervisor_service.limits import limits_blob
+    from supervisor_service.tenants import Audit, TenantStore
+
+    settings = test_settings(tenant_limits_cache_s=0)
+    store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
+    try:
+        tenants = TenantStore(store.db)
+        await tenants.ensure_tenant("default", actor="test")
+        limits = admin_pb2.Tenant(quotas=admin_pb2.TenantQuotas(tasks_per_day=1))
+        await tenants.update_tenant("default", Audit("test"), limits=limits_blob(limits))
+    finally:
+        await store.close()
+    async with in_process_stack(settings) as channel, running_gateway(settings, channel) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            first = await http.post("/v1/tasks", json={"task": "Research the vector database market"})
+            assert first.status_code == 200, first.text
+            second = await http.post("/v1/tasks", json={"task": "Research the vector database market again"})
+    assert second.status_code == 429, second.text
+    assert 0 < int(second.headers["retry-after"]) <= 24 * 3600
+    body = second.json()
+    assert body["grpc_code"] == "RESOURCE_EXHAUSTED" and body["retry_after_s"] == int(
+        second.headers["retry-after"]
+    )
+    assert {v["description"] for v in body["quota_violations"]} == {"tasks_per_day"}
