@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -11,8 +12,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import Settings
+from common.logging import get_logger
 from common.telemetry import tracer
 from gateway_service.errors import problem_response
+
+log = get_logger(__name__)
 
 CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -39,8 +43,17 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.middleware("http")
     async def harden(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.monotonic()
         response = await call_next(request)
         path = request.url.path
+        if path != "/healthz":  # one JSON line per request (no query string: it may name people's data)
+            log.info(
+                "gateway_request",
+                method=request.method,
+                path=path,
+                status=response.status_code,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
         loose = path.startswith("/docs") or (path == "/graphql" and request.method == "GET")
         response.headers.setdefault("Content-Security-Policy", DOCS_CSP if loose else CONSOLE_CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
