@@ -169,20 +169,18 @@ async def workflow_events(
     that stops for a review and then goes on has two: follow on with the first one's id)."""
     cursor = last_event_id or after
     request = supervisor_pb2.WatchWorkflowRequest(workflow_id=workflow_id, cursor=cursor)
-    stream = client.stream("supervisor", "WatchWorkflow", request, token, client.wait_timeout_s).__aiter__()
-    try:
-        first = await anext(stream)  # errors (NOT_FOUND, UNAUTHENTICATED, ...) before the 200 goes out
-    except StopAsyncIteration:
-        first = None
+    exists = supervisor_pb2.GetWorkflowRequest(workflow_id=workflow_id)
+    await client.call(
+        "supervisor", "GetWorkflow", exists, token
+    )  # NOT_FOUND, UNAUTHENTICATED... before the 200
+    stream = client.stream("supervisor", "WatchWorkflow", request, token, client.wait_timeout_s)
 
     async def frames() -> AsyncIterator[str]:
-        if first is None:
-            return
-        yield sse_frame(first.cursor, first.event)
+        yield ": following the workflow\n\n"  # headers and a first byte at once, whatever the wait
         try:
             async for item in stream:
                 yield sse_frame(item.cursor, item.event)
-        except grpc.aio.AioRpcError as exc:
+        except grpc.aio.AioRpcError as exc:  # the deadline (GATEWAY_WAIT_TIMEOUT_S) included: reconnect
             yield f"event: error\ndata: {json.dumps({'grpc_code': exc.code().name})}\n\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -119,7 +119,11 @@ async def _events(http: httpx.AsyncClient, path: str, headers: dict[str, str]) -
         assert response.headers["content-type"].startswith("text/event-stream")
         fields: dict[str, str] = {}
         async for line in response.aiter_lines():
+            if line.startswith(":"):  # a comment
+                continue
             if not line:
+                if not fields:
+                    continue
                 events.append((fields.get("id", ""), fields.get("event", ""), fields.get("data", "")))
                 fields = {}
                 continue
