@@ -33,6 +33,9 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY generated ./generated
 COPY common ./common
+# The HTTP/JSON gateway (not a team: written by hand). It listens on GATEWAY_PORT (8080); docker-compose.yml
+# publishes it and checks GET /healthz.
+COPY gateway_service ./gateway_service
 # BEGIN generated from common/teams.py (make deploy-files): service packages
 COPY research_service ./research_service
 COPY content_service ./content_service

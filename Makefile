@@ -46,10 +46,10 @@ lint: $(STAMP) ## buf lint (STANDARD), ruff and mypy
 test: $(STAMP) ## Run unit, integration and end-to-end tests
 	$(BIN)/python -m pytest
 
-demo: $(STAMP) ## Start the four services, run a sample campaign, print it, stop them
-	$(BIN)/python -m supervisor_service.demo
+demo: $(STAMP) ## Start the four services and the gateway, run a sample campaign, print it, stop them (REVIEW=browser: approve it in the console)
+	$(BIN)/python -m supervisor_service.demo $(if $(filter browser,$(REVIEW)),--review-in-browser)
 
-up: $(STAMP) ## Start the services in the background on 127.0.0.1 (logs in .run/); REPLICAS=research=2 adds replicas
+up: $(STAMP) ## Start the services and the gateway (:8080) in the background on 127.0.0.1 (logs in .run/); REPLICAS=research=2 adds replicas
 	$(BIN)/python -m common.launcher up $(if $(REPLICAS),--replicas $(REPLICAS))
 
 down: ## Stop the services started by `make up` (SIGTERM and graceful drain, supervisor first)

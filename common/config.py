@@ -294,6 +294,20 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(10.0, gt=0, le=300)
     webhook_allow_private_networks: bool = False  # notify_url may resolve to private addresses
 
+    # HTTP/JSON gateway (gateway_service/): REST, GraphQL and the review console in front of the supervisor.
+    gateway_port: int = Field(8080, ge=1, le=65535)
+    gateway_supervisor_addr: str = Field(
+        f"127.0.0.1:{TEAMS.supervisor.port}", min_length=1
+    )  # where the gateway calls the supervisor
+    gateway_call_timeout_s: float = Field(30.0, gt=0, le=600)  # deadline of each gRPC call
+    gateway_wait_timeout_s: float = Field(120.0, gt=0, le=3600)  # POST /v1/tasks?wait=true: longest wait
+    gateway_cors_origins: list[str] = Field(default_factory=list)  # allowed browser origins (JSON list)
+    gateway_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    gateway_session_secret: str | None = Field(None, repr=False)  # signs console sessions; random per start
+    gateway_cookie_secure: bool = False  # console cookie only over HTTPS (set behind TLS)
+    gateway_graphql_max_depth: int = Field(8, ge=2, le=50)
+    gateway_graphql_max_tokens: int = Field(2000, ge=50, le=100_000)
+
     # Logging.
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON

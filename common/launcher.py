@@ -22,6 +22,9 @@ SERVICES = tuple(s.name for s in TEAMS.services())
 """Every service of the registry, teams first, in the order they start."""
 DEFAULT_PORTS = {s.name: s.port for s in TEAMS.services()}
 DEFAULT_METRICS_PORTS = {s.name: s.metrics_port for s in TEAMS.services()}
+GATEWAY = "gateway"
+"""The HTTP/JSON gateway (gateway_service): not a gRPC service of the registry, started after the supervisor."""
+DEFAULT_GATEWAY_PORT = 8080
 
 
 def free_port() -> int:
@@ -49,6 +52,17 @@ def check_health(address: str, service: str = "", timeout_s: float = 1.0, tls: T
         except grpc.RpcError as exc:
             return exc.code().name
     return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+def check_http(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether ``url`` answers 200 (the gateway's /healthz)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -98,6 +112,7 @@ class ServiceLauncher:
     env: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     registry: TeamRegistry = TEAMS
+    gateway_port: int = DEFAULT_GATEWAY_PORT
 
     @property
     def tls(self) -> TlsFiles | None:
@@ -144,6 +159,42 @@ class ServiceLauncher:
             )
         self.processes[instance] = ServiceProcess(instance, port, process, log_path, metrics_port)
         return self.processes[instance]
+
+    def start_gateway(self, port: int | None = None, timeout_s: float = 30.0) -> ServiceProcess:
+        """Start the HTTP/JSON gateway (``python -m gateway_service``) in front of the running supervisor and wait
+        until its /healthz answers.
+
+        Raises:
+            RuntimeError: It exited or did not answer in time (with its log's tail).
+        """
+        port = port or self.gateway_port
+        supervisor = self.registry.supervisor.name
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{GATEWAY}.log"
+        env = {
+            **self.environment(),
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_SUPERVISOR_ADDR": f"127.0.0.1:{self.ports[supervisor]}",
+        }
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gateway_service"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+        service = self.processes[GATEWAY] = ServiceProcess(GATEWAY, port, process, log_path)
+        deadline = time.monotonic() + timeout_s
+        while not check_http(f"http://127.0.0.1:{port}/healthz", 0.5):
+            if process.poll() is not None:
+                raise RuntimeError(f"{GATEWAY} exited with {process.returncode}; log:\n{service.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{GATEWAY} is not answering after {timeout_s}s; log:\n{service.log_tail()}"
+                )
+            time.sleep(0.1)
+        return service
 
     def wait_serving(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
         """Block until every named service answers SERVING.
@@ -202,11 +253,13 @@ def replica_ports(base: int, replicas: int) -> list[int]:
 
 def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60) -> ServiceLauncher:
     """Start every service of the registry in the background on its standard ports, with extra replicas of some
-    teams.
+    teams, then the gateway (``GATEWAY_PORT``, default 8080).
 
     Each process writes ``<run_dir>/<instance>.log`` and ``.pid``; the supervisor's team address lists every replica.
     """
-    launcher = ServiceLauncher(log_dir=run_dir)
+    launcher = ServiceLauncher(
+        log_dir=run_dir, gateway_port=int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT))
+    )
     addresses = {}
     for team in TEAMS:
         ports = replica_ports(team.port, replicas.get(team.name, 1))
@@ -222,6 +275,8 @@ def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60)
     for name in started:
         (run_dir / f"{name}.pid").write_text(str(launcher.processes[name].process.pid))
     launcher.wait_serving(started, timeout_s)
+    gateway = launcher.start_gateway(timeout_s=timeout_s)
+    (run_dir / f"{GATEWAY}.pid").write_text(str(gateway.process.pid))
     return launcher
 
 
@@ -273,7 +328,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for name, process in launcher.processes.items():
         print(f"{name}: {process.address} (pid {process.process.pid}, log {process.log_path})")
+    print(f"review console: {console_url(launcher)}  (REST /v1/, /docs, /graphql)")
     return 0
+
+
+def console_url(launcher: ServiceLauncher) -> str:
+    """The review console's URL of a launcher's gateway."""
+    return f"http://{launcher.processes[GATEWAY].address}/console"
 
 
 if __name__ == "__main__":

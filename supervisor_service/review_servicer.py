@@ -16,10 +16,11 @@ from marketing.supervisor.v1 import review_pb2, review_pb2_grpc
 
 from common.auth.principal import ANONYMOUS, Principal, Scope, current_principal
 from common.config import Settings
-from common.errors import FieldViolation, Unauthenticated
+from common.errors import FieldViolation, InvalidArgument, Unauthenticated
 from common.moderation import Moderator
 from common.server import ServiceRegistration
 from common.storage.database import Database
+from common.storage.pages import BadPageToken
 from common.validation import check_range, check_text, raise_if_invalid
 from supervisor_service.review_metrics import summarize
 from supervisor_service.review_store import ReviewStore
@@ -74,13 +75,16 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
         if request.max_age.ToTimedelta().total_seconds() < 0:
             problems.append(FieldViolation("max_age", "must not be negative"))
         raise_if_invalid(problems)
-        reviews, token = await self.desk.list(
-            self._caller().tenant_id,
-            request.status,
-            request.max_age.ToTimedelta().total_seconds(),
-            request.page_size or DEFAULT_PAGE_SIZE,
-            request.page_token,
-        )
+        try:
+            reviews, token = await self.desk.list(
+                self._caller().tenant_id,
+                request.status,
+                request.max_age.ToTimedelta().total_seconds(),
+                request.page_size or DEFAULT_PAGE_SIZE,
+                request.page_token,
+            )
+        except BadPageToken as exc:  # a token not issued here is the caller's error, not INTERNAL
+            raise InvalidArgument([FieldViolation("page_token", str(exc))]) from None
         return review_pb2.ListReviewsResponse(reviews=reviews, next_page_token=token)
 
     async def GetReview(

@@ -31,6 +31,7 @@ import yaml
 from pydantic import AliasChoices
 
 from common.config import Settings, load_settings
+from common.launcher import GATEWAY
 from common.teams import TEAMS, TeamRegistry, TeamSpec
 from common.tls_certs import (
     CA_FILE,
@@ -452,6 +453,9 @@ def health_probe(port: int) -> dict[str, Any]:
 def test_deployments_run_their_module_with_tls_health_probes_on_their_port(overlay: str) -> None:
     docs = rendered(overlay)
     deployments = of_kind(docs, "Deployment")
+    assert deployments.pop(
+        GATEWAY
+    )  # HTTP, not gRPC: test_the_gateway_deployment_probes_http_and_reaches_the_supervisor
     assert set(deployments) == set(SERVICES)
     grace = float(configuration(docs)["SHUTDOWN_GRACE_S"])
     for name, deployment in deployments.items():
@@ -515,6 +519,9 @@ def test_every_pod_mounts_the_tls_secret_where_the_settings_point(overlay: str, 
 def test_services_and_headless_services_reach_the_right_ports(overlay: str) -> None:
     docs = rendered(overlay)
     services = of_kind(docs, "Service")
+    assert services.pop(GATEWAY)["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
+    ]
     assert set(services) == {*SERVICES, *(f"{team}-headless" for team in TEAM_NAMES)}
     deployments = of_kind(docs, "Deployment")
     for name, service in services.items():
@@ -528,6 +535,20 @@ def test_services_and_headless_services_reach_the_right_ports(overlay: str) -> N
             assert not service["spec"].get("publishNotReadyAddresses", False)
         else:
             assert ports["metrics"] == (DEFAULT_METRICS_PORTS[app], "metrics"), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_deployment_probes_http_and_reaches_the_supervisor(overlay: str) -> None:
+    deployment = of_kind(rendered(overlay), "Deployment")[GATEWAY]
+    main = container(deployment)
+    assert main["command"] == ["python", "-m", "gateway_service"]
+    assert {port["name"]: port["containerPort"] for port in main["ports"]} == {"http": 8080}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert main[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    environment = {item["name"]: item["value"] for item in main["env"]}
+    settings = load_settings(**{name.lower(): value for name, value in environment.items()})
+    assert settings.gateway_port == 8080
+    assert settings.gateway_supervisor_addr == f"dns:///supervisor:{DEFAULT_PORTS['supervisor']}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -592,7 +613,7 @@ def test_dev_runs_one_replica_of_each_service_without_autoscaling() -> None:
     docs = rendered("dev")
     assert not of_kind(docs, "HorizontalPodAutoscaler")
     assert {name: d["spec"]["replicas"] for name, d in of_kind(docs, "Deployment").items()} == dict.fromkeys(
-        SERVICES, 1
+        [*SERVICES, GATEWAY], 1
     )
 
 
@@ -776,7 +797,7 @@ def test_a_fourth_team_appears_in_every_generated_file(tmp_path: Path) -> None:
         rendered_docs = kustomize(root / "deploy" / "k8s" / "overlays" / overlay)
         (namespace,) = of_kind(rendered_docs, "Namespace")
         deployment = of_kind(rendered_docs, "Deployment")["email"]
-        assert set(of_kind(rendered_docs, "Deployment")) == {*SERVICES, "email"}
+        assert set(of_kind(rendered_docs, "Deployment")) == {*SERVICES, GATEWAY, "email"}
         assert container(deployment)["command"] == ["python", "-m", "email_service"]
         assert container(deployment)["readinessProbe"]["exec"] == health_probe(50055)
         assert {"email", "email-headless"} <= set(of_kind(rendered_docs, "Service"))

@@ -1,0 +1,1 @@
+"""HTTP/JSON gateway: REST, OpenAPI, GraphQL and the review console in front of the supervisor's gRPC API."""

@@ -1,0 +1,42 @@
+"""``python -m gateway_service``: the HTTP/JSON gateway on ``BIND_HOST``:``GATEWAY_PORT`` (uvicorn)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from common.config import load_settings
+from common.errors import ConfigError
+from common.logging import configure_logging, get_logger
+from common.telemetry import setup_tracing, shutdown_tracing
+from gateway_service.app import create_app
+
+
+def main() -> int:
+    """Serve until SIGTERM/SIGINT (uvicorn drains open requests first)."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging("gateway", settings.log_level, settings.log_format.value)
+    setup_tracing("gateway")
+    get_logger(__name__).info("gateway starting", host=settings.bind_host, port=settings.gateway_port)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.gateway_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or 1,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        shutdown_tracing()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
