@@ -6,17 +6,32 @@ import sys
 
 import uvicorn
 
-from common.config import load_settings
+from common.config import Settings, load_settings
 from common.errors import ConfigError
 from common.logging import configure_logging, get_logger
 from common.telemetry import setup_tracing, shutdown_tracing
+from common.tls import is_loopback_host
 from gateway_service.app import create_app
+
+
+def check_gateway_bind(settings: Settings) -> None:
+    """``AUTH_DISABLED=true`` only on loopback: beyond it the gateway would hand anyone the default tenant.
+
+    Raises:
+        ConfigError: BIND_HOST is not loopback while AUTH_DISABLED is true.
+    """
+    if settings.auth_disabled and not is_loopback_host(settings.bind_host):
+        raise ConfigError(
+            f"refusing AUTH_DISABLED=true beyond loopback: BIND_HOST={settings.bind_host} is not a loopback "
+            "address; configure AUTH_ISSUER or API keys on the supervisor, or bind 127.0.0.1"
+        )
 
 
 def main() -> int:
     """Serve until SIGTERM/SIGINT (uvicorn drains open requests first)."""
     try:
         settings = load_settings()
+        check_gateway_bind(settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

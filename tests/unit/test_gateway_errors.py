@@ -71,3 +71,14 @@ def test_unauthenticated_is_401_with_a_challenge_and_the_reason() -> None:
     response = grpc_problem(error(grpc.StatusCode.UNAUTHENTICATED, "expired", info))
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
     assert json.loads(bytes(response.body))["reason"] == "token_expired"
+
+
+def test_the_gateway_refuses_auth_disabled_beyond_loopback() -> None:
+    from common.errors import ConfigError
+    from gateway_service.__main__ import check_gateway_bind
+    from tests.conftest import test_settings
+
+    check_gateway_bind(test_settings(auth_disabled=True, bind_host="127.0.0.1"))
+    check_gateway_bind(test_settings(auth_disabled=False, bind_host="0.0.0.0"))
+    with pytest.raises(ConfigError, match="AUTH_DISABLED"):
+        check_gateway_bind(test_settings(auth_disabled=True, bind_host="0.0.0.0"))
