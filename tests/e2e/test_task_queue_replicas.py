@@ -189,7 +189,11 @@ def test_two_replicas_drain_a_burst_fairly_and_a_killed_replica_loses_nothing(
             # once).
             assert set(completed) == {"writer", "seo_analyst"}, (workflow.id, completed)
     done_at = {w.id: w.complete_time.ToNanoseconds() for w in workflows}
-    # fair: the tenant that submitted after acme's burst does not finish last
-    assert max(done_at[i] for i in burst["globex"]) < max(done_at[i] for i in burst["acme"])
+    # fair: the tenant that submitted after acme's burst does not finish last. A task the killed replica held waits
+    # out its lease before it is redelivered, so only the tasks the kill did not delay show the scheduler's order.
+    undelayed = {w.id for w in workflows if w.deliveries == 1}
+    assert max(done_at[i] for i in burst["globex"] if i in undelayed) < max(
+        done_at[i] for i in burst["acme"] if i in undelayed
+    )
     by_priority = {p: mean(done_at[w.id] for w in workflows if w.priority == p) for p in PRIORITIES}
     assert by_priority[S.PRIORITY_URGENT] < by_priority[S.PRIORITY_LOW]

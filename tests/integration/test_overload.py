@@ -184,7 +184,7 @@ async def start_team(settings: Settings, servicer: team_pb2_grpc.TeamServiceServ
 async def test_an_open_breaker_shows_in_the_supervisors_health_as_a_dependency(
     team_servers, channel_to
 ) -> None:
-    reset_s = 0.5
+    reset_s = 3.0  # long enough that the breaker is still open for the third call on a loaded machine
     settings = test_settings(breaker_fail_max=2, team_call_max_attempts=1, breaker_reset_timeout_s=reset_s)
     social = SwitchableTeam()
     fake = await start_team(settings, social)
