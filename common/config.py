@@ -296,6 +296,9 @@ class Settings(BaseSettings):
 
     # HTTP/JSON gateway (gateway_service/): REST, GraphQL and the review console in front of the supervisor.
     gateway_port: int = Field(8080, ge=1, le=65535)
+    # The gateway's /metrics port when METRICS_PORT is unset (0: none). 9180: beside the services' 9101-9104, clear
+    # of the next teams' 9105+ and of their replicas' +10 steps, and of node_exporter's 9100.
+    gateway_metrics_port: int = Field(9180, ge=0, le=65535)
     gateway_supervisor_addr: str = Field(
         f"127.0.0.1:{TEAMS.supervisor.port}", min_length=1
     )  # where the gateway calls the supervisor

@@ -56,7 +56,7 @@ def create_app(settings: Settings, channel: grpc.aio.Channel | None = None) -> F
     _install_errors(app)
     hardening.install(app, settings)
     app.include_router(rest.router)
-    app.include_router(graphql_api.router(settings), prefix="/graphql", include_in_schema=False)
+    app.include_router(graphql_api.router(settings), include_in_schema=False)
     app.include_router(console.router, include_in_schema=False)
     app.mount("/console/static", console.static_files(), name="console-static")
     docs.install(app)

@@ -279,4 +279,6 @@ def router(settings: Settings) -> GraphQLRouter[Any, None]:
         supervisor: Supervisor = request.app.state.supervisor
         return {"supervisor": supervisor, "credential": credential}
 
-    return GraphQLRouter(schema, context_getter=context, allow_queries_via_get=False, graphql_ide=None)
+    return GraphQLRouter(
+        schema, context_getter=context, allow_queries_via_get=False, graphql_ide=None, path="/graphql"
+    )

@@ -15,6 +15,7 @@ from common.config import Settings
 from common.logging import get_logger
 from common.telemetry import tracer
 from gateway_service.errors import problem_response
+from gateway_service.metrics import HttpMetrics
 
 log = get_logger(__name__)
 
@@ -37,6 +38,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(TraceContext)  # every request continues its caller's trace
     app.add_middleware(BodyLimit, limit=settings.gateway_max_body_bytes)
+    app.add_middleware(
+        HttpMetrics
+    )  # outermost of these: every answer is counted, a 413 or a CORS refusal too
 
     @app.middleware("http")
     async def harden(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
