@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from common.teams import TEAMS, TeamRegistry
+from common.teams import GATEWAY_METRICS_PORT, GATEWAY_PORT, TEAMS, TeamRegistry
 from common.tls import TlsFiles, sync_channel
 
 SERVICES = tuple(s.name for s in TEAMS.services())
@@ -24,9 +24,8 @@ DEFAULT_PORTS = {s.name: s.port for s in TEAMS.services()}
 DEFAULT_METRICS_PORTS = {s.name: s.metrics_port for s in TEAMS.services()}
 GATEWAY = "gateway"
 """The HTTP/JSON gateway (gateway_service): not a gRPC service of the registry, started after the supervisor."""
-DEFAULT_GATEWAY_PORT = 8080
-DEFAULT_GATEWAY_METRICS_PORT = 9180
-"""The gateway's /metrics port (``GATEWAY_METRICS_PORT``'s default in common/config.py)."""
+DEFAULT_GATEWAY_PORT = GATEWAY_PORT
+DEFAULT_GATEWAY_METRICS_PORT = GATEWAY_METRICS_PORT
 
 
 def free_port() -> int:

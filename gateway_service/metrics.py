@@ -1,6 +1,6 @@
 """The gateway's Prometheus metrics: HTTP requests by method, route template and status, requests in flight, and
 the gRPC calls it makes to the supervisor by method and code. Served at ``/metrics`` on the gateway's own metrics
-port (``METRICS_PORT``, else ``GATEWAY_METRICS_PORT``, 9180), like the services (common/metrics.py)."""
+port (``METRICS_PORT``, else ``GATEWAY_METRICS_PORT``, 9180: common/teams.py), like the services."""
 
 from __future__ import annotations
 
