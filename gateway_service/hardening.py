@@ -1,4 +1,4 @@
-"""Edge hardening: security headers, a request size limit and the CORS allow-list."""
+"""Edge hardening: security headers, a request size limit, the CORS allow-list, and the request metrics."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ CONSOLE_CSP = (
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middlewares: CORS only for ``GATEWAY_CORS_ORIGINS``, body limit, security headers."""
+    """Add the middlewares: CORS only for ``GATEWAY_CORS_ORIGINS``, trace context, body limit, metrics, security
+    headers."""
     if settings.gateway_cors_origins:
         app.add_middleware(
             CORSMiddleware,
