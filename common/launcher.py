@@ -342,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, process in launcher.processes.items():
         print(f"{name}: {process.address} (pid {process.process.pid}, log {process.log_path})")
     print(f"review console: {console_url(launcher)}  (REST /v1/, /docs, /graphql)")
+    if gateway_metrics := launcher.processes[GATEWAY].metrics_port:
+        print(f"gateway metrics: http://127.0.0.1:{gateway_metrics}/metrics")
     return 0
 
 
