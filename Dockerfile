@@ -33,8 +33,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY generated ./generated
 COPY common ./common
-# The HTTP/JSON gateway (not a team: written by hand). It listens on GATEWAY_PORT (8080); docker-compose.yml
-# publishes it and checks GET /healthz.
+# The HTTP/JSON gateway (not a team: written by hand). It listens on GATEWAY_PORT (8080) and serves /metrics on 9180
+# (both in EXPOSE below); docker-compose.yml publishes 8080 and checks GET /healthz.
 COPY gateway_service ./gateway_service
 # BEGIN generated from common/teams.py (make deploy-files): service packages
 COPY research_service ./research_service
@@ -42,8 +42,9 @@ COPY content_service ./content_service
 COPY social_service ./social_service
 COPY supervisor_service ./supervisor_service
 USER 10001:10001
-# gRPC: research 50052, content 50053, social 50054, supervisor 50051; Prometheus /metrics on the second port of each.
-EXPOSE 50052 9102 50053 9103 50054 9104 50051 9101
+# gRPC: research 50052, content 50053, social 50054, supervisor 50051; the gateway's HTTP: 8080.
+# Prometheus /metrics on the second port of each.
+EXPOSE 50052 9102 50053 9103 50054 9104 50051 9101 8080 9180
 # END generated: service packages
 # gRPC health protocol, over mutual TLS when TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are set (the service's own
 # files). Each service listens on its own port: set GRPC_HEALTH_ADDR for a team

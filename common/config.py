@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from common.errors import ConfigError
-from common.teams import TEAMS
+from common.teams import GATEWAY_METRICS_PORT, TEAMS
 from common.tls import check_certificates, check_key_matches, check_private_key
 
 
@@ -296,6 +296,8 @@ class Settings(BaseSettings):
 
     # HTTP/JSON gateway (gateway_service/): REST, GraphQL and the review console in front of the supervisor.
     gateway_port: int = Field(8080, ge=1, le=65535)
+    # The gateway's /metrics port (9180, common/teams.py) when METRICS_PORT is unset; 0: no endpoint.
+    gateway_metrics_port: int = Field(GATEWAY_METRICS_PORT, ge=0, le=65535)
     gateway_supervisor_addr: str = Field(
         f"127.0.0.1:{TEAMS.supervisor.port}", min_length=1
     )  # where the gateway calls the supervisor

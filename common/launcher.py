@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from common.teams import TEAMS, TeamRegistry
+from common.teams import GATEWAY_METRICS_PORT, GATEWAY_PORT, TEAMS, TeamRegistry
 from common.tls import TlsFiles, sync_channel
 
 SERVICES = tuple(s.name for s in TEAMS.services())
@@ -24,7 +24,8 @@ DEFAULT_PORTS = {s.name: s.port for s in TEAMS.services()}
 DEFAULT_METRICS_PORTS = {s.name: s.metrics_port for s in TEAMS.services()}
 GATEWAY = "gateway"
 """The HTTP/JSON gateway (gateway_service): not a gRPC service of the registry, started after the supervisor."""
-DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_GATEWAY_PORT = GATEWAY_PORT
+DEFAULT_GATEWAY_METRICS_PORT = GATEWAY_METRICS_PORT
 
 
 def free_port() -> int:
@@ -113,6 +114,7 @@ class ServiceLauncher:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     registry: TeamRegistry = TEAMS
     gateway_port: int = DEFAULT_GATEWAY_PORT
+    gateway_metrics_port: int = DEFAULT_GATEWAY_METRICS_PORT
 
     @property
     def tls(self) -> TlsFiles | None:
@@ -160,20 +162,29 @@ class ServiceLauncher:
         self.processes[instance] = ServiceProcess(instance, port, process, log_path, metrics_port)
         return self.processes[instance]
 
-    def start_gateway(self, port: int | None = None, timeout_s: float = 30.0) -> ServiceProcess:
+    def start_gateway(
+        self, port: int | None = None, timeout_s: float = 30.0, metrics_port: int | None = None
+    ) -> ServiceProcess:
         """Start the HTTP/JSON gateway (``python -m gateway_service``) in front of the running supervisor and wait
         until its /healthz answers.
+
+        Args:
+            port: Its HTTP port (default ``gateway_port``).
+            timeout_s: How long to wait for /healthz.
+            metrics_port: Its /metrics port (default ``gateway_metrics_port``; 0: none).
 
         Raises:
             RuntimeError: It exited or did not answer in time (with its log's tail).
         """
         port = port or self.gateway_port
+        metrics_port = metrics_port if metrics_port is not None else self.gateway_metrics_port
         supervisor = self.registry.supervisor.name
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{GATEWAY}.log"
         env = {
             **self.environment(),
             "GATEWAY_PORT": str(port),
+            "METRICS_PORT": str(metrics_port),
             "GATEWAY_SUPERVISOR_ADDR": f"127.0.0.1:{self.ports[supervisor]}",
         }
         with log_path.open("ab") as log:
@@ -184,7 +195,7 @@ class ServiceLauncher:
                 stderr=subprocess.STDOUT,
                 cwd=Path(__file__).resolve().parent.parent,
             )
-        service = self.processes[GATEWAY] = ServiceProcess(GATEWAY, port, process, log_path)
+        service = self.processes[GATEWAY] = ServiceProcess(GATEWAY, port, process, log_path, metrics_port)
         deadline = time.monotonic() + timeout_s
         while not check_http(f"http://127.0.0.1:{port}/healthz", 0.5):
             if process.poll() is not None:
@@ -253,12 +264,14 @@ def replica_ports(base: int, replicas: int) -> list[int]:
 
 def up(replicas: dict[str, int], run_dir: Path = RUN_DIR, timeout_s: float = 60) -> ServiceLauncher:
     """Start every service of the registry in the background on its standard ports, with extra replicas of some
-    teams, then the gateway (``GATEWAY_PORT``, default 8080).
+    teams, then the gateway (``GATEWAY_PORT``, default 8080; /metrics on ``GATEWAY_METRICS_PORT``, default 9180).
 
     Each process writes ``<run_dir>/<instance>.log`` and ``.pid``; the supervisor's team address lists every replica.
     """
     launcher = ServiceLauncher(
-        log_dir=run_dir, gateway_port=int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT))
+        log_dir=run_dir,
+        gateway_port=int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT)),
+        gateway_metrics_port=int(os.environ.get("GATEWAY_METRICS_PORT", DEFAULT_GATEWAY_METRICS_PORT)),
     )
     addresses = {}
     for team in TEAMS:
@@ -329,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, process in launcher.processes.items():
         print(f"{name}: {process.address} (pid {process.process.pid}, log {process.log_path})")
     print(f"review console: {console_url(launcher)}  (REST /v1/, /docs, /graphql)")
+    if gateway_metrics := launcher.processes[GATEWAY].metrics_port:
+        print(f"gateway metrics: http://127.0.0.1:{gateway_metrics}/metrics")
     return 0
 
 

@@ -83,9 +83,13 @@ class TeamRegistry:
         names = [s.name for s in self.services()]
         if len(set(names)) != len(names):
             raise ValueError(f"service names must be unique: {names}")
-        ports = [p for s in self.services() for p in (s.port, s.metrics_port)]
+        ports = [
+            GATEWAY_PORT,
+            GATEWAY_METRICS_PORT,
+            *(p for s in self.services() for p in (s.port, s.metrics_port)),
+        ]
         if len(set(ports)) != len(ports):
-            raise ValueError(f"default ports must be unique: {ports}")
+            raise ValueError(f"default ports must be unique (the gateway's included): {ports}")
 
     def __iter__(self) -> Iterator[TeamSpec]:
         return iter(self.teams)
@@ -127,6 +131,12 @@ class TeamRegistry:
         """A registry with a subset of the teams, in registry order."""
         return TeamRegistry(tuple(t for t in self.teams if t.name in names), self.supervisor)
 
+
+GATEWAY_PORT = 8080
+GATEWAY_METRICS_PORT = 9180
+"""The HTTP/JSON gateway's default ports (gateway_service: HTTP, and its /metrics). It is not a gRPC service of the
+registry, but its ports are taken: 9180 keeps clear of the services' 9101-9104, of the next teams' 9105+ and their
+replicas' +10 steps, and of node_exporter's 9100."""
 
 SUPERVISOR = ServiceSpec("supervisor", "supervisor_service", 50051, 9101)
 

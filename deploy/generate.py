@@ -4,7 +4,7 @@
     python deploy/generate.py --check  # exit 1 and name the stale files, writing nothing
 
 Whole files, which start with a "Generated ..." line (edit the registry or the template, never the file):
-  deploy/prometheus.yml             a scrape job per service
+  deploy/prometheus.yml             a scrape job per service, and the gateway's (common/teams.py GATEWAY_*)
   deploy/k8s/base/supervisor-scaling.yaml  KEDA's ScaledObject of the supervisor on the task queue's length
   deploy/k8s/base/<team>.yaml       one per team, from deploy/templates/team.yaml.tmpl (${name}, ${package},
                                     ${port}, ${metrics_port}); a generated manifest of a team that is no longer
@@ -12,7 +12,8 @@ Whole files, which start with a "Generated ..." line (edit the registry or the t
 Marked blocks, between "# BEGIN generated from common/teams.py (make deploy-files): <block>" and
 "# END generated: <block>"; the rest of these files is hand-written and kept as it is:
   docker-compose.yml                 the team services, the supervisor's <TEAM>_ADDR and depends_on, Prometheus's
-                                     depends_on
+                                     depends_on (the gateway too)
+  Dockerfile                         the service packages and EXPOSE (every service's ports and the gateway's)
   deploy/k8s/base/kustomization.yaml the team manifests among the resources
   deploy/k8s/base/config.env         <TEAM>_ADDR (headless Services in the base's namespace)
   deploy/k8s/overlays/dev/kustomization.yaml  <TEAM>_ADDR in the dev namespace
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__" and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python deploy/generate.py` puts deploy/, not the root, on sys.path
 
-from common.teams import TEAMS, TeamRegistry  # noqa: E402
+from common.teams import GATEWAY_METRICS_PORT, GATEWAY_PORT, TEAMS, TeamRegistry  # noqa: E402
 
 COMPOSE = Path("docker-compose.yml")
 DOCKERFILE = Path("Dockerfile")
@@ -79,11 +80,13 @@ scrape_configs:
 
 
 def render_prometheus(registry: TeamRegistry) -> str:
-    """deploy/prometheus.yml: a job per service, the supervisor first."""
+    """deploy/prometheus.yml: a job per service, the supervisor first, then the gateway (not in the registry)."""
+    targets = [(s.name, s.metrics_port) for s in (registry.supervisor, *registry)] + [
+        ("gateway", GATEWAY_METRICS_PORT)
+    ]
     jobs = "".join(
-        f"  - job_name: {service.name}\n"
-        f"    dns_sd_configs: [{{names: [{service.name}], type: A, port: {service.metrics_port}}}]\n"
-        for service in (registry.supervisor, *registry)
+        f"  - job_name: {name}\n    dns_sd_configs: [{{names: [{name}], type: A, port: {port}}}]\n"
+        for name, port in targets
     )
     return WHOLE_FILE_HEADER + _PROMETHEUS + jobs
 
@@ -167,7 +170,7 @@ def _compose_team_dependencies(registry: TeamRegistry, root: Path) -> str:
 
 
 def _compose_prometheus_dependencies(registry: TeamRegistry, root: Path) -> str:
-    return f"depends_on: [{', '.join(s.name for s in (registry.supervisor, *registry))}]\n"
+    return f"depends_on: [{', '.join(s.name for s in (registry.supervisor, *registry))}, gateway]\n"
 
 
 def _kustomization_team_manifests(registry: TeamRegistry, root: Path) -> str:
@@ -194,7 +197,10 @@ def _dockerfile_packages(registry: TeamRegistry, root: Path) -> str:
     copies = "".join(f"COPY {s.package} ./{s.package}\n" for s in services if "." not in s.package)
     grpc = ", ".join(f"{s.name} {s.port}" for s in services)
     ports = " ".join(str(p) for s in services for p in (s.port, s.metrics_port))
-    return f"{copies}USER 10001:10001\n# gRPC: {grpc}; Prometheus /metrics on the second port of each.\nEXPOSE {ports}\n"
+    return (
+        f"{copies}USER 10001:10001\n# gRPC: {grpc}; the gateway's HTTP: {GATEWAY_PORT}.\n"
+        f"# Prometheus /metrics on the second port of each.\nEXPOSE {ports} {GATEWAY_PORT} {GATEWAY_METRICS_PORT}\n"
+    )
 
 
 Block = Callable[[TeamRegistry, Path], str]

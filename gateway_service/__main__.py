@@ -1,4 +1,5 @@
-"""``python -m gateway_service``: the HTTP/JSON gateway on ``BIND_HOST``:``GATEWAY_PORT`` (uvicorn)."""
+"""``python -m gateway_service``: the HTTP/JSON gateway on ``BIND_HOST``:``GATEWAY_PORT`` (uvicorn), its Prometheus
+``/metrics`` on ``METRICS_PORT`` (default ``GATEWAY_METRICS_PORT``, 9180)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uvicorn
 from common.config import Settings, load_settings
 from common.errors import ConfigError
 from common.logging import configure_logging, get_logger
+from common.metrics import start_metrics_server
 from common.telemetry import setup_tracing, shutdown_tracing
 from common.tls import is_loopback_host
 from gateway_service.app import create_app
@@ -27,6 +29,11 @@ def check_gateway_bind(settings: Settings) -> None:
         )
 
 
+def gateway_metrics_port(settings: Settings) -> int:
+    """The port of the gateway's /metrics: ``METRICS_PORT``, else ``GATEWAY_METRICS_PORT``; 0 means none."""
+    return settings.metrics_port if settings.metrics_port is not None else settings.gateway_metrics_port
+
+
 def main() -> int:
     """Serve until SIGTERM/SIGINT (uvicorn drains open requests first)."""
     try:
@@ -38,6 +45,8 @@ def main() -> int:
     configure_logging("gateway", settings.log_level, settings.log_format.value)
     setup_tracing("gateway")
     get_logger(__name__).info("gateway starting", host=settings.bind_host, port=settings.gateway_port)
+    if metrics_port := gateway_metrics_port(settings):
+        start_metrics_server(settings.bind_host, metrics_port)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.bind_host,

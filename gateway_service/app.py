@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.config import Settings
 from common.logging import get_logger
-from gateway_service import console, graphql_api, hardening, rest
+from gateway_service import console, docs, graphql_api, hardening, rest
 from gateway_service.errors import FieldViolationModel, grpc_problem, problem_response
 from gateway_service.grpc_client import Supervisor, open_channel
 from gateway_service.session import SessionSealer
@@ -48,7 +48,7 @@ def create_app(settings: Settings, channel: grpc.aio.Channel | None = None) -> F
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # docs.install: Swagger UI from the installed package, not a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -56,9 +56,10 @@ def create_app(settings: Settings, channel: grpc.aio.Channel | None = None) -> F
     _install_errors(app)
     hardening.install(app, settings)
     app.include_router(rest.router)
-    app.include_router(graphql_api.router(settings), prefix="/graphql", include_in_schema=False)
+    app.include_router(graphql_api.router(settings), include_in_schema=False)
     app.include_router(console.router, include_in_schema=False)
     app.mount("/console/static", console.static_files(), name="console-static")
+    docs.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

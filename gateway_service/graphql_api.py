@@ -258,7 +258,11 @@ class Query:
 
 
 def router(settings: Settings) -> GraphQLRouter[Any, None]:
-    """The /graphql router: POST queries only (no GET, so no cross-site reads), depth and size limits."""
+    """The /graphql router: POST queries only (no GET, so no cross-site reads), depth and size limits.
+
+    No in-browser IDE: strawberry's GraphiQL loads its scripts from a CDN, which a machine without internet cannot
+    reach, and no maintained package ships them. Any GraphQL client can POST here, and the schema is introspectable.
+    """
     schema = strawberry.Schema(
         query=Query,
         extensions=[
@@ -275,4 +279,6 @@ def router(settings: Settings) -> GraphQLRouter[Any, None]:
         supervisor: Supervisor = request.app.state.supervisor
         return {"supervisor": supervisor, "credential": credential}
 
-    return GraphQLRouter(schema, context_getter=context, allow_queries_via_get=False)
+    return GraphQLRouter(
+        schema, context_getter=context, allow_queries_via_get=False, graphql_ide=None, path="/graphql"
+    )

@@ -1,5 +1,6 @@
 """The gateway's gRPC client of the supervisor: one channel, a deadline on every call, the caller's credential
-forwarded as ``authorization`` metadata and the W3C trace context propagated (OpenTelemetry client interceptors)."""
+forwarded as ``authorization`` metadata and the W3C trace context propagated (OpenTelemetry client interceptors);
+each call counted in ``grpc_client_handled_total`` (gateway_service/metrics.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from marketing.supervisor.v1 import review_pb2_grpc, supervisor_pb2_grpc
 from common.config import Settings
 from common.telemetry import client_interceptors
 from common.tls import aio_channel, tls_files
+from gateway_service.metrics import observed_call, observed_stream
 
 SERVICES = ("supervisor", "review", "admin")
 
@@ -50,7 +52,8 @@ class Supervisor:
     ) -> Any:
         """A unary call with the caller's credential; raises ``grpc.aio.AioRpcError`` on a gRPC error."""
         stub_method = getattr(self.stubs[service], method)
-        return await stub_method(request, timeout=timeout_s or self.timeout_s, metadata=metadata(credential))
+        call = stub_method(request, timeout=timeout_s or self.timeout_s, metadata=metadata(credential))
+        return await observed_call(service, method, call)
 
     def stream(
         self, service: str, method: str, request: Message, credential: str | None, timeout_s: float
@@ -58,7 +61,7 @@ class Supervisor:
         """A server-streaming call (its deadline is ``timeout_s``)."""
         stub_method = getattr(self.stubs[service], method)
         call: AsyncIterator[Any] = stub_method(request, timeout=timeout_s, metadata=metadata(credential))
-        return call
+        return observed_stream(service, method, call)
 
 
 def well_formed(credential: str) -> bool:

@@ -1,4 +1,4 @@
-"""Edge hardening: security headers, a request size limit and the CORS allow-list."""
+"""Edge hardening: security headers, a request size limit, the CORS allow-list, and the request metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from common.config import Settings
 from common.logging import get_logger
 from common.telemetry import tracer
 from gateway_service.errors import problem_response
+from gateway_service.metrics import HttpMetrics
 
 log = get_logger(__name__)
 
@@ -22,15 +23,13 @@ CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-DOCS_CSP = (
-    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'"
-)
-"""Swagger UI and GraphiQL load their assets from jsDelivr (FastAPI's and strawberry's defaults)."""
+# /docs sets its own policy, as strict but for its inline script's hash (gateway_service/docs.py). GraphiQL is off:
+# /graphql takes POSTs from any GraphQL client.
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middlewares: CORS only for ``GATEWAY_CORS_ORIGINS``, body limit, security headers."""
+    """Add the middlewares: CORS only for ``GATEWAY_CORS_ORIGINS``, trace context, body limit, metrics, security
+    headers."""
     if settings.gateway_cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -40,6 +39,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(TraceContext)  # every request continues its caller's trace
     app.add_middleware(BodyLimit, limit=settings.gateway_max_body_bytes)
+    app.add_middleware(
+        HttpMetrics
+    )  # outermost of these: every answer is counted, a 413 or a CORS refusal too
 
     @app.middleware("http")
     async def harden(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -54,8 +56,7 @@ def install(app: FastAPI, settings: Settings) -> None:
                 status=response.status_code,
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
             )
-        loose = path.startswith("/docs") or (path == "/graphql" and request.method == "GET")
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if loose else CONSOLE_CSP)
+        response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -22,6 +22,7 @@ def launch(tmp_path: Path, **env: str) -> ServiceLauncher:
         log_dir=tmp_path,
         ports={name: free_port() for name in SERVICES},
         metrics_ports={name: free_port() for name in SERVICES},
+        gateway_metrics_port=free_port(),
         env={"LOG_LEVEL": "INFO", **env},
     )
     try:

@@ -54,6 +54,13 @@ def test_rest_and_graphql_through_the_processes(gateway: tuple[ServiceLauncher, 
         assert "social" in {a["team"] for a in found["data"]["workflow"]["artifacts"]}
         assert http.get("/console", follow_redirects=True).url.path == "/console/sign-in"
     assert Path(launcher.processes[GATEWAY].log_path).read_text().count('"service": "gateway"') >= 1
+    metrics = httpx.get(
+        launcher.processes[GATEWAY].metrics_url, timeout=10
+    ).text  # its own port, like the services
+    assert 'http_server_requests_total{method="POST",route="/v1/tasks",status="200"}' in metrics
+    assert 'route="/v1/workflows/{workflow_id}",status="200"' in metrics and workflow["id"] not in metrics
+    assert 'http_server_request_duration_seconds_bucket{le="0.005",method="POST",route="/graphql"' in metrics
+    assert 'grpc_client_handled_total{grpc_code="OK",grpc_method="SubmitTask"' in metrics
 
 
 def test_the_gateway_stops_on_sigterm(gateway: tuple[ServiceLauncher, str]) -> None:

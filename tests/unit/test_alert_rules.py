@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from common import metrics
+from gateway_service import metrics as gateway_metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROMTOOL = shutil.which("promtool")
@@ -26,7 +27,7 @@ def test_promtool_checks_the_rules() -> None:
         [PROMTOOL, "check", "rules", "alerts.yml"], cwd=DEPLOY, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 5 rules found" in done.stdout
+    assert "SUCCESS: 6 rules found" in done.stdout
 
 
 @needs_promtool
@@ -42,20 +43,21 @@ def test_every_alert_has_a_unit_test_and_uses_exported_metrics() -> None:
     rules = yaml.safe_load((DEPLOY / "alerts.yml").read_text())
     alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
     assert set(alerts) == {
-        "TenantSpendRateHigh", "TenantQuotaAbove80Percent", "ErrorRatioHigh", "CircuitBreakerOpen",
-        "TaskLatencyP95High",
+        "TenantSpendRateHigh", "TenantQuotaAbove80Percent", "ErrorRatioHigh", "GatewayErrorRatioHigh",
+        "CircuitBreakerOpen", "TaskLatencyP95High",
     }  # fmt: skip
     tests = yaml.safe_load((DEPLOY / "alerts.test.yml").read_text())
     tested = {t["alertname"] for case in tests["tests"] for t in case.get("alert_rule_test", [])}
     assert tested == set(alerts)
     exported = {
         name
-        for collector in vars(metrics).values()
+        for module in (metrics, gateway_metrics)
+        for collector in vars(module).values()
         if hasattr(collector, "_name")
         for name in (collector._name, f"{collector._name}_total", f"{collector._name}_bucket")
     }
     for alert, expr in alerts.items():
-        used = set(re.findall(r"\b(marketing_[a-z_]+|grpc_server_[a-z_]+)\b", expr))
+        used = set(re.findall(r"\b(marketing_[a-z_]+|grpc_server_[a-z_]+|http_server_[a-z_]+)\b", expr))
         assert used and used <= exported, f"{alert} uses metrics no service exports: {used - exported}"
 
 

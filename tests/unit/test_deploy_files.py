@@ -32,7 +32,7 @@ from pydantic import AliasChoices
 
 from common.config import Settings, load_settings
 from common.launcher import GATEWAY
-from common.teams import TEAMS, TeamRegistry, TeamSpec
+from common.teams import GATEWAY_METRICS_PORT, GATEWAY_PORT, TEAMS, TeamRegistry, TeamSpec
 from common.tls_certs import (
     CA_FILE,
     CERT_FILE,
@@ -163,7 +163,12 @@ def test_dockerfile_builds_a_slim_non_root_image_of_every_package() -> None:
     assert f"GRPC_HEALTH_ADDR:-127.0.0.1:{DEFAULT_PORTS['supervisor']}" in healthcheck
     # The Dockerfile is written by hand: a new team in common/teams.py needs its ports and package here.
     exposed = {int(port) for instruction, ports in final if instruction == "EXPOSE" for port in ports.split()}
-    assert exposed == {*DEFAULT_PORTS.values(), *DEFAULT_METRICS_PORTS.values()}, "EXPOSE every registry port"
+    assert exposed == {
+        *DEFAULT_PORTS.values(),
+        *DEFAULT_METRICS_PORTS.values(),
+        GATEWAY_PORT,
+        GATEWAY_METRICS_PORT,
+    }, "EXPOSE every registry port and the gateway's"
     for package in PACKAGES.values():
         assert f"COPY {package} ./{package}" in final_text, f"the image lacks {package}/ (common/teams.py)"
     # The source is copied as is (SQL migrations and the knowledge base are data files): every package counts.
@@ -308,8 +313,10 @@ def test_prometheus_scrapes_every_replica_of_every_service() -> None:
     config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     discovery = {job["job_name"]: job["dns_sd_configs"] for job in config["scrape_configs"]}
     assert discovery == {
-        name: [{"names": [name], "type": "A", "port": DEFAULT_METRICS_PORTS[name]}] for name in SERVICES
+        name: [{"names": [name], "type": "A", "port": port}]
+        for name, port in {**DEFAULT_METRICS_PORTS, GATEWAY: GATEWAY_METRICS_PORT}.items()
     }
+    assert load_settings().gateway_metrics_port == GATEWAY_METRICS_PORT
     assert {name: load_settings().metrics_port_of(name) for name in SERVICES} == DEFAULT_METRICS_PORTS
 
 
@@ -520,7 +527,8 @@ def test_services_and_headless_services_reach_the_right_ports(overlay: str) -> N
     docs = rendered(overlay)
     services = of_kind(docs, "Service")
     assert services.pop(GATEWAY)["spec"]["ports"] == [
-        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"},
+        {"name": "metrics", "port": GATEWAY_METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
     ]
     assert set(services) == {*SERVICES, *(f"{team}-headless" for team in TEAM_NAMES)}
     deployments = of_kind(docs, "Deployment")
@@ -542,12 +550,17 @@ def test_the_gateway_deployment_probes_http_and_reaches_the_supervisor(overlay: 
     deployment = of_kind(rendered(overlay), "Deployment")[GATEWAY]
     main = container(deployment)
     assert main["command"] == ["python", "-m", "gateway_service"]
-    assert {port["name"]: port["containerPort"] for port in main["ports"]} == {"http": 8080}
+    ports = {port["name"]: port["containerPort"] for port in main["ports"]}
+    assert ports == {"http": GATEWAY_PORT, "metrics": GATEWAY_METRICS_PORT}
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(
+        GATEWAY_METRICS_PORT
+    )
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert main[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
     environment = {item["name"]: item["value"] for item in main["env"]}
     settings = load_settings(**{name.lower(): value for name, value in environment.items()})
     assert settings.gateway_port == 8080
+    assert settings.metrics_port is None and settings.gateway_metrics_port == GATEWAY_METRICS_PORT
     assert settings.gateway_supervisor_addr == f"dns:///supervisor:{DEFAULT_PORTS['supervisor']}"
 
 
@@ -772,7 +785,7 @@ def test_a_fourth_team_appears_in_every_generated_file(tmp_path: Path) -> None:
     prometheus = yaml.safe_load(files[Path("deploy/prometheus.yml")])
     jobs = {job["job_name"]: job["dns_sd_configs"] for job in prometheus["scrape_configs"]}
     assert jobs["email"] == [{"names": ["email"], "type": "A", "port": 9105}]
-    assert set(jobs) == {*SERVICES, "email"}
+    assert set(jobs) == {*SERVICES, GATEWAY, "email"}
 
     kustomization = yaml.safe_load(files[Path("deploy/k8s/base/kustomization.yaml")])
     assert "email.yaml" in kustomization["resources"]
