@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -26,13 +27,22 @@ from common.logging import get_logger
 from gateway_service.errors import HTTP_STATUS, grpc_problem
 from gateway_service.grpc_client import Supervisor
 from gateway_service.oidc import OidcClient, SignInError, new_flow
-from gateway_service.session import COOKIE, FLOW_COOKIE, FLOW_MAX_AGE_S, FLOW_PATH, MAX_AGE_S, Session
+from gateway_service.session import (
+    COOKIE,
+    FLOW_COOKIE,
+    FLOW_MAX_AGE_S,
+    FLOW_PATH,
+    MAX_AGE_S,
+    Session,
+    SignInFlow,
+)
 
 HERE = Path(__file__).resolve().parent
 log = get_logger(__name__)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(prefix="/console")
 LIVE_STATUSES = {"AWAITING_REVIEW", "RUNNING", "QUEUED"}  # statuses that still change (live updates on)
+ERROR_CODE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")  # the characters of an OAuth 2.0 error code
 
 
 def static_files() -> StaticFiles:
@@ -173,34 +183,34 @@ async def sign_in_callback(request: Request) -> Response:
     params = request.query_params
     state, code, error = (params.get(name, "")[:2048] for name in ("state", "code", "error"))
     flow = request.app.state.sealer.open_flow(request.cookies.get(FLOW_COOKIE))
-    response: Response
-    if flow is None:
-        reason, response = (
-            "no_flow",
-            sign_in_page(
-                request, 400, "This sign-in has expired or was not started in this browser; start again."
-            ),
-        )
-    elif not state or not hmac.compare_digest(state.encode(), flow.state.encode()):
-        reason, response = "bad_state", sign_in_page(
-            request, 400, "The identity provider's answer does not belong to the sign-in this browser started; "
-            "start again.",
-        )  # fmt: skip
-    elif error:
-        described = params.get("error_description", "")[:300]
-        shown = f"{error[:100]}: {described}" if described else error[:100]
-        reason, response = (
+    state_matches = flow is not None and hmac.compare_digest(state.encode(), flow.state.encode())
+    reason, message, status = "", "", 400
+    if error:  # RFC 6749 4.1.2.1; the provider's own text is shown only when the answer is this flow's
+        described = params.get("error_description", "")[:300] if state_matches else ""
+        shown = error[:64] if ERROR_CODE.fullmatch(error[:64]) else "error"
+        shown += f": {described}" if described else ""
+        reason, message, status = (
             "provider_error",
-            sign_in_page(request, 401, f"The identity provider did not sign you in ({shown})."),
+            f"The identity provider did not sign you in ({shown}).",
+            401,
+        )
+    elif flow is None:
+        reason, message = (
+            "no_flow",
+            "This sign-in has expired or was not started in this browser; start again.",
+        )
+    elif not state_matches:
+        reason = "bad_state"
+        message = (
+            "The identity provider's answer does not belong to the sign-in this browser started; start again."
         )
     elif not code:
-        reason, response = (
-            "no_code",
-            sign_in_page(
-                request, 400, "The identity provider's answer has no authorization code; start again."
-            ),
-        )
+        reason, message = "no_code", "The identity provider's answer has no authorization code; start again."
+    response: Response
+    if reason:
+        response = sign_in_page(request, status, message)
     else:
+        assert flow is not None
         reason, response = await _finish_sign_in(request, oidc, code, flow)
     log.info("console_sign_in", method="oidc", outcome=reason)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
@@ -208,7 +218,9 @@ async def sign_in_callback(request: Request) -> Response:
     return response
 
 
-async def _finish_sign_in(request: Request, oidc: OidcClient, code: str, flow: Any) -> tuple[str, Response]:
+async def _finish_sign_in(
+    request: Request, oidc: OidcClient, code: str, flow: SignInFlow
+) -> tuple[str, Response]:
     try:
         signed = await oidc.sign_in(code, flow)
     except SignInError as exc:
