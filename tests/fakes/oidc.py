@@ -11,6 +11,8 @@
   ``token`` returns (authorization code flow through its real endpoints). oidc-provider-mock 0.3.4 ignores PKCE
   (it registers no ``CodeChallenge`` extension), so ``PkceCheck`` wraps it: a code issued to an authorization
   request with a ``code_challenge`` is exchanged only with the matching ``code_verifier`` (RFC 7636 4.6).
+  Its code grant authenticates clients only with a secret, so ``PkceCheck`` also admits public clients (no secret)
+  whose code is PKCE-bound, as real providers do.
 """
 
 from __future__ import annotations
@@ -211,8 +213,9 @@ class FakeIssuer:
 class PkceCheck:
     """WSGI middleware in front of oidc-provider-mock: PKCE checked as RFC 7636 4.6 says. Codes issued to an
     authorization request that carried a ``code_challenge`` (S256 or plain) are remembered with it; their token
-    request must bring the matching ``code_verifier``, else ``400 invalid_grant``. ``token_requests`` records each
-    token request's form and whether it carried HTTP Basic client authentication."""
+    request must bring the matching ``code_verifier``, else ``400 invalid_grant``; one without a client secret (a
+    public client) is admitted. ``token_requests`` records each token request's form as sent and whether it carried
+    HTTP Basic client authentication."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -250,6 +253,11 @@ class PkceCheck:
                 )
                 start_response("400 Bad Request", [("content-type", "application/json")])
                 return [answer.encode()]
+            if expected is not None and not basic and "client_secret" not in form:
+                # A public client (token_endpoint_auth_method "none") whose code PKCE binds: the mock's code grant
+                # only knows client_secret_basic/post (and takes any secret), so it gets one here.
+                body += b"&client_secret=public-client"
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         return self.app(environ, start_response)
 
 
