@@ -181,41 +181,48 @@ async def sign_in_callback(request: Request) -> Response:
     if oidc is None:
         raise HTTPException(404, "Not Found")
     params = request.query_params
-    state, code, error = (params.get(name, "")[:2048] for name in ("state", "code", "error"))
+    state, code = (params.get(name, "")[:2048] for name in ("state", "code"))
     flow = request.app.state.sealer.open_flow(request.cookies.get(FLOW_COOKIE))
     state_matches = flow is not None and hmac.compare_digest(state.encode(), flow.state.encode())
-    reason, message, status = "", "", 400
-    if error:  # RFC 6749 4.1.2.1; the provider's own text is shown only when the answer is this flow's
-        described = params.get("error_description", "")[:300] if state_matches else ""
-        shown = error[:64] if ERROR_CODE.fullmatch(error[:64]) else "error"
-        shown += f": {described}" if described else ""
-        reason, message, status = (
-            "provider_error",
-            f"The identity provider did not sign you in ({shown}).",
-            401,
-        )
-    elif flow is None:
-        reason, message = (
-            "no_flow",
-            "This sign-in has expired or was not started in this browser; start again.",
-        )
-    elif not state_matches:
-        reason = "bad_state"
-        message = (
-            "The identity provider's answer does not belong to the sign-in this browser started; start again."
-        )
-    elif not code:
-        reason, message = "no_code", "The identity provider's answer has no authorization code; start again."
     response: Response
-    if reason:
+    if refused := _callback_refusal(params, flow is not None, state_matches, bool(code)):
+        reason, status, message = refused
         response = sign_in_page(request, status, message)
     else:
         assert flow is not None
         reason, response = await _finish_sign_in(request, oidc, code, flow)
     log.info("console_sign_in", method="oidc", outcome=reason)
-    response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
+    response.delete_cookie(
+        FLOW_COOKIE,
+        path=FLOW_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.gateway_cookie_secure,
+    )
     response.headers["Referrer-Policy"] = "no-referrer"  # the callback's URL carries the code
     return response
+
+
+def _callback_refusal(
+    params: Any, has_flow: bool, state_matches: bool, has_code: bool
+) -> tuple[str, int, str] | None:
+    """Why a callback is refused before any token request, as (log reason, status, message); None: go on."""
+    if error := params.get("error", ""):  # RFC 6749 4.1.2.1
+        shown = error[:64] if ERROR_CODE.fullmatch(error[:64]) else "error"
+        described = params.get("error_description", "")[:300]
+        if described and state_matches:  # the provider's own words only when the answer is this flow's
+            shown += f": {described}"
+        return "provider_error", 401, f"The identity provider did not sign you in ({shown})."
+    if not has_flow:
+        return "no_flow", 400, "This sign-in has expired or was not started in this browser; start again."
+    if not state_matches:
+        message = (
+            "The identity provider's answer does not belong to the sign-in this browser started; start again."
+        )
+        return "bad_state", 400, message
+    if not has_code:
+        return "no_code", 400, "The identity provider's answer has no authorization code; start again."
+    return None
 
 
 async def _finish_sign_in(
