@@ -311,7 +311,7 @@ class Settings(BaseSettings):
     gateway_oidc_client_id: str | None = None  # the console's client id; unset: no issuer sign-in
     gateway_oidc_client_secret: str | None = Field(None, repr=False)  # unset: a public client (PKCE alone)
     gateway_oidc_scopes: str = "openid marketing.tasks.read marketing.reviews.write"  # space-separated
-    gateway_public_url: str | None = None  # external base URL of the redirect_uri; unset: the request's
+    gateway_public_url: str | None = None  # external origin of the redirect_uri; unset: the request's
 
     # Logging.
     log_level: str = "INFO"
@@ -403,8 +403,8 @@ class Settings(BaseSettings):
         if value is None:
             return None
         value = value.strip().rstrip("/")
-        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
-            raise ValueError("must be an http:// or https:// base URL without query or fragment")
+        if not re.fullmatch(r"https?://[^/?#\s@]+", value):  # the console's links are absolute (/console/...)
+            raise ValueError("must be the console's origin: http(s)://host[:port], without a path")
         return value
 
     @field_validator("auth_issuer", "auth_jwks_url")

@@ -469,6 +469,7 @@ async def test_with_a_client_id_the_sign_in_page_offers_the_issuer(console: Cons
         ({"gateway_oidc_client_secret": "s"}, "GATEWAY_OIDC_CLIENT_SECRET is set but GATEWAY_OIDC_CLIENT_ID"),
         ({"gateway_oidc_scopes": "marketing.tasks.read"}, "GATEWAY_OIDC_SCOPES"),
         ({"gateway_public_url": "reviews.example.com"}, "GATEWAY_PUBLIC_URL"),
+        ({"gateway_public_url": "https://example.com/reviews"}, "GATEWAY_PUBLIC_URL"),
     ],
 )
 def test_bad_sign_in_settings_stop_the_gateway(overrides: dict[str, Any], message: str) -> None:
