@@ -370,6 +370,29 @@ async def test_an_id_token_for_another_client_is_refused() -> None:
         assert console.supervisor.credentials == []
 
 
+@pytest.mark.parametrize(
+    ("claims", "status", "shown"),
+    [
+        (
+            {
+                "at_hash": base64.urlsafe_b64encode(hashlib.sha256(b"opaque-access-token").digest()[:16])
+                .rstrip(b"=")
+                .decode()
+            },
+            200,
+            "Signed in",
+        ),
+        ({"at_hash": "bm90IHRoZSBoYXNo"}, 401, "at_hash does not match the access token"),
+        ({"azp": "another-app"}, 401, "issued to another client (azp)"),
+        ({"azp": CLIENT}, 200, "Signed in"),
+    ],
+)
+async def test_at_hash_and_azp_are_checked(claims: dict[str, Any], status: int, shown: str) -> None:
+    async for console in console_with(settings_for(), Provider(claims={"tenant_id": "acme", **claims})):
+        response = await console.sign_in()
+        assert response.status_code == status and shown in response.text
+
+
 async def test_a_code_the_provider_refuses_is_a_clear_page() -> None:
     async for console in console_with(settings_for(), Provider(token_error="invalid_grant")):
         response = await console.sign_in()
