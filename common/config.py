@@ -309,6 +309,11 @@ class Settings(BaseSettings):
     gateway_cookie_secure: bool = False  # console cookie only over HTTPS (set behind TLS)
     gateway_graphql_max_depth: int = Field(8, ge=2, le=50)
     gateway_graphql_max_tokens: int = Field(2000, ge=50, le=100_000)
+    # Console sign-in through the OpenID issuer AUTH_ISSUER (authorization code + PKCE; gateway_service/oidc.py).
+    gateway_oidc_client_id: str | None = None  # the console's client id; unset: no issuer sign-in
+    gateway_oidc_client_secret: str | None = Field(None, repr=False)  # unset: a public client (PKCE alone)
+    gateway_oidc_scopes: str = "openid marketing.tasks.read marketing.reviews.write"  # space-separated
+    gateway_public_url: str | None = None  # external origin of the redirect_uri; unset: the request's
 
     # Logging.
     log_level: str = "INFO"
@@ -376,6 +381,33 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else None
+
+    @field_validator(
+        "gateway_oidc_client_id", "gateway_oidc_client_secret", "gateway_public_url", mode="before"
+    )
+    @classmethod
+    def _blank_gateway_value_is_unset(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("gateway_oidc_scopes")
+    @classmethod
+    def _oidc_scopes(cls, value: str) -> str:
+        scopes = value.split()
+        if "openid" not in scopes:
+            raise ValueError("must include openid (space-separated scopes)")
+        if any(not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", scope) for scope in scopes):
+            raise ValueError("a scope has a character RFC 6749 does not allow")
+        return " ".join(dict.fromkeys(scopes))
+
+    @field_validator("gateway_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^/?#\s@]+", value):  # the console's links are absolute (/console/...)
+            raise ValueError("must be the console's origin: http(s)://host[:port], without a path")
+        return value
 
     @field_validator("auth_issuer", "auth_jwks_url")
     @classmethod
@@ -550,11 +582,25 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(
             "invalid configuration: AUTH_ISSUER/AUTH_JWKS_URL need AUTH_AUDIENCE (the tokens' aud)"
         )
+    if problem := console_sign_in_problem(settings):
+        raise ConfigError(f"invalid configuration: {problem}")
     if problems := llm_problems(settings):
         raise ConfigError("invalid configuration: " + "; ".join(dict.fromkeys(problems)))
     if problem := tls_problem(settings):
         raise ConfigError(f"invalid configuration: {problem}")
     return settings
+
+
+def console_sign_in_problem(settings: Settings) -> str | None:
+    """What makes the console's sign-in through the issuer unusable: a client id without AUTH_ISSUER, a client
+    secret without a client id."""
+    if settings.gateway_oidc_client_id is None:
+        if settings.gateway_oidc_client_secret is not None:
+            return "GATEWAY_OIDC_CLIENT_SECRET is set but GATEWAY_OIDC_CLIENT_ID is not"
+        return None
+    if not settings.auth_issuer:
+        return "GATEWAY_OIDC_CLIENT_ID needs AUTH_ISSUER (the OpenID issuer the console signs in through)"
+    return None
 
 
 def tls_problem(settings: Settings) -> str | None:

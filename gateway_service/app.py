@@ -18,6 +18,7 @@ from common.logging import get_logger
 from gateway_service import console, docs, graphql_api, hardening, rest
 from gateway_service.errors import FieldViolationModel, grpc_problem, problem_response
 from gateway_service.grpc_client import Supervisor, open_channel
+from gateway_service.oidc import OidcClient
 from gateway_service.session import SessionSealer
 
 log = get_logger(__name__)
@@ -39,6 +40,8 @@ def create_app(settings: Settings, channel: grpc.aio.Channel | None = None) -> F
             opened, settings.gateway_call_timeout_s, settings.gateway_wait_timeout_s
         )
         yield
+        if app.state.oidc is not None:
+            await app.state.oidc.aclose()
         if own:
             await opened.close()
 
@@ -53,6 +56,7 @@ def create_app(settings: Settings, channel: grpc.aio.Channel | None = None) -> F
     )
     app.state.settings = settings
     app.state.sealer = SessionSealer(settings.gateway_session_secret)
+    app.state.oidc = OidcClient.from_settings(settings)  # the console's sign-in through AUTH_ISSUER, or None
     _install_errors(app)
     hardening.install(app, settings)
     app.include_router(rest.router)

@@ -186,6 +186,15 @@ class JwtVerifier:
                 signature, is expired or not yet valid, lacks ``exp``, is for another issuer or audience, or names
                 no valid tenant or subject; or the issuer's keys are unavailable (reason ``keys_unavailable``).
         """
+        return self._principal(await self.claims(token))
+
+    async def claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token whose signature, algorithm, ``exp``/``nbf``/``iat``, ``iss`` and ``aud`` verify
+        (the gateway checks the console's OpenID Connect ID tokens with it; ``verify`` adds tenant and subject).
+
+        Raises:
+            Unauthenticated: As ``verify``, except for the tenant and subject checks.
+        """
         kid, algorithm = _header(token)
         key = await self._key_for(kid)
         if algorithm not in key.algorithms:
@@ -194,8 +203,7 @@ class JwtVerifier:
                 f"({', '.join(sorted(key.algorithms))})",
                 "bad_algorithm",
             )
-        claims = self._decode(token, key, algorithm)
-        return self._principal(claims)
+        return self._decode(token, key, algorithm)
 
     # --- claims ------------------------------------------------------------------------------------------------
 

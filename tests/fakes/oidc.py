@@ -8,7 +8,11 @@
 - ``OidcProvider``: ``oidc-provider-mock`` (a Flask/authlib OpenID provider) in a thread on 127.0.0.1.
   Its access tokens are opaque; its ID tokens are RS256 JWTs signed with the key of its JWKS, with
   ``aud = [client_id]`` and every non-standard claim of the user (``tenant_id``, ``scope``...), which is what
-  ``token`` returns (authorization code flow through its real endpoints).
+  ``token`` returns (authorization code flow through its real endpoints). oidc-provider-mock 0.3.4 ignores PKCE
+  (it registers no ``CodeChallenge`` extension), so ``PkceCheck`` wraps it: a code issued to an authorization
+  request with a ``code_challenge`` is exchanged only with the matching ``code_verifier`` (RFC 7636 4.6).
+  Its code grant authenticates clients only with a secret, so ``PkceCheck`` also admits public clients (no secret)
+  whose code is PKCE-bound, as real providers do.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import os
 import threading
@@ -205,8 +210,67 @@ class FakeIssuer:
         self.api.stop()
 
 
+class PkceCheck:
+    """WSGI middleware in front of oidc-provider-mock: PKCE checked as RFC 7636 4.6 says. Codes issued to an
+    authorization request that carried a ``code_challenge`` (S256 or plain) are remembered with it; their token
+    request must bring the matching ``code_verifier``, else ``400 invalid_grant``; one without a client secret (a
+    public client) is admitted. ``token_requests`` records each token request's form as sent and whether it carried
+    HTTP Basic client authentication."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.challenges: dict[str, tuple[str, str]] = {}
+        self.token_requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == "/oauth2/authorize" and method == "POST":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            challenge = query.get("code_challenge", [""])[0]
+            challenge_method = query.get("code_challenge_method", ["plain"])[0]
+
+            def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                location = next((v for k, v in headers if k.lower() == "location"), "")
+                code = parse_qs(urlsplit(location).query).get("code", [""])[0]
+                if challenge and code:
+                    with self._lock:
+                        self.challenges[code] = (challenge, challenge_method)
+                return start_response(status, headers, exc_info)
+
+            return self.app(environ, remember)
+        if path == "/oauth2/token" and method == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+            basic = environ.get("HTTP_AUTHORIZATION", "").lower().startswith("basic ")
+            with self._lock:
+                self.token_requests.append({**form, "basic_auth": basic})
+                expected = self.challenges.pop(form.get("code", ""), None)
+            if expected is not None and not _pkce_matches(form.get("code_verifier", ""), *expected):
+                answer = json.dumps(
+                    {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+                )
+                start_response("400 Bad Request", [("content-type", "application/json")])
+                return [answer.encode()]
+            if expected is not None and not basic and "client_secret" not in form:
+                # A public client (token_endpoint_auth_method "none") whose code PKCE binds: the mock's code grant
+                # only knows client_secret_basic/post (and takes any secret), so it gets one here.
+                body += b"&client_secret=public-client"
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        return self.app(environ, start_response)
+
+
+def _pkce_matches(verifier: str, challenge: str, method: str) -> bool:
+    if method == "S256":
+        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    else:
+        computed = verifier
+    return bool(verifier) and hmac.compare_digest(computed, challenge)
+
+
 class OidcProvider:
-    """``oidc-provider-mock`` served on 127.0.0.1 in a background thread.
+    """``oidc-provider-mock`` served on 127.0.0.1 in a background thread (behind ``PkceCheck``).
 
     Args:
         users: Claims per subject, e.g. ``{"alice": {"tenant_id": "acme", "scope": "marketing.tasks.read"}}``;
@@ -217,6 +281,7 @@ class OidcProvider:
         self.users = users
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.pkce: PkceCheck | None = None
 
     @property
     def issuer(self) -> str:
@@ -233,7 +298,8 @@ class OidcProvider:
 
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain http on loopback
         users = [User(sub=sub, claims=dict(claims)) for sub, claims in self.users.items()]
-        self._server = werkzeug.serving.make_server("127.0.0.1", 0, app(user_claims=users), threaded=True)
+        self.pkce = PkceCheck(app(user_claims=users))
+        self._server = werkzeug.serving.make_server("127.0.0.1", 0, self.pkce, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
