@@ -434,6 +434,15 @@ class TaskStore:
                 attempt.attempt, attempt.status_code, attempt.error, _now(),
             )  # fmt: skip
 
+    async def webhook_recorded(self, tenant_id: str, delivery_id: str) -> bool:
+        """Whether an attempt of this webhook delivery was recorded (it was sent, or is being sent)."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "SELECT 1 AS found FROM webhook_deliveries WHERE tenant_id = $1 AND delivery_id = $2 LIMIT 1",
+                tenant_id, delivery_id,
+            )  # fmt: skip
+        return bool(rows)
+
     async def webhook_attempts(self, tenant_id: str, subject: str) -> list[dict[str, Any]]:
         """The recorded attempts for a subject, in order."""
         async with self.db.for_tenant(tenant_id) as db:
