@@ -16,8 +16,8 @@ from marketing.tenant.v1 import tenant_pb2
 
 from common.storage import open_store
 from common.webhooks import REVIEW_REQUIRED, WORKFLOW_COMPLETED, verify
-from tests.conftest import bad_request_fields, in_process_stack, test_settings
 from supervisor_service.queue.store import TaskStore
+from tests.conftest import bad_request_fields, in_process_stack, test_settings
 from tests.fakes.webhook_receiver import Received, WebhookReceiver
 from tests.integration.test_quotas import _quota_failure, _set_limits
 from tests.integration.test_reviews import CAMPAIGN, wait_for
