@@ -130,7 +130,7 @@ async def build(
     guards, intake = await _guards_and_intake(
         settings, store.db, runner, admin.store.limits_of, resources, tenant_cap
     )
-    eraser.append(Eraser(runner, clients, audit=admin.store.record_event))
+    eraser.append(Eraser(runner, clients, audit=admin.store.record_event, quotas=guards.admission.store))
     reviews = build_reviews(
         settings, store.db, runner, admin.store.profile_of, admin.store.record_event, intake
     )
