@@ -28,6 +28,7 @@ from supervisor_service.queue import TaskIntake, TenantCap, build_intake, fixed_
 from supervisor_service.retention import Eraser, RetentionPurge
 from supervisor_service.review_servicer import REVIEW_SCOPES, Reviews, build_reviews
 from supervisor_service.servicer import SupervisorServicer
+from supervisor_service.team_audit import team_audit_reader
 from supervisor_service.workflows import WorkflowRunner
 
 SUPERVISOR_SERVICE = supervisor_pb2.DESCRIPTOR.services_by_name["SupervisorService"]
@@ -119,6 +120,7 @@ async def build(
         erase_tenant_data=lambda tenant: eraser[0].erase_tenant_workflows(tenant),
         push_tenant_secrets=secrets_pusher(clients, registry),
         known_tools=tool_lister(clients),
+        team_audit=team_audit_reader(clients, registry),
     )
     runner = WorkflowRunner(
         build_supervisor_graph(settings, clients, checkpointer, registry),
