@@ -106,10 +106,7 @@ async def build(
             default; the tenants' quotas plug in here).
     """
     resources = AsyncExitStack()
-    if clients is None:
-        clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in registry.names}
-    for client in clients.values():
-        resources.push_async_callback(client.close)
+    clients = _team_clients(settings, clients, registry, resources)
     store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
     resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, "supervisor"))
@@ -149,6 +146,20 @@ async def build(
         settings.auth_issuer or settings.auth_jwks_url or await admin.store.has_active_api_keys()
     )
     return parts
+
+
+def _team_clients(
+    settings: Settings,
+    clients: dict[str, TeamClient] | None,
+    registry: TeamRegistry,
+    resources: AsyncExitStack,
+) -> dict[str, TeamClient]:
+    """A client per team of the registry (unless given), closed with the service."""
+    if clients is None:
+        clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in registry.names}
+    for client in clients.values():
+        resources.push_async_callback(client.close)
+    return clients
 
 
 async def _guards_and_intake(

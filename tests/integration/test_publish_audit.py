@@ -33,7 +33,10 @@ REVIEWER = "jwt:reviewer-1"
 async def _held(posts: ScheduledPosts, texts: dict[str, str], at: datetime = PAST) -> list[ScheduledPost]:
     """A workflow's posts on X, held for review (one per artifact id)."""
     workflow_id = str(uuid.uuid4())
-    new = [NewPost(workflow_id, artifact, "x", text, at, approval_required=True) for artifact, text in texts.items()]
+    new = [
+        NewPost(workflow_id, artifact, "x", text, at, approval_required=True)
+        for artifact, text in texts.items()
+    ]
     return await posts.schedule(TENANT, new, dry_run=False)
 
 
@@ -61,7 +64,9 @@ async def test_approval_attempt_and_each_outcome_are_audited_once_for_the_posts_
     await _approve(posts, [good, tampered], review_id)
     await _approve(posts, [good, tampered], review_id)  # a resumed gate approves again: recorded once
     async with posts.db.for_tenant(TENANT) as db:  # changed after the approval
-        await db.execute("UPDATE scheduled_posts SET text = 'Not what was approved' WHERE id = $1", tampered.id)
+        await db.execute(
+            "UPDATE scheduled_posts SET text = 'Not what was approved' WHERE id = $1", tampered.id
+        )
     [unapproved] = await _held(posts, {"social-1": "Nobody approved me"})
     loop = PublisherLoop(posts, build_publishers(settings), settings)
     await loop.run_once()
@@ -79,7 +84,9 @@ async def test_approval_attempt_and_each_outcome_are_audited_once_for_the_posts_
     assert attempt.details["text_digest"] == approved and attempt.details["attempt"] == "1"
     [tweet_id] = [i for i, text in x_api.posts.items() if text == "Approved text #launch"]
     assert outcome.details["external_id"] == tweet_id and outcome.details["dry_run"] == "false"
-    assert outcome.details["approval_digest"] == approved and outcome.details["workflow_id"] == good.workflow_id
+    assert (
+        outcome.details["approval_digest"] == approved and outcome.details["workflow_id"] == good.workflow_id
+    )
     assert all("Approved text" not in value for e in published for value in e.details.values()), "no texts"
 
     refused = _by_post(events, tampered)
@@ -98,7 +105,9 @@ async def test_a_failed_attempt_records_the_error_and_a_rate_limited_one_its_ret
     posts: ScheduledPosts, x_api: FakeX, tmp_path: Path
 ) -> None:
     settings = live_settings(x_api.url, tmp_path)
-    [refused] = await posts.schedule(TENANT, [NewPost(str(uuid.uuid4()), "social-1", "x", "one", PAST)], False)
+    [refused] = await posts.schedule(
+        TENANT, [NewPost(str(uuid.uuid4()), "social-1", "x", "one", PAST)], False
+    )
     x_api.fail(403, {"title": "Forbidden", "detail": "suspended", "status": 403}, path="/2/tweets")
     loop = PublisherLoop(posts, build_publishers(settings), settings)
     await loop.run_once()
@@ -109,11 +118,16 @@ async def test_a_failed_attempt_records_the_error_and_a_rate_limited_one_its_ret
     events = await posts.audit.older_than(TENANT, 100)
     failed = _by_post(events, refused)
     assert [e.action for e in failed] == ["post.publish_attempt", "post.publish_failed"]
-    assert failed[1].details["error"].startswith("x refused the post") and "suspended" in failed[1].details["error"]
+    assert (
+        failed[1].details["error"].startswith("x refused the post")
+        and "suspended" in failed[1].details["error"]
+    )
     assert failed[1].details["outcome_unknown"] == "false"
     retried = _by_post(events, later)
     assert [e.action for e in retried] == ["post.publish_attempt", "post.publish_retry"]
-    assert datetime.fromisoformat(retried[1].details["retry_time"]) > datetime.now(UTC) + timedelta(seconds=30)
+    assert datetime.fromisoformat(retried[1].details["retry_time"]) > datetime.now(UTC) + timedelta(
+        seconds=30
+    )
 
 
 async def test_the_team_audit_log_pages_newest_first_from_a_cursor(posts: ScheduledPosts) -> None:
