@@ -6,8 +6,12 @@ because the text no longer matches the approved digest, expired unapproved) is r
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import asyncpg
+import pytest
 
 from common.agents.review_gate import digest
 from common.audit import TeamAuditEvent
@@ -16,18 +20,36 @@ from social_service.publisher_loop import PublisherLoop
 from social_service.publishers import build_publishers
 from social_service.scheduled_posts import NewPost, ScheduledPost, ScheduledPosts
 from tests.fakes.social_apis import FakeX
-from tests.integration.test_social_publishing import (  # noqa: F401  (fixtures)
-    PAST,
-    TENANT,
-    Backend,
-    backend,
-    live_settings,
-    posts,
-    x_api,
-)
+from tests.integration.test_social_publishing import PAST, POSTGRES_URL, TENANT, Backend, live_settings
 
 OTHER_TENANT = "globex"
 REVIEWER = "jwt:reviewer-1"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def posts(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ScheduledPosts]:
+    """The social team's posts (and its audit log) on a SQLite file or in a PostgreSQL schema of their own."""
+    if request.param == "sqlite":
+        opened = await Backend("sqlite", tmp_path).open()
+        yield opened
+        await opened.db.close()
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        opened = await Backend("postgres", tmp_path, schema).open()
+        yield opened
+        await opened.db.close()
+    finally:
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+@pytest.fixture
+def x_api() -> Iterator[FakeX]:
+    with FakeX() as api:
+        yield api
 
 
 async def _held(posts: ScheduledPosts, texts: dict[str, str], at: datetime = PAST) -> list[ScheduledPost]:
