@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marketing.supervisor.v1 import supervisor_pb2
@@ -45,6 +46,8 @@ from supervisor_service.workflows import STALE_AFTER_HEARTBEATS, WorkflowRunner
 log = get_logger(__name__)
 
 TERMINAL_GRACE_WAITS = 4  # a finished workflow's `done` event may land just after its status
+RECOVERY_WINDOW_S = 3600.0  # finishes younger than this whose webhook was never tried are sent by any replica
+RECOVERY_EVERY_S = 30.0
 
 
 def fixed_cap(settings: Settings, quota_cap: TenantCap | None = None) -> TenantCap:
@@ -84,6 +87,7 @@ class TaskIntake:
         self._metrics: asyncio.Task[None] | None = None
         self._active: set[str] = set()
         self._sending: set[str] = set()  # webhook delivery ids this replica is sending
+        self._recovered_at = 0.0  # monotonic time of the last sweep for unannounced finishes
 
     async def start(self) -> None:
         """Start taking deliveries and exporting the queue depth."""
@@ -268,6 +272,22 @@ class TaskIntake:
         if task is not None and task.notify_url:
             self._announce(task, workflow)
 
+    async def recover_completions(self, now: datetime | None = None) -> int:
+        """Send the ``workflow.completed`` of finishes (in the last ``RECOVERY_WINDOW_S``) that no replica ever
+        tried: the one that recorded the finish died before its first attempt was recorded. A finish gets a
+        grace of twice ``WEBHOOK_TIMEOUT_S`` (a first attempt is recorded when its POST ends). Returns how many."""
+        if self.webhooks is None:
+            return 0
+        now = now or datetime.now(UTC)
+        grace = timedelta(seconds=2 * self.settings.webhook_timeout_s + self.settings.workflow_heartbeat_s)
+        due = await self.tasks.unannounced_finishes(
+            now - timedelta(seconds=RECOVERY_WINDOW_S), now - grace, WORKFLOW_COMPLETED
+        )
+        for task, snapshot in due:
+            log.info("webhook_recovered", workflow_id=task.id, tenant_id=task.tenant_id)
+            self._announce(task, supervisor_pb2.Workflow.FromString(snapshot), unless_recorded=True)
+        return len(due)
+
     @staticmethod
     def completion_id(workflow: supervisor_pb2.Workflow) -> str:
         """The ``Webhook-Id`` of a finish: the workflow and the time its finish was recorded (a workflow resumed
@@ -367,6 +387,9 @@ class TaskIntake:
                 if self.settings.broker_url:
                     for task in await self.tasks.unpublished(older_than_s=self.settings.queue_lease_s):
                         await self.backend.publish(task)
+                if time.monotonic() - self._recovered_at >= RECOVERY_EVERY_S:
+                    self._recovered_at = time.monotonic()
+                    await self.recover_completions()
             except asyncio.CancelledError:
                 raise
             except Exception:
