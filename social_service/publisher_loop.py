@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from common.agents.review_gate import digest
 from common.config import Settings
@@ -37,7 +38,7 @@ from common.tools.http import ExternalServiceError, ServiceNotConfigured, rate_l
 from social_service.approvals import MISMATCH_ERROR, PostApprovals, matches_approval
 from social_service.platforms import Platform
 from social_service.publishers import Publisher, TenantPublishers
-from social_service.scheduled_posts import REFUSED_ACTION, ScheduledPost, ScheduledPosts
+from social_service.scheduled_posts import FAILED_ACTION, REFUSED_ACTION, ScheduledPost, ScheduledPosts
 from social_service.tenant_secrets import TenantSecrets
 
 log = get_logger(__name__)
@@ -211,13 +212,10 @@ class PublisherLoop:
         post: ScheduledPost,
         error: str,
         outcome_unknown: bool,
-        action: str | None = None,
-        details: dict[str, str] | None = None,
+        action: str = FAILED_ACTION,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        if action is None:
-            await self.posts.mark_failed(post, error, outcome_unknown)
-        else:
-            await self.posts.mark_failed(post, error, outcome_unknown, action, details)
+        await self.posts.mark_failed(post, error, outcome_unknown, action, details)
         POSTS_PUBLISHED.labels(platform=post.platform, outcome="failed").inc()
         log.warning(
             "post_failed",

@@ -12,7 +12,8 @@ of a submitted workflow with a ``notify_url`` (the runner's finish hook), whatev
 review decision (on the deciding replica, after any round), ResumeWorkflow after a budget stop, a cancellation.
 Its id names the finish (``<workflow id>/workflow.completed/<complete time>``), so each finish is announced once and
 a redelivery that finds the workflow finished sends the same event again only when no attempt of it was recorded
-(the replica died in between). ``review.required`` is sent when a review opens (the review desk's notifier).
+(the replica died in between), and the maintenance loop sends the recent finishes no replica ever tried (a finish
+after a review decision has no delivery to come back: ``recover_completions``). ``review.required`` is sent when a review opens (the review desk's notifier).
 """
 
 from __future__ import annotations
