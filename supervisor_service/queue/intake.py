@@ -10,10 +10,11 @@ other run to finish.
 Webhooks (at least once, ``Webhook-Id`` stable): ``workflow.completed`` is sent by the replica that records a finish
 of a submitted workflow with a ``notify_url`` (the runner's finish hook), whatever drove it there: its delivery, a
 review decision (on the deciding replica, after any round), ResumeWorkflow after a budget stop, a cancellation.
-Its id names the finish (``<workflow id>/workflow.completed/<complete time>``), so each finish is announced once and
-a redelivery that finds the workflow finished sends the same event again only when no attempt of it was recorded
+Its id names the finish (``<workflow id>/workflow.completed/<complete time>``), so each finish is announced once.
+A redelivery that finds the workflow finished sends the same event again only when no attempt of it was recorded
 (the replica died in between), and the maintenance loop sends the recent finishes no replica ever tried (a finish
-after a review decision has no delivery to come back: ``recover_completions``). ``review.required`` is sent when a review opens (the review desk's notifier).
+after a review decision has no delivery to come back: ``recover_completions``). ``review.required`` is sent when a
+review opens (the review desk's notifier).
 """
 
 from __future__ import annotations
