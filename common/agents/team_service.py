@@ -9,6 +9,7 @@ the caller's tenant only.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,14 @@ MAX_SECRET_CHARS = 8192
 MAX_EVENT_ID = (
     "ffffffff-ffff-ffff-ffff-ffffffffffff"  # a cursor at a time without an id: every event at that time
 )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def caller_tenant() -> str:
@@ -309,7 +318,9 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self, request: team_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> team_pb2.ListAuditEventsResponse:
         """The caller's tenant's events in the team's own audit log, newest first, older than the cursor."""
-        problems = check_text("before_id", request.before_id, max_chars=64, required=False)
+        problems = []
+        if request.before_id and not _is_uuid(request.before_id):
+            problems.append(FieldViolation("before_id", "must be an audit event's id"))
         if request.page_size < 0 or request.page_size > MAX_AUDIT_PAGE:
             problems.append(FieldViolation("page_size", f"must be 0-{MAX_AUDIT_PAGE}"))
         if request.before_id and not request.HasField("before_time"):

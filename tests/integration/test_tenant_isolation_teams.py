@@ -415,6 +415,11 @@ async def test_publish_attempts_and_outcomes_are_audited_for_the_posts_tenant_on
     await expect(
         grpc.StatusCode.UNAUTHENTICATED, social.team.ListAuditEvents(team_pb2.ListAuditEventsRequest())
     )
+    for bad in (
+        team_pb2.ListAuditEventsRequest(before_id="x' OR '1'='1"),
+        team_pb2.ListAuditEventsRequest(page_size=500),
+    ):
+        await expect(grpc.StatusCode.INVALID_ARGUMENT, social.team.ListAuditEvents(bad, metadata=as_(A)))
     if social.records.dialect == "postgres":  # row-level security backs the filter up
         connection = await asyncpg.connect(social.records.rls_dsn)
         try:
