@@ -178,3 +178,28 @@ async def test_a_second_review_round_then_approval_sends_one_completion_and_a_ca
         (WORKFLOW_COMPLETED, "WORKFLOW_STATUS_CANCELLED"),
     ]
     assert len(hooks) == 5 and len({e["id"] for e in events}) == 5
+
+
+async def test_a_budget_stop_and_the_resumed_finish_are_two_completions_with_their_own_ids() -> None:
+    settings = test_settings(queue_poll_s=0.05, webhook_secret=SECRET, webhook_allow_private_networks=True)
+    with WebhookReceiver() as receiver:
+        async with in_process_stack(settings) as channel:
+            stub = supervisor_pb2_grpc.SupervisorServiceStub(channel)
+            queued = await _submit(stub, budget=team_pb2.Budget(max_model_calls=3), notify_url=receiver.url)
+            await wait_for(channel, queued.id, supervisor_pb2.WORKFLOW_STATUS_BUDGET_EXCEEDED)
+            await _received(receiver, 1)
+            resumed = await stub.ResumeWorkflow(
+                supervisor_pb2.ResumeWorkflowRequest(workflow_id=queued.id, budget=team_pb2.Budget()),
+                timeout=60,
+            )
+            assert resumed.workflow.status != supervisor_pb2.WORKFLOW_STATUS_BUDGET_EXCEEDED
+            await _received(receiver, 2)
+            await asyncio.sleep(0.5)
+    events = [_event(hook) for hook in receiver.received]
+    statuses = [e["data"]["status"] for e in events]  # type: ignore[index]
+    assert statuses == [
+        "WORKFLOW_STATUS_BUDGET_EXCEEDED",
+        supervisor_pb2.WorkflowStatus.Name(resumed.workflow.status),
+    ]
+    assert all(e["type"] == WORKFLOW_COMPLETED for e in events)
+    assert events[0]["id"] != events[1]["id"], "each finish is its own event"
