@@ -92,6 +92,10 @@ class QuotaStore(Protocol):
         """Give a workflow's slot back (idempotent)."""
         ...
 
+    async def erase_tenant(self, tenant_id: str) -> int:
+        """Erase every counter and slot of the tenant (DeleteTenant); returns how many records went."""
+        ...
+
     async def close(self) -> None:
         """Release connections this store opened."""
         ...
@@ -195,6 +199,16 @@ class SqlQuotaStore:
                 "DELETE FROM quota_slots WHERE tenant_id = $1 AND workflow_id = $2", tenant_id, workflow_id
             )
 
+    async def erase_tenant(self, tenant_id: str) -> int:
+        return await _patiently(lambda: self._erase_tenant(tenant_id))
+
+    async def _erase_tenant(self, tenant_id: str) -> int:
+        erased = 0
+        async with self.database.for_tenant(tenant_id) as db:
+            for table in ("quota_counters", "quota_slots"):
+                erased += await db.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
+        return erased
+
     async def close(self) -> None:
         if self.owned:
             await self.database.close()
@@ -216,6 +230,12 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
 
 _MONTH_TTL_S = 40 * 24 * 3600
 _DAY_TTL_S = 2 * 24 * 3600
@@ -260,6 +280,21 @@ class RedisQuotaStore:
 
     async def release_slot(self, tenant_id: str, workflow_id: str) -> None:
         await self.client.zrem(self._key(tenant_id, "slots"), workflow_id)
+
+    async def erase_tenant(self, tenant_id: str) -> int:
+        # Every key of the tenant is ``<prefix>:<tenant>:...``; tenant ids hold no ':' (nor, escaped here, glob
+        # characters), so the pattern matches no other tenant's keys. SCAN: no blocking KEYS on a shared Redis.
+        pattern = _glob_escape(self._key(tenant_id, "")) + "*"
+        erased = 0
+        batch: list[Any] = []
+        async for key in self.client.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                erased += int(await self.client.delete(*batch))
+                batch = []
+        if batch:
+            erased += int(await self.client.delete(*batch))
+        return erased
 
     async def close(self) -> None:
         await self.client.aclose()

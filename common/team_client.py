@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -173,6 +174,22 @@ class TeamClient:
             team_pb2.EraseTenantRequest(), timeout=timeout_s, metadata=identity_metadata()
         )
         return int(response.erased_records)
+
+    async def list_audit_events(
+        self, page_size: int, before: tuple[datetime, str] | None, timeout_s: float
+    ) -> list[team_pb2.AuditEvent]:
+        """The bound principal's tenant's events in the team's own audit log, newest first, older than ``before``
+        (time, id) (introspection: no breaker, no retries).
+
+        Raises:
+            grpc.aio.AioRpcError: The team did not answer.
+        """
+        request = team_pb2.ListAuditEventsRequest(page_size=page_size)
+        if before is not None:
+            request.before_time.FromDatetime(before[0])
+            request.before_id = before[1]
+        response = await self._stub.ListAuditEvents(request, timeout=timeout_s, metadata=identity_metadata())
+        return list(response.audit_events)
 
     async def set_tenant_secrets(self, secrets: Mapping[str, str], timeout_s: float) -> list[str]:
         """Store the bound principal's tenant secrets that the team uses (an empty value deletes one). Returns the

@@ -52,6 +52,8 @@ class TeamSpec(ServiceSpec):
         default_route: Keyword routing picks this team when no team's keyword matches.
         uses_knowledge_documents: Briefs to the team carry the tenant's knowledge-base documents.
         tenant_secrets: Names of the tenant secrets the team keeps (``TeamService/SetTenantSecrets``).
+        audit_log: The team records audit events of its own (``TeamService/ListAuditEvents``), which the
+            supervisor's ``AdminService/ListAuditEvents`` merges with its own.
     """
 
     description: str = ""
@@ -60,6 +62,7 @@ class TeamSpec(ServiceSpec):
     default_route: bool = False
     uses_knowledge_documents: bool = False
     tenant_secrets: tuple[str, ...] = ()
+    audit_log: bool = False
 
     @property
     def addr_variable(self) -> str:
@@ -181,6 +184,7 @@ TEAMS = TeamRegistry(
             description="social media posts fitted to each platform (X, LinkedIn) and a posting schedule",
             artifact_kinds=("social_post", "posting_schedule"),
             tenant_secrets=("x_bearer_token", "linkedin_access_token", "linkedin_author_urn"),
+            audit_log=True,  # approvals applied to posts, publish attempts and their outcomes
             keywords=(
                 "social", "tweet*", "twitter", "x", "x.com", "linkedin", "instagram", "facebook", "tiktok",
                 "thread*", "hashtag*", "schedul*", "posting", "promot*", "announc*", "campaign*", "launch*",

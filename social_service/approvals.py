@@ -16,10 +16,21 @@ from typing import Any
 
 from common.agents.review_gate import ReviewGate, ReviewStage, digest
 from common.agents.team_graph import TeamDefinition
+from common.audit import SYSTEM_ACTOR, event_id
 from common.logging import get_logger
 from common.storage.database import ALL_TENANTS
 from social_service.platforms import RULES
-from social_service.scheduled_posts import CANCELLED, SCHEDULED, ScheduledPost, ScheduledPosts, _post
+from social_service.scheduled_posts import (
+    APPROVED_ACTION,
+    CANCELLED,
+    DISCARDED_ACTION,
+    EXPIRED_ACTION,
+    SCHEDULED,
+    ScheduledPost,
+    ScheduledPosts,
+    _post,
+    audit_details,
+)
 
 log = get_logger(__name__)
 
@@ -40,6 +51,7 @@ class PostApprovals:
 
     def __init__(self, posts: ScheduledPosts) -> None:
         self.db = posts.db
+        self.audit = posts.audit
 
     async def approve(self, tenant_id: str, workflow_id: str, decision: Mapping[str, Any]) -> None:
         """Write each approved text and its digest into the workflow's held posts (idempotent: a resumed gate
@@ -52,13 +64,19 @@ class PostApprovals:
                 if digest(text) != digests.get(artifact_id):
                     log.warning("post_approval_refused", artifact_id=artifact_id, reason="digest mismatch")
                     continue
-                await db.execute(
+                rows = await db.fetch(
                     "UPDATE scheduled_posts SET text = $4, approval_digest = $5, approved_by = $6, approved_at = $7, "
                     "review_id = $8, updated_at = $7 WHERE tenant_id = $1 AND workflow_id = $2 AND artifact_id = $3 "
-                    "AND status = $9 AND approval_required = $10",
+                    "AND status = $9 AND approval_required = $10 RETURNING *",
                     tenant_id, workflow_id, artifact_id, text, digests[artifact_id], decision.get("reviewer", ""),
                     now, decision.get("review_id", ""), SCHEDULED, True,
                 )  # fmt: skip
+                for post in map(_post, rows):  # once per approval of a post (a resumed gate approves again)
+                    await self.audit.record_in(
+                        db, tenant_id, APPROVED_ACTION, f"posts/{post.id}", audit_details(post),
+                        actor=str(decision.get("reviewer", "")) or SYSTEM_ACTOR,
+                        event=event_id(post.id, "approve", post.review_id, post.approval_digest), at=now,
+                    )  # fmt: skip
         log.info(
             "posts_approved", workflow_id=workflow_id, posts=len(texts), reviewer=decision.get("reviewer")
         )
@@ -67,12 +85,18 @@ class PostApprovals:
         """Cancel the workflow's held posts of drafts that were not approved."""
         async with self.db.for_tenant(tenant_id) as db:
             for artifact_id in artifact_ids:
-                await db.execute(
+                rows = await db.fetch(
                     "UPDATE scheduled_posts SET status = $4, error = $5, updated_at = $6 WHERE tenant_id = $1 "
-                    "AND workflow_id = $2 AND artifact_id = $3 AND status = $7 AND approval_required = $8",
+                    "AND workflow_id = $2 AND artifact_id = $3 AND status = $7 AND approval_required = $8 "
+                    "RETURNING *",
                     tenant_id, workflow_id, artifact_id, CANCELLED, NOT_APPROVED_ERROR, datetime.now(UTC),
                     SCHEDULED, True,
                 )  # fmt: skip
+                for post in map(_post, rows):
+                    await self.audit.record_in(
+                        db, tenant_id, DISCARDED_ACTION, f"posts/{post.id}",
+                        audit_details(post, error=NOT_APPROVED_ERROR), event=event_id(post.id, "discard"),
+                    )  # fmt: skip
 
     async def scheduled(self, tenant_id: str, workflow_id: str) -> dict[str, datetime]:
         """When each of the workflow's held posts would be published, by artifact id."""
@@ -91,7 +115,12 @@ class PostApprovals:
                 "AND approval_required = $5 AND approval_digest = '' AND scheduled_at <= $6 RETURNING *",
                 CANCELLED, EXPIRED_ERROR, datetime.now(UTC), SCHEDULED, True, now.astimezone(UTC),
             )  # fmt: skip
-        posts = [_post(r) for r in rows]
+            posts = [_post(r) for r in rows]
+            for post in posts:
+                await self.audit.record_in(
+                    db, post.tenant_id, EXPIRED_ACTION, f"posts/{post.id}",
+                    audit_details(post, error=EXPIRED_ERROR), event=event_id(post.id, "expired"),
+                )  # fmt: skip
         for post in posts:
             log.warning(
                 "post_review_expired", tenant_id=post.tenant_id, post_id=post.id, workflow_id=post.workflow_id

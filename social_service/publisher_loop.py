@@ -27,7 +27,9 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from common.agents.review_gate import digest
 from common.config import Settings
 from common.logging import get_logger
 from common.metrics import POSTS_PUBLISHED
@@ -36,7 +38,7 @@ from common.tools.http import ExternalServiceError, ServiceNotConfigured, rate_l
 from social_service.approvals import MISMATCH_ERROR, PostApprovals, matches_approval
 from social_service.platforms import Platform
 from social_service.publishers import Publisher, TenantPublishers
-from social_service.scheduled_posts import ScheduledPost, ScheduledPosts
+from social_service.scheduled_posts import FAILED_ACTION, REFUSED_ACTION, ScheduledPost, ScheduledPosts
 from social_service.tenant_secrets import TenantSecrets
 
 log = get_logger(__name__)
@@ -144,7 +146,7 @@ class PublisherLoop:
             "platform": post.platform,
         }
         if not matches_approval(post):  # held for review, and its text is not the approved one
-            await self._fail(post, MISMATCH_ERROR, False)
+            await self._fail(post, MISMATCH_ERROR, False, REFUSED_ACTION, {"text_digest": digest(post.text)})
             return
         if self.dry_run:
             await asyncio.to_thread(self._write_outbox, post, publisher)
@@ -205,8 +207,15 @@ class PublisherLoop:
                 True,
             )
 
-    async def _fail(self, post: ScheduledPost, error: str, outcome_unknown: bool) -> None:
-        await self.posts.mark_failed(post, error, outcome_unknown)
+    async def _fail(
+        self,
+        post: ScheduledPost,
+        error: str,
+        outcome_unknown: bool,
+        action: str = FAILED_ACTION,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self.posts.mark_failed(post, error, outcome_unknown, action, details)
         POSTS_PUBLISHED.labels(platform=post.platform, outcome="failed").inc()
         log.warning(
             "post_failed",

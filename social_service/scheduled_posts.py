@@ -20,11 +20,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from common.agents.review_gate import digest
+from common.audit import TeamAuditLog, event_id
 from common.storage.database import ALL_TENANTS, Database
 from common.storage.pages import newest_first
 
 MIGRATIONS = "social_service"
 """The package whose ``migrations/`` create ``scheduled_posts`` (``open_store(..., migrations=(MIGRATIONS,))``)."""
+
+AUDIT_SOURCE = "social"
+"""The team name the social service's audit events are recorded under (``team_audit_events.source``)."""
+
+# The audit log's publishing actions (each recorded in the transaction of the change it describes).
+ATTEMPT = "post.publish_attempt"  # claimed by a publisher: about to be sent (or written to the outbox)
+PUBLISHED_ACTION = "post.published"  # with the platform's post id
+FAILED_ACTION = "post.publish_failed"  # with the error (and whether the post may be live)
+REFUSED_ACTION = "post.publish_refused"  # its text no longer matches the approved digest: nothing was sent
+RETRY_ACTION = "post.publish_retry"  # certainly not sent (connection refused, 429): tried again later
+EXPIRED_ACTION = "post.expired"  # held for review and still unapproved at its publishing time: cancelled
+APPROVED_ACTION = "post.approve"  # a reviewer's approval applied to the post (approved text's digest)
+DISCARDED_ACTION = "post.discard"  # the reviewer sent the draft back or rejected it: cancelled
 
 SCHEDULED = "scheduled"
 PUBLISHING = "publishing"
@@ -78,6 +93,7 @@ class ScheduledPost:
     approval_required: bool = False
     approval_digest: str = ""
     approved_by: str = ""
+    review_id: str = ""
 
     @property
     def reschedulable(self) -> bool:
@@ -121,7 +137,29 @@ def _post(row: dict[str, Any]) -> ScheduledPost:
         approval_required=bool(row.get("approval_required", False)),
         approval_digest=row.get("approval_digest", ""),
         approved_by=row.get("approved_by", ""),
+        review_id=row.get("review_id", "") or "",
     )
+
+
+def audit_details(post: ScheduledPost, **extra: Any) -> dict[str, Any]:
+    """What every publishing event of a post says: where it comes from and which approval it rests on (digests
+    and ids, never the text)."""
+    details: dict[str, Any] = {
+        "workflow_id": post.workflow_id,
+        "artifact_id": post.artifact_id,
+        "platform": post.platform,
+        "attempt": str(post.attempts),
+    }
+    if post.approval_required:
+        details.update(
+            review_id=post.review_id, approved_by=post.approved_by, approval_digest=post.approval_digest
+        )
+    details.update({k: v for k, v in extra.items() if v is not None})
+    return details
+
+
+def _resource(post: ScheduledPost) -> str:
+    return f"posts/{post.id}"
 
 
 def _now() -> datetime:
@@ -133,6 +171,7 @@ class ScheduledPosts:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        self.audit = TeamAuditLog(database, AUDIT_SOURCE)
 
     async def schedule(self, tenant_id: str, posts: Sequence[NewPost], dry_run: bool) -> list[ScheduledPost]:
         """Store a tenant's posts; a (workflow, artifact) the tenant already scheduled keeps its existing row (a
@@ -255,7 +294,14 @@ class ScheduledPosts:
                 f"ORDER BY scheduled_at, id LIMIT $5{lock}) RETURNING *",
                 PUBLISHING, owner, _utc(now), SCHEDULED, limit, False,
             )  # fmt: skip
-        return sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
+            claimed = sorted((_post(r) for r in rows), key=lambda p: (p.scheduled_at, p.id))
+            for post in claimed:  # the attempt is on record before anything is sent
+                await self.audit.record_in(
+                    db, post.tenant_id, ATTEMPT, _resource(post),
+                    audit_details(post, publisher=owner, text_digest=digest(post.text)),
+                    event=event_id(post.id, "attempt", str(post.attempts)),
+                )  # fmt: skip
+        return claimed
 
     async def expire_leases(self, claimed_before: datetime) -> builtins.list[ScheduledPost]:
         """Fail posts claimed before ``claimed_before`` (their publisher died mid-publish) as outcome unknown;
@@ -266,7 +312,14 @@ class ScheduledPosts:
                 "WHERE status = $5 AND claimed_at < $6 RETURNING *",
                 FAILED, True, LEASE_EXPIRED_ERROR, _now(), PUBLISHING, _utc(claimed_before),
             )  # fmt: skip
-        return [_post(r) for r in rows]
+            expired = [_post(r) for r in rows]
+            for post in expired:
+                await self.audit.record_in(
+                    db, post.tenant_id, FAILED_ACTION, _resource(post),
+                    audit_details(post, error=LEASE_EXPIRED_ERROR, outcome_unknown="true", publisher=post.claimed_by),
+                    event=event_id(post.id, "lease_expired", str(post.attempts)),
+                )  # fmt: skip
+        return expired
 
     async def mark_published(
         self, post: ScheduledPost, external_id: str, external_url: str, dry_run: bool
@@ -282,16 +335,38 @@ class ScheduledPosts:
                 post.id, post.claimed_by, post.claimed_at, PUBLISHED, now, external_id, external_url, dry_run,
                 False, PUBLISHING, FAILED,
             )  # fmt: skip
+            if changed == 1:
+                details = audit_details(
+                    post, external_id=external_id, external_url=external_url, dry_run=str(dry_run).lower()
+                )
+                await self.audit.record_in(
+                    db, post.tenant_id, PUBLISHED_ACTION, _resource(post), details,
+                    event=event_id(post.id, "outcome", str(post.attempts)), at=now,
+                )  # fmt: skip
         return changed == 1
 
-    async def mark_failed(self, post: ScheduledPost, error: str, outcome_unknown: bool) -> bool:
-        """Record a failure by the claim's holder."""
+    async def mark_failed(
+        self,
+        post: ScheduledPost,
+        error: str,
+        outcome_unknown: bool,
+        action: str = FAILED_ACTION,
+        details: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record a failure by the claim's holder (``action``: ``post.publish_refused`` when the text no longer
+        matches its approval)."""
         async with self.db.for_tenant(post.tenant_id) as db:
             changed = await db.execute(
                 "UPDATE scheduled_posts SET status = $4, error = $5, outcome_unknown = $6, updated_at = $7 "
                 "WHERE id = $1 AND claimed_by = $2 AND claimed_at = $3 AND status IN ($8, $4)",
                 post.id, post.claimed_by, post.claimed_at, FAILED, error, outcome_unknown, _now(), PUBLISHING,
             )  # fmt: skip
+            if changed == 1:
+                await self.audit.record_in(
+                    db, post.tenant_id, action, _resource(post),
+                    audit_details(post, error=error, outcome_unknown=str(outcome_unknown).lower(), **(details or {})),
+                    event=event_id(post.id, "outcome", str(post.attempts)),
+                )  # fmt: skip
         return changed == 1
 
     async def retry_later(self, post: ScheduledPost, at: datetime, error: str) -> bool:
@@ -303,4 +378,10 @@ class ScheduledPosts:
                 "AND status = $8",
                 post.id, post.claimed_by, post.claimed_at, SCHEDULED, _utc(at), error, _now(), PUBLISHING,
             )  # fmt: skip
+            if changed == 1:
+                await self.audit.record_in(
+                    db, post.tenant_id, RETRY_ACTION, _resource(post),
+                    audit_details(post, error=error, retry_time=_utc(at).isoformat()),
+                    event=event_id(post.id, "outcome", str(post.attempts)),
+                )  # fmt: skip
         return changed == 1

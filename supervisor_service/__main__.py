@@ -28,6 +28,7 @@ from supervisor_service.queue import TaskIntake, TenantCap, build_intake, fixed_
 from supervisor_service.retention import Eraser, RetentionPurge
 from supervisor_service.review_servicer import REVIEW_SCOPES, Reviews, build_reviews
 from supervisor_service.servicer import SupervisorServicer
+from supervisor_service.team_audit import team_audit_reader
 from supervisor_service.workflows import WorkflowRunner
 
 SUPERVISOR_SERVICE = supervisor_pb2.DESCRIPTOR.services_by_name["SupervisorService"]
@@ -105,10 +106,7 @@ async def build(
             default; the tenants' quotas plug in here).
     """
     resources = AsyncExitStack()
-    if clients is None:
-        clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in registry.names}
-    for client in clients.values():
-        resources.push_async_callback(client.close)
+    clients = _team_clients(settings, clients, registry, resources)
     store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
     resources.push_async_callback(store.close)
     checkpointer = await resources.enter_async_context(open_checkpointer(settings, "supervisor"))
@@ -119,6 +117,7 @@ async def build(
         erase_tenant_data=lambda tenant: eraser[0].erase_tenant_workflows(tenant),
         push_tenant_secrets=secrets_pusher(clients, registry),
         known_tools=tool_lister(clients),
+        team_audit=team_audit_reader(clients, registry),
     )
     runner = WorkflowRunner(
         build_supervisor_graph(settings, clients, checkpointer, registry),
@@ -130,7 +129,7 @@ async def build(
     guards, intake = await _guards_and_intake(
         settings, store.db, runner, admin.store.limits_of, resources, tenant_cap
     )
-    eraser.append(Eraser(runner, clients, audit=admin.store.record_event))
+    eraser.append(Eraser(runner, clients, audit=admin.store.record_event, quotas=guards.admission.store))
     reviews = build_reviews(
         settings, store.db, runner, admin.store.profile_of, admin.store.record_event, intake
     )
@@ -147,6 +146,20 @@ async def build(
         settings.auth_issuer or settings.auth_jwks_url or await admin.store.has_active_api_keys()
     )
     return parts
+
+
+def _team_clients(
+    settings: Settings,
+    clients: dict[str, TeamClient] | None,
+    registry: TeamRegistry,
+    resources: AsyncExitStack,
+) -> dict[str, TeamClient]:
+    """A client per team of the registry (unless given), closed with the service."""
+    if clients is None:
+        clients = {team: TeamClient(team, settings.team_addr(team), settings) for team in registry.names}
+    for client in clients.values():
+        resources.push_async_callback(client.close)
+    return clients
 
 
 async def _guards_and_intake(

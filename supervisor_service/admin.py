@@ -61,6 +61,12 @@ from common.storage.database import Database
 from common.storage.pages import BadPageToken
 from common.validation import check_range, check_text, raise_if_invalid
 from supervisor_service.limits import LIMIT_FIELDS, PLATFORM_ONLY, check_limits, limit_roots, limits_blob
+from supervisor_service.team_audit import (
+    SUPERVISOR_SOURCE,
+    TeamAuditReader,
+    newest_first_key,
+    no_team_audit,
+)
 from supervisor_service.tenants import (
     SECRET_NAMES,
     AlreadyExists,
@@ -438,6 +444,7 @@ def event_to_proto(event: AuditEvent) -> admin_pb2.AuditEvent:
         resource=event.resource,
         time=_timestamp(event.at),
         details=event.details,
+        source=SUPERVISOR_SOURCE,
     )
 
 
@@ -455,6 +462,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         erase_tenant_data: TenantEraser | None = None,
         push_tenant_secrets: SecretsPusher | None = None,
         known_tools: ToolNames | None = None,
+        team_audit: TeamAuditReader | None = None,
     ) -> None:
         """Args:
         store: Tenants, API keys and the audit log.
@@ -462,8 +470,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         erase_tenant_data: Erases a deleted tenant's workflows and team data; returns the workflows erased.
         push_tenant_secrets: Hands a tenant's social credentials to the team that uses them.
         known_tools: The tool names ``profile.enabled_tools`` may name; without it any well-formed name passes.
+        team_audit: Reads the teams' own audit logs (publish attempts ...), merged into ListAuditEvents.
         """
         self.store = store
+        self.team_audit = team_audit or no_team_audit
         self.platform_tenant = platform_tenant
         self.erase_tenant_data = erase_tenant_data or _erase_nothing
         self.push_tenant_secrets = push_tenant_secrets or _push_nowhere
@@ -786,14 +796,25 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         problems = _check_tenant_id("tenant_id", request.tenant_id)
         raise_if_invalid(problems + _check_page(request.page_size, request.page_token))
         self._authorize(principal, request.tenant_id)
+        tenant_id, page_size = request.tenant_id, request.page_size or DEFAULT_PAGE_SIZE
         try:
-            events, token = await self.store.list_events(
-                request.tenant_id, request.page_size or DEFAULT_PAGE_SIZE, request.page_token
-            )
+            before = self.store.events_cursor(tenant_id, request.page_token)
+            events, token = await self.store.list_events(tenant_id, page_size, request.page_token)
         except BadPageToken as exc:
             raise InvalidArgument([FieldViolation("page_token", str(exc))]) from None
+        # The teams' own events (the social team's publish attempts) from the same cursor, merged newest first;
+        # the next page continues after the last event shown, in every log.
+        teams = await self.team_audit(tenant_id, page_size, before)
+        merged = sorted(
+            [event_to_proto(e) for e in events] + teams.events, key=newest_first_key, reverse=True
+        )
+        page = merged[:page_size]
+        more = bool(token) or teams.more or len(merged) > page_size
+        if more and page:
+            last = page[-1]
+            token = self.store.events_token(tenant_id, last.time.ToDatetime(UTC), last.id)
         return admin_pb2.ListAuditEventsResponse(
-            audit_events=[event_to_proto(e) for e in events], next_page_token=token
+            audit_events=page, next_page_token=token if more else "", unreachable_sources=teams.unreachable
         )
 
     async def GetUsage(
@@ -849,6 +870,7 @@ async def build_admin(
     erase_tenant_data: TenantEraser | None = None,
     push_tenant_secrets: SecretsPusher | None = None,
     known_tools: ToolNames | None = None,
+    team_audit: TeamAuditReader | None = None,
 ) -> AdminParts:
     """The AdminService of the supervisor, on its records database.
 
@@ -862,6 +884,7 @@ async def build_admin(
         erase_tenant_data: See :class:`AdminServicer`.
         push_tenant_secrets: See :class:`AdminServicer`.
         known_tools: See :class:`AdminServicer`.
+        team_audit: See :class:`AdminServicer`.
 
     Raises:
         ConfigError: A malformed key file.
@@ -876,6 +899,7 @@ async def build_admin(
         erase_tenant_data=erase_tenant_data,
         push_tenant_secrets=push_tenant_secrets,
         known_tools=known_tools,
+        team_audit=team_audit,
     )
     servicer.tool_prices = settings.tool_prices
     registration = ServiceRegistration(

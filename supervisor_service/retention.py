@@ -25,6 +25,7 @@ import grpc
 from common.auth.principal import Principal, acting_as, system_principal
 from common.errors import NotFound
 from common.logging import get_logger
+from common.quotas import QuotaStore
 from common.storage.store import RUNNING
 from common.team_client import TeamClient
 from supervisor_service.workflows import WorkflowRunner
@@ -97,6 +98,7 @@ class Eraser:
         clients: Mapping[str, TeamClient],
         audit: AuditLog = no_audit,
         timeout_s: float = ERASE_TIMEOUT_S,
+        quotas: QuotaStore | None = None,
     ) -> None:
         """
         Args:
@@ -104,11 +106,14 @@ class Eraser:
             clients: A client per team of the registry (each is asked to erase its part).
             audit: Records the erasures.
             timeout_s: Time each team gets to answer.
+            quotas: The shared quota store (Redis, PostgreSQL or the quotas.sqlite file): DeleteTenant erases the
+                tenant's counters and running-workflow slots there.
         """
         self.runner = runner
         self.clients = clients
         self.audit = audit
         self.timeout_s = timeout_s
+        self.quotas = quotas
 
     async def erase_workflow(self, tenant_id: str, workflow_id: str) -> Erased:
         """Erase one workflow of a tenant everywhere (no audit event). The principal acting for the tenant must be
@@ -145,8 +150,9 @@ class Eraser:
 
     async def erase_tenant_workflows(self, tenant_id: str) -> int:
         """DeleteTenant's part here: erase every workflow of a tenant everywhere, then ask every team to erase the
-        whole tenant (``TeamService/EraseTenant``) and sweep the tenant's remaining records. Acts as
-        ``system_principal(tenant_id)``. Returns the number of workflows erased."""
+        whole tenant (``TeamService/EraseTenant``), sweep the tenant's remaining records and erase its quota
+        counters (last: the teams charge spend until they are told). Acts as ``system_principal(tenant_id)``.
+        Returns the number of workflows erased."""
         count, records = 0, 0
         unreachable: set[str] = set()
         with acting_as(system_principal(tenant_id)):
@@ -157,11 +163,13 @@ class Eraser:
                 unreachable.update(done.unreachable_teams)
             teams = await erase_on_teams(self.clients, None, self.timeout_s)
         records += teams.records + await self.runner.store.erase_tenant_records(tenant_id)
+        quota_records = await self.quotas.erase_tenant(tenant_id) if self.quotas is not None else 0
         unreachable.update(teams.unreachable_teams)
         log.info(
             "tenant_workflows_erased",
             workflows=count,
             erased_records=records,
+            erased_quota_records=quota_records,
             unreachable_teams=sorted(unreachable),
         )
         return count

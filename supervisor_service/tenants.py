@@ -552,6 +552,24 @@ class TenantStore:
         async with self._tx(tenant_id) as tx:
             await self._record(tx, tenant_id, Audit(actor, values), action, resource)
 
+    @staticmethod
+    def events_cursor(tenant_id: str, page_token: str) -> tuple[datetime, str] | None:
+        """The (time, id) a ``list_events`` page token continues after (None for no token); the teams' audit logs
+        are read from the same cursor when ListAuditEvents merges them.
+
+        Raises:
+            BadPageToken: A token this store did not issue, or issued for another tenant.
+        """
+        if not page_token:
+            return None
+        at, last_id = _decode_token(page_token, {"tenant_id": tenant_id}, 2, _uuid_ok)
+        return _aware(at), last_id
+
+    @staticmethod
+    def events_token(tenant_id: str, at: datetime, event_id: str) -> str:
+        """The ``list_events`` page token of the page after the event (``at``, ``event_id``)."""
+        return _encode_token([at.isoformat(), event_id], {"tenant_id": tenant_id})
+
     async def list_events(
         self, tenant_id: str, page_size: int, page_token: str = ""
     ) -> tuple[list[AuditEvent], str]:

@@ -159,6 +159,10 @@ class WorkflowRunner:
         # Erase what other modules keep for a workflow (its events, queue entry, webhook deliveries): forget() calls
         # each with (tenant id, workflow id); each returns the number of records it erased.
         self.forget_hooks: list[Callable[[str, str], Awaitable[int]]] = []
+        # Told of every finish this replica records (tenant id, the finished workflow), wherever it happens: a run
+        # or a resumed run (after a review decision, a takeover, ResumeWorkflow), a cancellation. The task intake
+        # sends a submitted workflow's ``workflow.completed`` webhook from here. Must not raise (logged if they do).
+        self.finish_hooks: list[Callable[[str, supervisor_pb2.Workflow], Awaitable[Any]]] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -482,6 +486,7 @@ class WorkflowRunner:
             tenant_id, workflow_id, name, workflow.SerializeToString(), *_totals(workflow)
         )
         TASKS.labels(status=name).inc()
+        await self._announce_finish(tenant_id, workflow)
         log.info(
             "workflow_finished",
             workflow_id=workflow_id,
@@ -630,8 +635,17 @@ class WorkflowRunner:
                 workflow.SerializeToString(),
                 *_totals(workflow),
             )
+            await self._announce_finish(tenant_id, workflow)
         record = await self._record(tenant_id, workflow_id)
         return supervisor_pb2.Workflow.FromString(record.snapshot)
+
+    async def _announce_finish(self, tenant_id: str, workflow: supervisor_pb2.Workflow) -> None:
+        """Tell the finish hooks of a finish just recorded (a hook's failure never undoes the finish)."""
+        for hook in self.finish_hooks:
+            try:
+                await hook(tenant_id, workflow)
+            except Exception:
+                log.exception("finish_hook_failed", workflow_id=workflow.id)
 
     async def forget(self, tenant_id: str, workflow_id: str) -> int:
         """Erase a workflow of the tenant from this service: its checkpoints (thread ``<tenant>/<workflow id>``)

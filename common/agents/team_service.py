@@ -9,9 +9,11 @@ the caller's tenant only.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import grpc
@@ -36,6 +38,8 @@ from common.agents.review_gate import SUPERSEDED, review_required
 from common.agents.review_wire import decision_to_data, review_request_from_data
 from common.agents.state import StepData
 from common.agents.team_graph import TeamDefinition, TeamState, initial_state
+from common.audit import MAX_PAGE as MAX_AUDIT_PAGE
+from common.audit import TeamAuditLog
 from common.auth.principal import current_principal
 from common.budget import Budget, BudgetGuard, MonthlyQuota, exceeded_to_proto
 from common.config import Settings
@@ -63,6 +67,19 @@ MAX_KNOWLEDGE_DOCUMENTS = 200
 MAX_KNOWLEDGE_DOCUMENT_CHARS = 200_000
 MAX_SECRETS = 20
 MAX_SECRET_CHARS = 8192
+
+
+MAX_EVENT_ID = (
+    "ffffffff-ffff-ffff-ffff-ffffffffffff"  # a cursor at a time without an id: every event at that time
+)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def caller_tenant() -> str:
@@ -237,6 +254,8 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         self.prices = PriceTable(settings.llm_prices)
         self.recursion_limit = settings.team_max_steps * 2 + 4
         self.worker_names = {name for name in graph.nodes if name not in ("team_lead", "__start__")}
+        # What the team records of its own (the social team: approvals applied, publish attempts and outcomes).
+        self.audit = TeamAuditLog(store.db, team.name) if store is not None else None
 
     async def ListTools(
         self, request: team_pb2.ListToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -290,8 +309,40 @@ class TeamServicer(team_pb2_grpc.TeamServiceServicer):
         erased += await erase_checkpoints(self._checkpointer, f"{tenant}/")
         if self.definition.erase_tenant is not None:
             erased += await self.definition.erase_tenant(tenant)
+        if self.audit is not None:
+            erased += await self.audit.erase_tenant(tenant)
         log.info("tenant_erased", team=self.team, erased_records=erased)
         return team_pb2.EraseTenantResponse(team=self.team, erased_records=erased)
+
+    async def ListAuditEvents(
+        self, request: team_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> team_pb2.ListAuditEventsResponse:
+        """The caller's tenant's events in the team's own audit log, newest first, older than the cursor."""
+        problems = []
+        if request.before_id and not _is_uuid(request.before_id):
+            problems.append(FieldViolation("before_id", "must be an audit event's id"))
+        if request.page_size < 0 or request.page_size > MAX_AUDIT_PAGE:
+            problems.append(FieldViolation("page_size", f"must be 0-{MAX_AUDIT_PAGE}"))
+        if request.before_id and not request.HasField("before_time"):
+            problems.append(FieldViolation("before_time", "is required with before_id"))
+        raise_if_invalid(problems)
+        tenant = caller_tenant()
+        response = team_pb2.ListAuditEventsResponse(team=self.team)
+        if self.audit is None:
+            return response
+        before = None
+        if request.HasField("before_time"):
+            before = (request.before_time.ToDatetime(UTC), request.before_id or MAX_EVENT_ID)
+        for event in await self.audit.older_than(tenant, request.page_size or 20, before):
+            message = response.audit_events.add(
+                id=event.id,
+                actor=event.actor,
+                action=event.action,
+                resource=event.resource,
+                details=event.details,
+            )
+            message.time.FromDatetime(event.at)
+        return response
 
     async def SetTenantSecrets(
         self, request: team_pb2.SetTenantSecretsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -50,4 +50,5 @@ async def build_intake(
     intake = TaskIntake(runner, tasks, events, backend, settings, cap, webhooks, admission)
     runner.on_event = events.append
     runner.forget_hooks.append(intake.forget)
+    runner.finish_hooks.append(intake.workflow_finished)
     return intake

@@ -5,16 +5,26 @@ answers, and its delivery is acknowledged only after the workflow is durably rec
 task whose workflow finished is acknowledged without running again; one whose workflow is running elsewhere is
 taken over only when that replica stopped heart-beating (``TaskStore.take_over``), then resumed from its last
 checkpoint, and the idempotent team calls replay instead of running twice. Until then the delivery waits for the
-other run to finish. Webhooks are sent after the acknowledgement (at least once, ``Webhook-Id`` is stable).
+other run to finish.
+
+Webhooks (at least once, ``Webhook-Id`` stable): ``workflow.completed`` is sent by the replica that records a finish
+of a submitted workflow with a ``notify_url`` (the runner's finish hook), whatever drove it there: its delivery, a
+review decision (on the deciding replica, after any round), ResumeWorkflow after a budget stop, a cancellation.
+Its id names the finish (``<workflow id>/workflow.completed/<complete time>``), so each finish is announced once.
+A redelivery that finds the workflow finished sends the same event again only when no attempt of it was recorded
+(the replica died in between), and the maintenance loop sends the recent finishes no replica ever tried (a finish
+after a review decision has no delivery to come back: ``recover_completions``). ``review.required`` is sent when a
+review opens (the review desk's notifier).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marketing.supervisor.v1 import supervisor_pb2
@@ -38,6 +48,8 @@ from supervisor_service.workflows import STALE_AFTER_HEARTBEATS, WorkflowRunner
 log = get_logger(__name__)
 
 TERMINAL_GRACE_WAITS = 4  # a finished workflow's `done` event may land just after its status
+RECOVERY_WINDOW_S = 3600.0  # finishes younger than this whose webhook was never tried are sent by any replica
+RECOVERY_EVERY_S = 30.0
 
 
 def fixed_cap(settings: Settings, quota_cap: TenantCap | None = None) -> TenantCap:
@@ -76,6 +88,8 @@ class TaskIntake:
         self._background: set[asyncio.Task[None]] = set()
         self._metrics: asyncio.Task[None] | None = None
         self._active: set[str] = set()
+        self._sending: set[str] = set()  # webhook delivery ids this replica is sending
+        self._recovered_at = 0.0  # monotonic time of the last sweep for unannounced finishes
 
     async def start(self) -> None:
         """Start taking deliveries and exporting the queue depth."""
@@ -173,8 +187,11 @@ class TaskIntake:
             await delivery.park()
             QUEUE_DELIVERIES.labels(outcome="parked").inc()
             return
+        found_finished: supervisor_pb2.Workflow | None = None
         try:
-            workflow: supervisor_pb2.Workflow | None = await self._execute(task)
+            workflow, ran = await self._execute(task)
+            if not ran:
+                found_finished = workflow
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -186,9 +203,14 @@ class TaskIntake:
                 return
         await delivery.ack()
         QUEUE_DELIVERIES.labels(outcome="finished").inc()
-        awaiting = workflow is not None and workflow.status == supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
-        if task.notify_url and self.webhooks is not None and workflow is not None and not awaiting:
-            self._in_background(self._notify(task, workflow), f"webhook-{task.id}")
+        # A finish this delivery drove was announced by the runner's finish hook; a workflow found finished (an
+        # earlier delivery's replica died after recording it, or it was cancelled while queued) is announced
+        # again only when no attempt of that finish's webhook was ever recorded.
+        if (
+            found_finished is not None
+            and found_finished.status != supervisor_pb2.WORKFLOW_STATUS_AWAITING_REVIEW
+        ):
+            self._announce(task, found_finished, unless_recorded=True)
 
     async def _shelve(self, task: QueuedTask, reason: str) -> None:
         """Show the dead letter's workflow as queued again (waiting for RequeueDeadLetter), with the reason."""
@@ -212,9 +234,9 @@ class TaskIntake:
         """The owner of the workflows this replica runs for the queue."""
         return QUEUE_OWNER_PREFIX + self.runner.owner
 
-    async def _execute(self, task: QueuedTask) -> supervisor_pb2.Workflow | None:
-        """Run the delivered task's workflow to its end (from its checkpoint after an earlier delivery); a finished
-        one is returned as it is, an erased one is None.
+    async def _execute(self, task: QueuedTask) -> tuple[supervisor_pb2.Workflow | None, bool]:
+        """Run the delivered task's workflow to its end (from its checkpoint after an earlier delivery) and return
+        it with True; a finished one is returned as it is, an erased one is None (both with False: not run here).
 
         The broker (or the lease) gives a task to one replica at a time, but a duplicate message (published again
         because its confirm was lost) or a replica cut off from the broker could still deliver it twice: the
@@ -227,9 +249,9 @@ class TaskIntake:
         while True:
             record = await self.runner.store.get_workflow(task.tenant_id, task.id)
             if record is None:  # erased (DeleteWorkflow, retention): nothing to run
-                return None
+                return None, False
             if record.status in TERMINAL:
-                return supervisor_pb2.Workflow.FromString(record.snapshot)
+                return supervisor_pb2.Workflow.FromString(record.snapshot), False
             if await self.tasks.hold_workflow(task.tenant_id, task.id, self.owner, stale_s):
                 break
             await asyncio.sleep(min(self.settings.workflow_heartbeat_s / 2, 1.0))
@@ -237,11 +259,68 @@ class TaskIntake:
             log.info("task_taken_over", workflow_id=task.id, previous_owner=record.owner)
         self._active.add(task.id)
         try:
-            return await self.runner.run_to_end(task.tenant_id, task.id)
+            return await self.runner.run_to_end(task.tenant_id, task.id), True
         finally:
             self._active.discard(task.id)
 
-    async def _notify(self, task: QueuedTask, workflow: supervisor_pb2.Workflow) -> None:
+    # --- webhooks ---------------------------------------------------------------------------------------------
+
+    async def workflow_finished(self, tenant_id: str, workflow: supervisor_pb2.Workflow) -> None:
+        """The runner's finish hook: a submitted workflow with a ``notify_url`` that this replica just recorded
+        finished gets its ``workflow.completed`` webhook (in the background: signed, retried, recorded)."""
+        if self.webhooks is None:
+            return
+        task = await self.tasks.get(tenant_id, workflow.id)
+        if task is not None and task.notify_url:
+            self._announce(task, workflow)
+
+    async def recover_completions(self, now: datetime | None = None) -> int:
+        """Send the ``workflow.completed`` of finishes (in the last ``RECOVERY_WINDOW_S``) that no replica ever
+        tried: the one that recorded the finish died before its first attempt was recorded. A finish gets a
+        grace of twice ``WEBHOOK_TIMEOUT_S`` (a first attempt is recorded when its POST ends). Returns how many."""
+        if self.webhooks is None:
+            return 0
+        now = now or datetime.now(UTC)
+        grace = timedelta(seconds=2 * self.settings.webhook_timeout_s + self.settings.workflow_heartbeat_s)
+        due = await self.tasks.unannounced_finishes(
+            now - timedelta(seconds=RECOVERY_WINDOW_S), now - grace, WORKFLOW_COMPLETED
+        )
+        for task, snapshot in due:
+            log.info("webhook_recovered", workflow_id=task.id, tenant_id=task.tenant_id)
+            self._announce(task, supervisor_pb2.Workflow.FromString(snapshot), unless_recorded=True)
+        return len(due)
+
+    @staticmethod
+    def completion_id(workflow: supervisor_pb2.Workflow) -> str:
+        """The ``Webhook-Id`` of a finish: the workflow and the time its finish was recorded (a workflow resumed
+        after a budget stop finishes again: a new event)."""
+        finish = workflow.complete_time.ToJsonString() if workflow.HasField("complete_time") else "-"
+        return f"{workflow.id}/{WORKFLOW_COMPLETED}/{finish}"
+
+    def _announce(
+        self, task: QueuedTask, workflow: supervisor_pb2.Workflow, unless_recorded: bool = False
+    ) -> None:
+        if task.notify_url and self.webhooks is not None:
+            self._in_background(self._notify(task, workflow, unless_recorded), f"webhook-{task.id}")
+
+    async def _notify(
+        self, task: QueuedTask, workflow: supervisor_pb2.Workflow, unless_recorded: bool = False
+    ) -> None:
+        assert self.webhooks is not None
+        delivery_id = self.completion_id(workflow)
+        if delivery_id in self._sending:  # this replica sends it already
+            return
+        self._sending.add(delivery_id)
+        try:
+            if unless_recorded and await self.tasks.webhook_recorded(task.tenant_id, delivery_id):
+                return
+            await self._send_completion(task, workflow, delivery_id)
+        finally:
+            self._sending.discard(delivery_id)
+
+    async def _send_completion(
+        self, task: QueuedTask, workflow: supervisor_pb2.Workflow, delivery_id: str
+    ) -> None:
         assert self.webhooks is not None
         payload = {
             "workflow_id": workflow.id,
@@ -263,7 +342,7 @@ class TaskIntake:
             payload,
             subject=task.id,
             tenant_id=task.tenant_id,
-            delivery_id=f"{task.id}/{WORKFLOW_COMPLETED}",
+            delivery_id=delivery_id,
         )
 
     async def review_pending(self, tenant_id: str, review_id: str, summary: Mapping[str, Any]) -> None:
@@ -310,6 +389,9 @@ class TaskIntake:
                 if self.settings.broker_url:
                     for task in await self.tasks.unpublished(older_than_s=self.settings.queue_lease_s):
                         await self.backend.publish(task)
+                if time.monotonic() - self._recovered_at >= RECOVERY_EVERY_S:
+                    self._recovered_at = time.monotonic()
+                    await self.recover_completions()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -410,7 +492,8 @@ class TaskIntake:
         workflow.status = supervisor_pb2.WORKFLOW_STATUS_CANCELLED
         workflow.summary = "cancelled before it started"
         workflow.complete_time.FromDatetime(datetime.now(UTC))
-        await self.tasks.cancel_queued(tenant_id, workflow_id, workflow.SerializeToString())
+        if await self.tasks.cancel_queued(tenant_id, workflow_id, workflow.SerializeToString()):
+            await self.workflow_finished(tenant_id, workflow)
 
     async def forget(self, tenant_id: str, workflow_id: str) -> int:
         """Erase the workflow's queue entry, webhook deliveries and events (a forget hook of the runner)."""

@@ -434,6 +434,33 @@ class TaskStore:
                 attempt.attempt, attempt.status_code, attempt.error, _now(),
             )  # fmt: skip
 
+    async def unannounced_finishes(
+        self, finished_after: datetime, finished_before: datetime, event_type: str, limit: int = 100
+    ) -> list[tuple[QueuedTask, bytes]]:
+        """Submitted tasks with a ``notify_url`` whose workflow finished in the window and has no attempt of
+        ``event_type`` recorded since it finished (the replica that recorded the finish died before sending),
+        with the finished workflow's snapshot; of every tenant."""
+        async with self.db.for_tenant(ALL_TENANTS) as db:
+            rows = await db.fetch(
+                "SELECT q.*, w.snapshot AS workflow_snapshot FROM queued_tasks q JOIN workflows w "
+                "ON w.tenant_id = q.tenant_id AND w.id = q.id WHERE q.notify_url <> '' "
+                "AND w.completed_at > $1 AND w.completed_at < $2 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d "
+                "WHERE d.tenant_id = q.tenant_id AND d.subject = CAST(q.id AS TEXT) AND d.event_type = $3 "
+                "AND d.at >= w.completed_at) "
+                "ORDER BY w.completed_at LIMIT $4",
+                finished_after, finished_before, event_type, limit,
+            )  # fmt: skip
+        return [(QueuedTask.from_row(row), bytes(row["workflow_snapshot"])) for row in rows]
+
+    async def webhook_recorded(self, tenant_id: str, delivery_id: str) -> bool:
+        """Whether an attempt of this webhook delivery was recorded (it was sent, or is being sent)."""
+        async with self.db.for_tenant(tenant_id) as db:
+            rows = await db.fetch(
+                "SELECT 1 AS found FROM webhook_deliveries WHERE tenant_id = $1 AND delivery_id = $2 LIMIT 1",
+                tenant_id, delivery_id,
+            )  # fmt: skip
+        return bool(rows)
+
     async def webhook_attempts(self, tenant_id: str, subject: str) -> list[dict[str, Any]]:
         """The recorded attempts for a subject, in order."""
         async with self.db.for_tenant(tenant_id) as db:

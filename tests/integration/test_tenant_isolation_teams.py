@@ -378,6 +378,56 @@ async def test_row_level_security_hides_every_row_from_a_query_without_its_tenan
         await connection.close()
 
 
+async def test_publish_attempts_and_outcomes_are_audited_for_the_posts_tenant_only(
+    social: SocialStack,
+) -> None:
+    await social.team.SetTenantSecrets(
+        team_pb2.SetTenantSecretsRequest(secrets={"x_bearer_token": TOKEN_A}), metadata=as_(A)
+    )
+    social.x_api.posts.clear()  # the offline model writes the same post again: X would refuse a duplicate
+    due: dict[str, str] = {}
+    for tenant in (A, B):
+        await run_brief(social, tenant, workflow := str(uuid.uuid4()))
+        [post] = await posts_of(social, tenant, workflow_id=workflow)
+        await social.social.ReschedulePost(
+            social_pb2.ReschedulePostRequest(post_id=post.id, publish_at=now_timestamp()),
+            metadata=as_(tenant),
+        )
+        due[tenant] = post.id
+    done = {social_pb2.SCHEDULED_POST_STATUS_PUBLISHED, social_pb2.SCHEDULED_POST_STATUS_FAILED}
+    published = await wait_for_status(social, A, due[A], done)
+    await wait_for_status(social, B, due[B], done)
+
+    async def audited(tenant: str) -> dict[str, list[team_pb2.AuditEvent]]:
+        request = team_pb2.ListAuditEventsRequest(page_size=101)
+        events = (await social.team.ListAuditEvents(request, metadata=as_(tenant), timeout=5)).audit_events
+        by_post: dict[str, list[team_pb2.AuditEvent]] = {}
+        for event in reversed(events):  # oldest first
+            by_post.setdefault(event.resource.removeprefix("posts/"), []).append(event)
+        return by_post
+
+    mine, theirs = await audited(A), await audited(B)
+    assert [e.action for e in mine[due[A]]] == ["post.publish_attempt", "post.published"]
+    assert mine[due[A]][1].details["external_id"] == published.external_id
+    assert [e.action for e in theirs[due[B]]] == ["post.publish_attempt", "post.publish_failed"]
+    assert "not configured" in theirs[due[B]][1].details["error"]
+    assert due[B] not in mine and due[A] not in theirs, "each tenant reads its own posts' events only"
+    await expect(
+        grpc.StatusCode.UNAUTHENTICATED, social.team.ListAuditEvents(team_pb2.ListAuditEventsRequest())
+    )
+    for bad in (
+        team_pb2.ListAuditEventsRequest(before_id="x' OR '1'='1"),
+        team_pb2.ListAuditEventsRequest(page_size=500),
+    ):
+        await expect(grpc.StatusCode.INVALID_ARGUMENT, social.team.ListAuditEvents(bad, metadata=as_(A)))
+    if social.records.dialect == "postgres":  # row-level security backs the filter up
+        connection = await asyncpg.connect(social.records.rls_dsn)
+        try:
+            assert await connection.fetchval("SELECT count(*) FROM team_audit_events") == 0
+        finally:
+            await connection.close()
+
+
 # --- the research service and the tool cache ---------------------------------------------------------------
 
 

@@ -233,7 +233,7 @@ class RevokeApiKeyResponse(_message.Message):
     def __init__(self, api_key: _Optional[_Union[ApiKey, _Mapping]] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("id", "tenant_id", "actor", "action", "resource", "time", "details")
+    __slots__ = ("id", "tenant_id", "actor", "action", "resource", "time", "details", "source")
     class DetailsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +248,7 @@ class AuditEvent(_message.Message):
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     actor: str
@@ -255,7 +256,8 @@ class AuditEvent(_message.Message):
     resource: str
     time: _timestamp_pb2.Timestamp
     details: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    source: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., details: _Optional[_Mapping[str, str]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ("tenant_id", "page_size", "page_token")
@@ -268,12 +270,14 @@ class ListAuditEventsRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
-    __slots__ = ("audit_events", "next_page_token")
+    __slots__ = ("audit_events", "next_page_token", "unreachable_sources")
     AUDIT_EVENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_SOURCES_FIELD_NUMBER: _ClassVar[int]
     audit_events: _containers.RepeatedCompositeFieldContainer[AuditEvent]
     next_page_token: str
-    def __init__(self, audit_events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    unreachable_sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, audit_events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., unreachable_sources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
     __slots__ = ("tenant_id", "start_time", "end_time", "group_by")

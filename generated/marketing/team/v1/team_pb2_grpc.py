@@ -71,6 +71,11 @@ class TeamServiceStub:
                 request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsRequest.SerializeToString,
                 response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/marketing.team.v1.TeamService/ListAuditEvents',
+                request_serializer=marketing_dot_team_dot_v1_dot_team__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class TeamServiceServicer:
@@ -132,6 +137,15 @@ class TeamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """ListAuditEvents lists the audit events the team recorded for the caller's tenant (the social team: each
+        approval it applied to a post, each publish attempt and its outcome), newest first, older than a cursor.
+        The supervisor's AdminService/ListAuditEvents merges them with its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TeamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +183,11 @@ def add_TeamServiceServicer_to_server(servicer, server):
                     servicer.SetTenantSecrets,
                     request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsRequest.FromString,
                     response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=marketing_dot_team_dot_v1_dot_team__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=marketing_dot_team_dot_v1_dot_team__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -362,6 +381,33 @@ class TeamService:
             '/marketing.team.v1.TeamService/SetTenantSecrets',
             marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsRequest.SerializeToString,
             marketing_dot_team_dot_v1_dot_team__pb2.SetTenantSecretsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/marketing.team.v1.TeamService/ListAuditEvents',
+            marketing_dot_team_dot_v1_dot_team__pb2.ListAuditEventsRequest.SerializeToString,
+            marketing_dot_team_dot_v1_dot_team__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
