@@ -249,6 +249,18 @@ def test_compose_services_wait_for_healthy_postgres_and_redis() -> None:
         assert service["restart"] == ("no" if name == "certs" else "unless-stopped"), name
 
 
+def test_compose_supervisor_queues_submitted_tasks_on_a_healthy_rabbitmq() -> None:
+    document = compose()
+    services = document["services"]
+    supervisor, rabbitmq = services["supervisor"], services["rabbitmq"]
+    assert re.fullmatch(r"amqp://\S+@rabbitmq:5672/", supervisor["environment"]["BROKER_URL"])
+    assert supervisor["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+    assert rabbitmq["image"].startswith("rabbitmq:4") and "ping" in rabbitmq["healthcheck"]["test"]
+    assert "rabbitmq-data:/var/lib/rabbitmq" in rabbitmq["volumes"] and "rabbitmq-data" in document["volumes"]
+    for name in SERVICES:  # only the supervisor takes submitted tasks
+        assert name == "supervisor" or "BROKER_URL" not in services[name]["environment"], name
+
+
 def test_compose_services_speak_mutual_tls_with_the_certs_service_files(generated_tls: Path) -> None:
     """They bind beyond loopback, so every service needs TLS; a one-shot service of the same image writes the
     files into a volume the services mount read-only, before any of them starts."""
