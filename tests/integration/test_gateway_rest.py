@@ -231,3 +231,28 @@ async def test_a_tenant_over_its_quota_gets_429_with_retry_after() -> None:
         second.headers["retry-after"]
     )
     assert {v["description"] for v in body["quota_violations"]} == {"tasks_per_day"}
+
+
+async def test_the_tenants_rate_limit_applies_to_gateway_requests_with_retry_after() -> None:
+    """The tenant's configured rate limit (AdminService's ``rate_limits``) holds at the edge too: the gateway keeps no
+    counters of its own, every request reaches the supervisor's limiter, and an over-limit one is a 429."""
+    from supervisor_service.limits import limits_blob
+    from supervisor_service.tenants import Audit, TenantStore
+
+    settings = test_settings(tenant_limits_cache_s=0)
+    store = await open_store(settings, "supervisor", migrations=("supervisor_service",))
+    try:
+        tenants = TenantStore(store.db)
+        await tenants.ensure_tenant("default", actor="test")
+        limits = admin_pb2.Tenant(rate_limits=admin_pb2.RateLimits(tenant_rps=0.2, tenant_burst=3))
+        await tenants.update_tenant("default", Audit("test"), limits=limits_blob(limits))
+    finally:
+        await store.close()
+    async with in_process_stack(settings) as channel, running_gateway(settings, channel) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            answers = [await http.get("/v1/workflows") for _ in range(5)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200], [a.text for a in answers]
+    refused = answers[-1]
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["grpc_code"] == "RESOURCE_EXHAUSTED"
+    assert 1 <= int(refused.headers["retry-after"]) <= 5  # one token at 0.2 per second
